@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Activate switches the host to target.Closure and returns the one outcome.
+// It never panics on bad input and never reports success unless
+// /run/current-system is the expected closure when it returns.
+func Activate(ctx context.Context, d Deps, target Target, o Options) Outcome {
+	r := newRun(d, o)
+	return r.finish(r.activate(ctx, target.Closure), target.Meta)
+}
+
+func (r *run) activate(ctx context.Context, closure string) Outcome {
+	if err := ValidateBasename(closure); err != nil {
+		return Outcome{Kind: InvalidInput, Phase: PhaseValidate, Reason: err.Error()}
+	}
+	if out := r.probeLock(ctx, closure); out != nil {
+		return *out
+	}
+	storePath := r.storePath(closure)
+	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
+	if out := r.realise(ctx, closure, storePath); out != nil {
+		return *out
+	}
+	// LOADBEARING: set the profile before the switch: the bootloader entry's generation comes from it.
+	generation, out := r.setProfile(ctx, closure, storePath)
+	if out != nil {
+		return *out
+	}
+	previous, err := r.readBasename(r.o.CurrentSystem)
+	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted(PhaseReadCurrent, closure, ctx)
+		}
+		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, Generation: generation,
+			ExitCode: UnknownExit(), Reason: err.Error()}
+	}
+	r.log.Info("pre-switch current-system", "previous", previous)
+	var result Outcome
+	if changed := r.changedComponents(previous, closure); len(changed) > 0 {
+		result = r.deferToBoot(ctx, closure, changed)
+	} else {
+		result = r.switchLive(ctx, closure, previous)
+	}
+	result.Previous, result.Generation = previous, generation
+	return result
+}
+
+// probeLock returns Skipped when another switch holds the lock. An unknown
+// lock state is logged and the run goes on (fail-open).
+func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
+	state, err := r.d.Backend.SwitchLock(ctx, r.o.LockPath)
+	switch {
+	case err != nil:
+		r.log.Warn("switch lock state unknown, going on", "lock", r.o.LockPath, "err", err)
+		return nil
+	case state == LockHeld:
+		r.log.Info("another switch-to-configuration holds the lock", "lock", r.o.LockPath)
+		return &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
+			Reason: "another switch-to-configuration holds " + r.o.LockPath}
+	}
+	return nil
+}
+
+// realise runs nix-store --realise and checks the realised path.
+func (r *run) realise(ctx context.Context, closure, storePath string) *Outcome {
+	r.log.Info("realise", "path", storePath)
+	got, err := r.d.Nix.Realise(ctx, storePath)
+	if err != nil {
+		if ctx.Err() != nil {
+			out := interrupted(PhaseRealise, closure, ctx)
+			return &out
+		}
+		out := realiseOutcome(closure, err)
+		return &out
+	}
+	if got != storePath {
+		return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure, Actual: got,
+			Reason: fmt.Sprintf("nix-store --realise produced %q, want %q", got, storePath)}
+	}
+	return nil
+}
+
+// realiseOutcome maps a Realise error to SignatureMismatch or RealiseFailed.
+func realiseOutcome(closure string, err error) Outcome {
+	var re *RealiseError
+	if !errors.As(err, &re) {
+		return Outcome{Kind: RealiseFailed, Phase: PhaseRealise, Closure: closure, Failure: RealiseOther, Reason: err.Error()}
+	}
+	kind := RealiseFailed
+	if re.Kind == RealiseUntrusted {
+		kind = SignatureMismatch
+	}
+	return Outcome{Kind: kind, Phase: PhaseRealise, Closure: closure, Failure: re.Kind,
+		ExitCode: KnownExit(re.ExitCode), StderrTail: Tail(re.Stderr, MaxStderrTail), Reason: re.Error()}
+}
+
+// setProfile points the system profile at storePath and returns the new
+// generation number (0 when it cannot be read).
+func (r *run) setProfile(ctx context.Context, closure, storePath string) (int, *Outcome) {
+	r.log.Info("nix-env --set", "profile", r.o.Profile, "path", storePath)
+	if err := r.d.Nix.SetProfile(ctx, r.o.Profile, storePath); err != nil {
+		if ctx.Err() != nil {
+			out := interrupted(PhaseNixEnvSet, closure, ctx)
+			return 0, &out
+		}
+		return 0, &Outcome{Kind: SwitchFailed, Phase: PhaseNixEnvSet, Closure: closure,
+			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+	}
+	return r.profileGeneration(), nil
+}
+
+// switchLive fires switch-to-configuration switch and follows it to an outcome.
+func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome {
+	unit := r.o.SwitchUnit
+	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionSwitch}
+	r.log.Info("fire", "unit", unit, "closure", closure, "action", ActionSwitch)
+	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
+	if err := r.d.Backend.Fire(ctx, req); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(PhaseSystemdRunFire, closure, ctx)
+		}
+		return Outcome{Kind: SwitchFailed, Phase: PhaseSystemdRunFire, Closure: closure,
+			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+	}
+	w := watch{expected: closure, previous: previous, unit: unit, deadline: deadline}
+	var corrected bool
+	var warnings []string
+	out := r.follow(ctx, w, activateVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, closure) })
+	out.ProfileCorrected, out.Warnings = corrected, append(out.Warnings, warnings...)
+	out.RebootPending = r.rebootPending(closure)
+	return out
+}

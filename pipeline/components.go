@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"path"
+)
+
+// Component is a part of a NixOS system closure that switch-to-configuration
+// cannot replace in a running system.
+type Component struct {
+	// Name is reported in the outcome ("kernel", "systemd", ...).
+	Name string
+	// Paths are candidate paths inside the closure, tried in order; the
+	// first that exists on either side is compared by its canonicalised
+	// link target.
+	Paths []string
+	// Boot marks components that only change by booting (the running kernel
+	// is the booted one), compared with /run/booted-system for
+	// reboot_pending.
+	Boot bool
+}
+
+// CriticalComponents follows the NixOS system closure layout (nixos/modules/
+// system/activation/top-level.nix): kernel, initrd and kernel-modules links
+// at the top; systemd as the top-level "systemd" link (older closures and
+// test closures: sw/lib/systemd/systemd); dbus through its unit file.
+var CriticalComponents = []Component{
+	{Name: "kernel", Paths: []string{"kernel"}, Boot: true},
+	{Name: "initrd", Paths: []string{"initrd"}, Boot: true},
+	{Name: "kernel-modules", Paths: []string{"kernel-modules"}, Boot: true},
+	{Name: "systemd", Paths: []string{"systemd", "sw/lib/systemd/systemd"}},
+	{Name: "dbus", Paths: []string{"etc/systemd/system/dbus.service"}},
+}
+
+// changedComponents compares the closure with the current system (what a
+// live switch would change) and names the components that differ. A
+// component that cannot be read on one side counts as changed: booting is
+// the safe choice when in doubt.
+func (r *run) changedComponents(current, closure string) []string {
+	var changed []string
+	for _, c := range CriticalComponents {
+		if !r.sameComponent(c, r.storePath(current), r.storePath(closure)) {
+			changed = append(changed, c.Name)
+		}
+	}
+	return changed
+}
+
+// rebootPending reports whether the booted system's kernel, initrd or kernel
+// modules differ from closure's: a kernel switched live earlier is still not
+// the running one. False when /run/booted-system cannot be read.
+func (r *run) rebootPending(closure string) bool {
+	booted, err := r.d.FS.EvalSymlinks(r.o.BootedSystem)
+	if err != nil {
+		r.log.Debug("booted-system unreadable", "err", err)
+		return false
+	}
+	for _, c := range CriticalComponents {
+		if c.Boot && !r.sameComponent(c, booted, r.storePath(closure)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameComponent compares one component of two closures (store paths).
+func (r *run) sameComponent(c Component, a, b string) bool {
+	for _, p := range c.Paths {
+		ta, errA := r.d.FS.EvalSymlinks(path.Join(a, p))
+		tb, errB := r.d.FS.EvalSymlinks(path.Join(b, p))
+		switch {
+		case isNotExist(errA) && isNotExist(errB):
+			continue // neither has this candidate: try the next
+		case errA != nil || errB != nil:
+			return false
+		default:
+			return ta == tb
+		}
+	}
+	return true
+}
+
+// deferToBoot runs switch-to-configuration boot and waits for it: the new
+// closure becomes the boot default and the running system is untouched.
+func (r *run) deferToBoot(ctx context.Context, closure string, changed []string) Outcome {
+	unit := r.o.SwitchUnit
+	r.log.Info("critical components change; deferring to next boot", "components", changed, "unit", unit)
+	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
+	fail := Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: closure, Components: changed}
+	if err := r.d.Backend.Fire(ctx, FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionBoot}); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(PhaseDeferBootloader, closure, ctx)
+		}
+		fail.ExitCode, fail.StderrTail, fail.Reason = commandExit(err), commandStderr(err), err.Error()
+		return fail
+	}
+	report, ok := r.waitUnit(ctx, watch{expected: closure, unit: unit, deadline: deadline})
+	if !ok {
+		return interrupted(PhaseDeferBootloader, closure, ctx)
+	}
+	if report.State != UnitExited || !report.ExitCode.Known || report.ExitCode.Code != 0 {
+		fail.ExitCode, fail.Switch = report.ExitCode, &report
+		fail.Reason = "switch-to-configuration boot did not exit 0"
+		return fail
+	}
+	return Outcome{Kind: DeferredPendingReboot, Phase: PhaseDeferBootloader, Closure: closure, Components: changed,
+		Switch: &report, RebootPending: true}
+}

@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
+)
+
+// readBasename resolves a link such as /run/current-system or the system
+// profile (two levels: profile -> system-N-link -> store path) and returns
+// the store path's basename. Errors: unreadable, dangling, or not a store
+// path.
+func (r *run) readBasename(link string) (string, error) {
+	target, err := r.d.FS.EvalSymlinks(link)
+	if err != nil {
+		return "", err
+	}
+	if path.Dir(target) != path.Clean(r.o.StoreDir) {
+		return "", fmt.Errorf("%s resolves to %s, not a store path", link, target)
+	}
+	return fsview.Basename(target), nil
+}
+
+// generationLink matches a profile generation link's name, as nix-env
+// writes it (Nix 2.8: "<profile>-<N>-link").
+var generationLink = regexp.MustCompile(`-(\d+)-link$`)
+
+// profileGeneration returns the generation the profile points at, from its
+// first-level link (profile -> system-N-link); 0 when unreadable.
+func (r *run) profileGeneration() int {
+	target, err := r.d.FS.Readlink(r.o.Profile)
+	if err != nil {
+		return 0
+	}
+	m := generationLink.FindStringSubmatch(fsview.Basename(target))
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// selfCorrectProfile points the profile back at closure when the switch's
+// activation script moved it. Failures are warnings, never fatal: the host
+// runs the expected closure either way.
+func (r *run) selfCorrectProfile(ctx context.Context, closure string) (corrected bool, warnings []string) {
+	got, err := r.readBasename(r.o.Profile)
+	if err == nil && got == closure {
+		return false, nil
+	}
+	r.log.Warn("profile moved off the activated closure; re-pointing", "profile", r.o.Profile, "now", got, "err", err)
+	if err := r.d.Nix.SetProfile(ctx, r.o.Profile, r.storePath(closure)); err != nil {
+		return false, []string{fmt.Sprintf("%s: profile points at %q, re-pointing failed: %v", PhaseProfileCorrect, got, err)}
+	}
+	return true, nil
+}
+
+// commandExit returns a failed command's exit status, unknown when err is
+// not a *CommandError.
+func commandExit(err error) *ExitStatus {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return KnownExit(ce.ExitCode)
+	}
+	return UnknownExit()
+}
+
+// commandStderr returns a failed command's bounded stderr tail.
+func commandStderr(err error) string {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return Tail(ce.Stderr, MaxStderrTail)
+	}
+	return ""
+}
+
+// isNotExist reports a missing path.
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

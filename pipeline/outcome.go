@@ -1,0 +1,200 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// Kind is an outcome's class: the "outcome" field of the JSON wire format.
+// The strings are a wire contract with fleet controllers: never rename one.
+type Kind string
+
+// Activation outcomes.
+const (
+	// Settled: /run/current-system is the expected closure and its
+	// switch-to-configuration exited 0. The only clean success.
+	Settled Kind = "settled"
+	// SettledDegraded: /run/current-system is the expected closure, but the
+	// switch did not finish cleanly: it exited 4 (NixOS: "switched, some
+	// units failed"), or its status could not be read, or it was still
+	// running when the poll budget ran out. The Switch field says which.
+	SettledDegraded Kind = "settled-degraded"
+	// Skipped: another switch-to-configuration holds the switch lock.
+	// Nothing was changed; retry later.
+	Skipped Kind = "skipped"
+	// InvalidInput: the closure basename failed validation; nothing ran.
+	InvalidInput Kind = "invalid-input"
+	// RealiseFailed: nix-store --realise failed for a reason other than
+	// trust, or realised a different path than requested.
+	RealiseFailed Kind = "realise-failed"
+	// SignatureMismatch: the closure's substitute was not signed by a
+	// trusted key. Nothing was switched.
+	SignatureMismatch Kind = "signature-mismatch"
+	// SwitchFailed: the switch could not be started or did not complete;
+	// Phase says where, ExitCode holds the unit's ExecMainStatus or null.
+	SwitchFailed Kind = "switch-failed"
+	// VerifyMismatch: /run/current-system became a third closure, neither
+	// the previous one nor the expected one.
+	VerifyMismatch Kind = "verify-mismatch"
+	// DeferredPendingReboot: a component that cannot change live (kernel,
+	// initrd, kernel modules, systemd, dbus) differs, so only the bootloader
+	// default was updated (switch-to-configuration boot).
+	DeferredPendingReboot Kind = "deferred-pending-reboot"
+)
+
+// Rollback outcomes.
+const (
+	// RollbackSucceeded: the profile went back one generation and
+	// /run/current-system is that generation's closure.
+	RollbackSucceeded Kind = "rollback-succeeded"
+	// RollbackDegraded: /run/current-system is the rolled-back closure but
+	// its switch exited 4, or its status is unknown or still running.
+	RollbackDegraded Kind = "rollback-degraded"
+	// RollbackFailed: Phase says which step failed.
+	RollbackFailed Kind = "rollback-failed"
+)
+
+// Interrupted: the agent was asked to stop (SIGINT/SIGTERM, context ended)
+// before a final outcome; Phase says where. A switch already fired keeps
+// running in its transient unit.
+const Interrupted Kind = "interrupted"
+
+// Phase names the step at which an outcome was decided. The strings are a
+// wire contract: never rename one.
+type Phase string
+
+// Phases, in pipeline order.
+const (
+	PhaseValidate          Phase = "validate"
+	PhaseLockProbe         Phase = "lock-probe"
+	PhaseRealise           Phase = "realise"
+	PhaseRealisedPath      Phase = "realised-path-check"
+	PhaseNixEnvSet         Phase = "nix-env-set"
+	PhaseReadCurrent       Phase = "read-current-system"
+	PhaseDeferBootloader   Phase = "defer-bootloader-update"
+	PhaseSystemdRunFire    Phase = "systemd-run-fire"
+	PhaseSwitchPollTimeout Phase = "switch-poll-timeout"
+	PhaseVerify            Phase = "verify"
+	PhaseSwitchExit        Phase = "switch-exit"
+	PhaseProfileCorrect    Phase = "profile-self-correct"
+	PhaseNixEnvRollback    Phase = "nix-env-rollback"
+	PhaseDiscoverTarget    Phase = "discover-target"
+	PhaseRollbackFire      Phase = "rollback-fire"
+	PhaseRollbackPoll      Phase = "rollback-poll-timeout"
+	PhaseRollbackVerify    Phase = "rollback-verify"
+	PhaseRollbackExit      Phase = "rollback-exit"
+	PhaseSwitchPoll        Phase = "switch-poll"
+	PhaseSwitchWait        Phase = "switch-wait"
+)
+
+// Phases lists every phase string of the wire contract, in pipeline order.
+var Phases = []Phase{
+	PhaseValidate, PhaseLockProbe, PhaseRealise, PhaseRealisedPath, PhaseNixEnvSet, PhaseReadCurrent,
+	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
+	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
+	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
+}
+
+// ExitStatus is an exit status that may be unknown. It marshals to a JSON
+// number, or to null when unknown: a status is never invented.
+type ExitStatus struct {
+	Known bool
+	Code  int
+}
+
+// KnownExit returns a known exit status.
+func KnownExit(code int) *ExitStatus { return &ExitStatus{Known: true, Code: code} }
+
+// UnknownExit returns an unknown exit status (JSON null).
+func UnknownExit() *ExitStatus { return &ExitStatus{} }
+
+// MarshalJSON renders the code or null.
+func (e ExitStatus) MarshalJSON() ([]byte, error) {
+	if !e.Known {
+		return []byte("null"), nil
+	}
+	return []byte(strconv.Itoa(e.Code)), nil
+}
+
+// UnmarshalJSON reads a number or null.
+func (e *ExitStatus) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*e = ExitStatus{}
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*e = ExitStatus{Known: true, Code: n}
+	return nil
+}
+
+// SwitchReport is what became of the switch-to-configuration unit after the
+// link settled: "link settled" and "switch finished with status N" are
+// separate facts.
+type SwitchReport struct {
+	// Unit is the transient unit's name (without ".service").
+	Unit string `json:"unit"`
+	// State is "exited", "running" (poll budget ran out first) or "unknown".
+	State UnitState `json:"state"`
+	// ExitCode is the unit's ExecMainStatus; null unless it exited normally.
+	ExitCode *ExitStatus `json:"exit_code"`
+	// Signal is set when the process was killed by a signal.
+	Signal *int `json:"signal,omitempty"`
+}
+
+// Outcome is the one result of Activate or Rollback. It marshals to a flat
+// JSON object {"outcome": Kind, ...}; fields irrelevant to a Kind are
+// omitted, except exit_code which is null when unknown.
+type Outcome struct {
+	Kind  Kind  `json:"outcome"`
+	Phase Phase `json:"phase,omitempty"`
+	// Closure is the target closure's basename (for a rollback: the
+	// rolled-back-to closure, once discovered).
+	Closure string `json:"closure,omitempty"`
+	// Previous is /run/current-system's basename before the switch.
+	Previous string `json:"previous,omitempty"`
+	// Expected and Actual are set by verify-mismatch.
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+	// LastObserved is /run/current-system's basename at the last poll of a
+	// timeout ("" with a note in Reason when it could not be read).
+	LastObserved string `json:"last_observed,omitempty"`
+	// Reason is a human-readable explanation (not a contract).
+	Reason string `json:"reason,omitempty"`
+	// Failure classifies a realise failure (RealiseFailure strings).
+	Failure RealiseFailure `json:"failure,omitempty"`
+	// StderrTail is the last MaxStderrTail bytes of the failing command's
+	// stderr, valid UTF-8.
+	StderrTail string `json:"stderr_tail,omitempty"`
+	// ExitCode is the failing unit's or command's exit status; null when
+	// unknown.
+	ExitCode *ExitStatus `json:"exit_code,omitempty"`
+	// Components lists what forced a deferral ("kernel", "systemd", ...).
+	Components []string `json:"components,omitempty"`
+	// Generation is the system profile's generation number after the set
+	// (or the rollback), when known.
+	Generation int `json:"generation,omitempty"`
+	// Switch reports the unit after the link settled.
+	Switch *SwitchReport `json:"switch,omitempty"`
+	// RebootPending: the booted kernel, initrd or kernel modules differ from
+	// the closure now current (or deferred to).
+	RebootPending bool `json:"reboot_pending,omitempty"`
+	// ProfileCorrected: the profile had moved off the closure after the
+	// switch and was pointed back.
+	ProfileCorrected bool `json:"profile_corrected,omitempty"`
+	// Warnings lists non-fatal problems (e.g. a failed self-correction).
+	Warnings []string `json:"warnings,omitempty"`
+	// ElapsedMS is the time from start to outcome, in milliseconds (virtual
+	// time under simulation).
+	ElapsedMS int64 `json:"elapsed_ms"`
+	// Meta echoes the target's opaque fields (channel ref, ...).
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Success reports whether the outcome is a clean success (settled or
+// rollback-succeeded with exit 0).
+func (o Outcome) Success() bool {
+	return o.Kind == Settled || o.Kind == RollbackSucceeded
+}

@@ -1,0 +1,138 @@
+// Package pipeline switches a NixOS host to a new system closure, safely and
+// observably, and rolls it back. It holds the logic only: every effect
+// crosses a seam (Nix, Backend, fsview.View, clock.Clock), so the same code
+// runs on a real host and on the simulated one.
+//
+// Activate follows the mission's steps in order:
+//
+//  1. validate the closure basename (nothing runs for a bad one);
+//  2. probe the switch lock: held => Skipped; unknown => go on (fail-open);
+//  3. realise the store path (fetch + signature check); trust failure =>
+//     SignatureMismatch, other failure => RealiseFailed; the realised path
+//     must equal the requested one;
+//  4. point the system profile at it (the bootloader entry's generation
+//     number comes from the profile);
+//  5. read the pre-switch /run/current-system (abort if unreadable);
+//  6. if the kernel, initrd, kernel modules, systemd or dbus change, run
+//     switch-to-configuration boot instead and report DeferredPendingReboot;
+//     otherwise fire switch-to-configuration switch in a transient unit;
+//  7. poll /run/current-system: expected => settled, a third closure =>
+//     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
+//  8. wait (within the same budget) for the unit's exit status, re-point the
+//     profile if the activation moved it, and verify the link once more.
+package pipeline
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/fsview"
+)
+
+// Deps are the seams the pipeline acts through.
+type Deps struct {
+	Nix     Nix
+	Backend Backend
+	FS      *fsview.View
+	Clock   clock.Clock
+	// Log receives one structured record per step; nil discards.
+	Log *slog.Logger
+}
+
+// Target is what a fleet controller asks to activate.
+type Target struct {
+	// Closure is the system closure's store path basename,
+	// "<hash>-nixos-system-<host>-<version>".
+	Closure string `json:"closure"`
+	// Meta holds opaque fields the controller passes through (channel ref,
+	// rollout id, ...); they are echoed in the outcome.
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Defaults for Options, following NixOS's own paths (NixOS 23.05+ for the
+// lock file).
+const (
+	DefaultPollInterval  = 2 * time.Second
+	DefaultPollBudget    = 300 * time.Second
+	DefaultSwitchUnit    = "nixfleet-activate-switch"
+	DefaultRollbackUnit  = "nixfleet-activate-rollback"
+	DefaultStoreDir      = "/nix/store"
+	DefaultProfile       = "/nix/var/nix/profiles/system"
+	DefaultCurrentSystem = "/run/current-system"
+	DefaultBootedSystem  = "/run/booted-system"
+	DefaultLockPath      = "/run/nixos/switch-to-configuration.lock"
+)
+
+// Options tune a run; the zero value of each field takes its default.
+type Options struct {
+	// PollInterval is the time between reads of /run/current-system
+	// (default 2 s).
+	PollInterval time.Duration
+	// PollBudget bounds the time from firing the switch to the outcome,
+	// including the wait for the unit's exit status (default 300 s).
+	PollBudget time.Duration
+	// SwitchUnit and RollbackUnit name the transient units (without
+	// ".service").
+	SwitchUnit, RollbackUnit string
+	// StoreDir, Profile, CurrentSystem, BootedSystem and LockPath are paths
+	// in the filesystem view.
+	StoreDir, Profile, CurrentSystem, BootedSystem, LockPath string
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.PollBudget <= 0 {
+		o.PollBudget = DefaultPollBudget
+	}
+	def(&o.SwitchUnit, DefaultSwitchUnit)
+	def(&o.RollbackUnit, DefaultRollbackUnit)
+	def(&o.StoreDir, DefaultStoreDir)
+	def(&o.Profile, DefaultProfile)
+	def(&o.CurrentSystem, DefaultCurrentSystem)
+	def(&o.BootedSystem, DefaultBootedSystem)
+	def(&o.LockPath, DefaultLockPath)
+	return o
+}
+
+// run is the state of one Activate or Rollback call.
+type run struct {
+	d     Deps
+	o     Options
+	log   *slog.Logger
+	start time.Time
+}
+
+func newRun(d Deps, o Options) *run {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &run{d: d, o: o.WithDefaults(), log: log, start: d.Clock.Now()}
+}
+
+// finish stamps the elapsed time and the target's meta, and logs the outcome.
+func (r *run) finish(out Outcome, meta map[string]string) Outcome {
+	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()
+	out.Meta = meta
+	r.log.Info("outcome", "outcome", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	return out
+}
+
+func (r *run) storePath(basename string) string { return path.Join(r.o.StoreDir, basename) }
+
+// interrupted builds the outcome for a context that ended during phase.
+func interrupted(phase Phase, closure string, ctx context.Context) Outcome {
+	return Outcome{Kind: Interrupted, Phase: phase, Closure: closure, Reason: context.Cause(ctx).Error()}
+}

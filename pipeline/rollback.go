@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path"
+)
+
+// Rollback moves the system profile back one generation (nix-env
+// --rollback), discovers the closure it now points at through the two-level
+// profile link, fires THAT closure's own switch-to-configuration switch in
+// the rollback unit, and polls like Activate. meta is echoed in the outcome.
+func Rollback(ctx context.Context, d Deps, meta map[string]string, o Options) Outcome {
+	r := newRun(d, o)
+	return r.finish(r.rollback(ctx), meta)
+}
+
+func (r *run) rollback(ctx context.Context) Outcome {
+	if out := r.probeLock(ctx, ""); out != nil {
+		return *out
+	}
+	previous, err := r.readBasename(r.o.CurrentSystem)
+	if err != nil {
+		return Outcome{Kind: RollbackFailed, Phase: PhaseReadCurrent, ExitCode: UnknownExit(), Reason: err.Error()}
+	}
+	r.log.Info("nix-env --rollback", "profile", r.o.Profile, "current", previous)
+	if err := r.d.Nix.RollbackProfile(ctx, r.o.Profile); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(PhaseNixEnvRollback, "", ctx)
+		}
+		return Outcome{Kind: RollbackFailed, Phase: PhaseNixEnvRollback, Previous: previous,
+			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+	}
+	target, err := r.discoverTarget()
+	if err != nil {
+		return Outcome{Kind: RollbackFailed, Phase: PhaseDiscoverTarget, Previous: previous,
+			ExitCode: UnknownExit(), Reason: err.Error()}
+	}
+	out := r.fireRollback(ctx, target, previous)
+	out.Previous, out.Generation = previous, r.profileGeneration()
+	return out
+}
+
+// discoverTarget reads the closure the profile points at after the rollback
+// (profile -> system-N-link -> store path) and validates its basename.
+func (r *run) discoverTarget() (string, error) {
+	target, err := r.readBasename(r.o.Profile)
+	if err != nil {
+		return "", fmt.Errorf("profile %s: %w", r.o.Profile, err)
+	}
+	if err := ValidateBasename(target); err != nil {
+		return "", err
+	}
+	r.log.Info("rolled-back closure", "closure", target)
+	return target, nil
+}
+
+// fireRollback runs the rolled-back closure's own switch-to-configuration
+// and follows it.
+func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome {
+	unit := r.o.RollbackUnit
+	// LOADBEARING: the rolled-back closure's own binary: the current one knows only its own configuration.
+	req := FireRequest{Unit: unit, Closure: path.Join(r.o.StoreDir, target), Action: ActionSwitch}
+	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
+	if err := r.d.Backend.Fire(ctx, req); err != nil {
+		if ctx.Err() != nil {
+			return interrupted(PhaseRollbackFire, target, ctx)
+		}
+		return Outcome{Kind: RollbackFailed, Phase: PhaseRollbackFire, Closure: target,
+			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+	}
+	return r.follow(ctx, watch{expected: target, previous: previous, unit: unit, deadline: deadline}, rollbackVerdicts, nil)
+}
