@@ -1,0 +1,113 @@
+package real
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// ErrUnitBusy is wrapped by Fire when the transient unit is still running a
+// switch: Fire then starts nothing.
+var ErrUnitBusy = errors.New("transient unit is still running")
+
+// ErrBadFireRequest is wrapped by Fire when the request cannot be turned
+// into a safe systemd-run command line.
+var ErrBadFireRequest = errors.New("invalid fire request")
+
+// switchActions are the verbs switch-to-configuration accepts.
+var switchActions = map[pipeline.Action]bool{
+	pipeline.ActionSwitch: true, pipeline.ActionBoot: true, "test": true, "dry-activate": true,
+}
+
+// unitNameRE is the characters systemd allows in a unit name prefix
+// (letters, digits, ":", "-", "_", ".", "\", and "@" for templates).
+var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
+
+// ValidateFireRequest checks req before it becomes a command line: Unit is
+// a unit name without ".service"; Closure is an absolute path without "$"
+// or whitespace (systemd-run would expand "$", see RunCmd); Action is a
+// switch-to-configuration verb. Errors wrap ErrBadFireRequest.
+func ValidateFireRequest(req pipeline.FireRequest) error {
+	switch {
+	case !unitNameRE.MatchString(req.Unit) || strings.HasSuffix(req.Unit, ".service"):
+		return fmt.Errorf("%w: unit name %q", ErrBadFireRequest, req.Unit)
+	case !strings.HasPrefix(req.Closure, "/") || strings.ContainsAny(req.Closure, "$ \t\n"):
+		return fmt.Errorf("%w: closure %q", ErrBadFireRequest, req.Closure)
+	case !switchActions[req.Action]:
+		return fmt.Errorf("%w: action %q", ErrBadFireRequest, req.Action)
+	}
+	return nil
+}
+
+// Fire starts CLOSURE/bin/switch-to-configuration ACTION in the transient
+// unit req.Unit (RunCmd) and returns once systemd has executed it, not when
+// the switch ends. It first reads the unit's status: a running unit gives an
+// error wrapping ErrUnitBusy and nothing is started; a unit still loaded
+// after an earlier run is stopped and reset so its name can be reused
+// (systemd 252 refuses a loaded name: "Unit U.service was already loaded or
+// has a fragment file"). Errors: ErrBadFireRequest, ErrUnitBusy (wrapped),
+// *pipeline.CommandError, or a plain error on timeout.
+func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
+	if err := ValidateFireRequest(req); err != nil {
+		return err
+	}
+	// LOADBEARING: status before stop: stopping a running unit would kill a
+	// switch-to-configuration half way through activation.
+	status, err := b.UnitStatus(ctx, req.Unit)
+	if err != nil {
+		return err
+	}
+	switch status.State {
+	case pipeline.UnitRunning:
+		return fmt.Errorf("%w: %s", ErrUnitBusy, serviceName(req.Unit))
+	case pipeline.UnitExited:
+		// LOADBEARING: clear the old unit before systemd-run, which refuses
+		// a name that is still loaded.
+		if err := b.clearUnit(ctx, req.Unit); err != nil {
+			return err
+		}
+	}
+	_, err = b.runChecked(ctx, b.RunCmd(req))
+	return err
+}
+
+// clearUnit unloads a unit that has exited: stop, then reset-failed.
+// "not loaded" refusals mean the unit is already gone and are ignored.
+func (b *Backend) clearUnit(ctx context.Context, unit string) error {
+	// LOADBEARING: stop first: a RemainAfterExit unit is active (exited)
+	// and reset-failed leaves it loaded; once stopped it is inactive or
+	// failed, and reset-failed then lets systemd unload it.
+	for _, cmd := range []func(string) proc.Cmd{b.StopCmd, b.ResetFailedCmd} {
+		if err := b.runIgnoringNotLoaded(ctx, cmd(unit)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Backend) runIgnoringNotLoaded(ctx context.Context, cmd proc.Cmd) error {
+	_, err := b.runChecked(ctx, cmd)
+	var cmdErr *pipeline.CommandError
+	if errors.As(err, &cmdErr) && IsUnitNotLoaded(cmdErr.Stderr) {
+		return nil
+	}
+	return err
+}
+
+// UnitStatus runs UnitStatusCmd and parses it with ParseUnitShow. An unknown
+// status is never reported as 0: a unit that is not loaded is UnitUnknown.
+// Errors: *pipeline.CommandError when systemctl exits non-zero (for
+// instance when systemd is not running), ErrBadOutput (wrapped) on output
+// it cannot read, or a plain error on timeout.
+func (b *Backend) UnitStatus(ctx context.Context, unit string) (pipeline.UnitStatus, error) {
+	res, err := b.runChecked(ctx, b.UnitStatusCmd(unit))
+	if err != nil {
+		return pipeline.UnitStatus{}, err
+	}
+	return ParseUnitShow(string(res.Stdout))
+}
