@@ -1,0 +1,300 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestActivateHappyPathOrderAndOutcome(t *testing.T) {
+	h := newFakeHost(t)
+	out := h.activate(newClosure)
+
+	require.Equal(t, Settled, out.Kind, out.Reason)
+	assert.Equal(t, []string{
+		"lock", "realise " + newClosure, "set " + newClosure,
+		"fire nixfleet-activate-switch switch " + newClosure,
+	}, h.effects)
+	assert.Equal(t, newClosure, h.current(t))
+	assert.Equal(t, newClosure, h.profile(t))
+	assert.Equal(t, oldClosure, out.Previous)
+	assert.Equal(t, 2, out.Generation)
+	require.NotNil(t, out.Switch)
+	assert.Equal(t, UnitExited, out.Switch.State)
+	assert.Equal(t, KnownExit(0), out.Switch.ExitCode)
+	assert.False(t, out.RebootPending)
+	// Flip at 5 s is seen at the 6 s poll; the unit exits at 9 s, seen at 10 s.
+	assert.Equal(t, int64(10_000), out.ElapsedMS)
+}
+
+func TestActivateRejectsBadBasenamesBeforeRunningAnything(t *testing.T) {
+	for _, bad := range []string{
+		"", "../etc/passwd", "/nix/store/" + newClosure, newClosure + "/bin",
+		"0a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5e-nixos-system-web-24.05", // 'e' is not base-32
+		"0a1b2c3d-nixos", oldClosure[:32] + "-.hidden", oldClosure[:32] + "-a b",
+		oldClosure[:32] + "-" + string(make([]byte, 212)),
+	} {
+		t.Run(bad, func(t *testing.T) {
+			h := newFakeHost(t)
+			out := h.activate(bad)
+			assert.Equal(t, InvalidInput, out.Kind)
+			assert.Equal(t, PhaseValidate, out.Phase)
+			assert.Empty(t, h.effects, "nothing may run for a bad basename")
+			assert.Equal(t, oldClosure, h.profile(t))
+		})
+	}
+}
+
+func TestActivateSkipsWhenLockHeld(t *testing.T) {
+	h := newFakeHost(t)
+	h.lockState = LockHeld
+	out := h.activate(newClosure)
+	assert.Equal(t, Skipped, out.Kind)
+	assert.Equal(t, PhaseLockProbe, out.Phase)
+	assert.Equal(t, []string{"lock"}, h.effects)
+}
+
+func TestActivateFailsOpenWhenLockUnknown(t *testing.T) {
+	h := newFakeHost(t)
+	h.lockErr = errors.New("permission denied")
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind)
+}
+
+func TestActivateTrustFailureChangesNothing(t *testing.T) {
+	h := newFakeHost(t)
+	h.realiseErr = &RealiseError{Kind: RealiseUntrusted, ExitCode: 1, Stderr: "warning: the substitute for ... is not signed by any of the keys in 'trusted-public-keys'\nerror: build of '...' failed\n"}
+	out := h.activate(newClosure)
+	assert.Equal(t, SignatureMismatch, out.Kind)
+	assert.Equal(t, newClosure, out.Closure)
+	assert.Contains(t, out.StderrTail, "not signed by any of the keys")
+	assert.Equal(t, []string{"lock", "realise " + newClosure}, h.effects, "no profile set, no fire after a failed trust check")
+	assert.Equal(t, oldClosure, h.profile(t))
+}
+
+func TestActivateRealiseFailures(t *testing.T) {
+	cases := map[string]struct {
+		err     error
+		failure RealiseFailure
+	}{
+		"not in any cache": {&RealiseError{Kind: RealiseNotFound, ExitCode: 1, Stderr: "don't know how to build these paths:"}, RealiseNotFound},
+		"not runnable":     {errors.New("exec: nix-store: not found"), RealiseOther},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newFakeHost(t)
+			h.realiseErr = c.err
+			out := h.activate(newClosure)
+			assert.Equal(t, RealiseFailed, out.Kind)
+			assert.Equal(t, PhaseRealise, out.Phase)
+			assert.Equal(t, c.failure, out.Failure)
+			assert.Equal(t, []string{"lock", "realise " + newClosure}, h.effects)
+		})
+	}
+}
+
+func TestActivateRealisedPathMustEqualRequest(t *testing.T) {
+	h := newFakeHost(t)
+	h.realisedAs = "/nix/store/" + thirdClosure
+	out := h.activate(newClosure)
+	assert.Equal(t, RealiseFailed, out.Kind)
+	assert.Equal(t, PhaseRealisedPath, out.Phase)
+	assert.Equal(t, "/nix/store/"+thirdClosure, out.Actual)
+	assert.Equal(t, []string{"lock", "realise " + newClosure}, h.effects, "the profile never points at an unrequested path")
+}
+
+func TestActivateProfileSetFailureStopsBeforeFire(t *testing.T) {
+	h := newFakeHost(t)
+	h.setErr = &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: "error: opening lock file: Permission denied\n"}
+	out := h.activate(newClosure)
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseNixEnvSet, out.Phase)
+	assert.Equal(t, KnownExit(1), out.ExitCode)
+	assert.Contains(t, out.StderrTail, "Permission denied")
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "set " + newClosure}, h.effects)
+}
+
+func TestActivateAbortsWhenCurrentSystemUnreadable(t *testing.T) {
+	h := newFakeHost(t)
+	require.NoError(t, h.fs.Remove("/run/current-system"))
+	out := h.activate(newClosure)
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseReadCurrent, out.Phase)
+	assert.Equal(t, UnknownExit(), out.ExitCode)
+	assert.NotContains(t, h.effects, "fire nixfleet-activate-switch switch "+newClosure)
+}
+
+func TestActivateFireFailure(t *testing.T) {
+	h := newFakeHost(t)
+	h.fireErr = &CommandError{Argv: []string{"systemd-run"}, ExitCode: 1, Stderr: "Failed to start transient service unit: Unit nixfleet-activate-switch.service was already loaded or has a fragment file.\n"}
+	out := h.activate(newClosure)
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	assert.Equal(t, KnownExit(1), out.ExitCode)
+	requireOrder(t, h.effects, "set "+newClosure, "fire nixfleet-activate-switch switch "+newClosure)
+}
+
+func TestActivateUnitExitStatusAfterSettle(t *testing.T) {
+	sig := 9
+	cases := map[string]struct {
+		plan  switchPlan
+		kind  Kind
+		phase Phase
+		exit  *ExitStatus
+		state UnitState
+	}{
+		"exit 4 is degraded, not clean": {switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, exitCode: 4}, SettledDegraded, "", nil, UnitExited},
+		"exit 1 after flip":             {switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, exitCode: 1}, SwitchFailed, PhaseSwitchExit, KnownExit(1), UnitExited},
+		"exit 100 after flip":           {switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, exitCode: 100}, SwitchFailed, PhaseSwitchExit, KnownExit(100), UnitExited},
+		"killed by a signal":            {switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, signal: sig}, SwitchFailed, PhaseSwitchExit, UnknownExit(), UnitExited},
+		"status lost (collected)":       {switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, unknown: true}, SettledDegraded, "", nil, UnitUnknown},
+		"still running at budget end":   {switchPlan{flipAt: 5 * time.Second}, SettledDegraded, "", nil, UnitRunning},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newFakeHost(t)
+			h.plans[newClosure] = c.plan
+			out := h.activate(newClosure)
+			assert.Equal(t, c.kind, out.Kind, out.Reason)
+			assert.Equal(t, c.phase, out.Phase)
+			assert.Equal(t, c.exit, out.ExitCode)
+			require.NotNil(t, out.Switch)
+			assert.Equal(t, c.state, out.Switch.State)
+			assert.False(t, out.Success())
+			assert.Equal(t, newClosure, h.current(t))
+		})
+	}
+}
+
+func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
+	cases := map[string]struct {
+		plan switchPlan
+		exit *ExitStatus
+	}{
+		"unit exited 1":      {switchPlan{exitAt: 20 * time.Second, exitCode: 1}, KnownExit(1)},
+		"unit exited 0":      {switchPlan{exitAt: 20 * time.Second}, KnownExit(0)},
+		"unit still running": {switchPlan{}, UnknownExit()},
+		"unit status lost":   {switchPlan{exitAt: 20 * time.Second, unknown: true}, UnknownExit()},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newFakeHost(t)
+			h.plans[newClosure] = c.plan
+			out := h.activate(newClosure)
+			assert.Equal(t, SwitchFailed, out.Kind)
+			assert.Equal(t, PhaseSwitchPollTimeout, out.Phase)
+			assert.Equal(t, c.exit, out.ExitCode)
+			assert.Equal(t, oldClosure, out.LastObserved)
+			assert.Equal(t, int64(300_000), out.ElapsedMS, "the whole budget, no more")
+		})
+	}
+}
+
+func TestActivateThirdClosureIsVerifyMismatch(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, flipTo: thirdClosure, exitAt: 9 * time.Second}
+	out := h.activate(newClosure)
+	assert.Equal(t, VerifyMismatch, out.Kind)
+	assert.Equal(t, newClosure, out.Expected)
+	assert.Equal(t, thirdClosure, out.Actual)
+}
+
+func TestActivateToleratesBrieflyAbsentLink(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{absentAt: 3 * time.Second, flipAt: 7 * time.Second, exitAt: 9 * time.Second}
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind, out.Reason)
+}
+
+func TestActivateFlipBackAfterSettleIsNotSuccess(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, backAt: 7 * time.Second, exitAt: 9 * time.Second}
+	out := h.activate(newClosure)
+	assert.Equal(t, VerifyMismatch, out.Kind)
+	assert.Equal(t, oldClosure, out.Actual)
+	assert.False(t, out.Success())
+}
+
+func TestActivateSelfCorrectsMovedProfile(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, moveProf: thirdClosure}
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind)
+	assert.True(t, out.ProfileCorrected)
+	assert.Equal(t, newClosure, h.profile(t))
+	assert.Equal(t, "set "+newClosure, h.effects[len(h.effects)-1])
+}
+
+func TestActivateSelfCorrectionFailureIsNonFatal(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, moveProf: thirdClosure}
+	h.setErr, h.setErrAfter = errors.New("nix-env: disk full"), 2
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind)
+	assert.False(t, out.ProfileCorrected)
+	require.Len(t, out.Warnings, 1)
+	assert.Contains(t, out.Warnings[0], string(PhaseProfileCorrect))
+}
+
+func TestActivateDefersWhenKernelChanges(t *testing.T) {
+	h := newFakeHost(t)
+	h.addClosure(newClosure, "6.12")
+	out := h.activate(newClosure)
+	assert.Equal(t, DeferredPendingReboot, out.Kind, out.Reason)
+	assert.Equal(t, []string{"kernel"}, out.Components)
+	assert.True(t, out.RebootPending)
+	assert.Equal(t, "fire nixfleet-activate-switch boot "+newClosure, h.effects[len(h.effects)-1])
+	assert.Equal(t, oldClosure, h.current(t), "the running system is untouched")
+	assert.Equal(t, newClosure, h.profile(t))
+}
+
+func TestActivateDeferBootActionFailing(t *testing.T) {
+	h := newFakeHost(t)
+	h.addClosure(newClosure, "6.12")
+	h.plans[newClosure] = switchPlan{exitCode: 1}
+	out := h.activate(newClosure)
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseDeferBootloader, out.Phase)
+	assert.Equal(t, KnownExit(1), out.ExitCode)
+}
+
+func TestActivateReportsRebootPendingFromBootedKernel(t *testing.T) {
+	h := newFakeHost(t)
+	booted := "3a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-nixos-system-web-24.05"
+	h.addClosure(booted, "6.1")
+	require.NoError(t, h.fs.ReplaceLink("/nix/store/"+booted, "/run/booted-system"))
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind)
+	assert.True(t, out.RebootPending)
+}
+
+func TestActivateInterruptedMidPoll(t *testing.T) {
+	h := newFakeHost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.plans[newClosure] = switchPlan{}
+	h.clk.Schedule(30*time.Second, cancel)
+	out := Activate(ctx, h.deps(), Target{Closure: newClosure}, Options{})
+	assert.Equal(t, Interrupted, out.Kind)
+	assert.Equal(t, PhaseSwitchPoll, out.Phase)
+}
+
+func TestOutcomeJSONKeepsUnknownExitAsNull(t *testing.T) {
+	out := Outcome{Kind: SwitchFailed, Phase: PhaseSwitchPollTimeout, ExitCode: UnknownExit(), Meta: map[string]string{"channel": "c1"}}
+	b, err := json.Marshal(out)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"outcome":"switch-failed","phase":"switch-poll-timeout","exit_code":null,"elapsed_ms":0,"meta":{"channel":"c1"}}`, string(b))
+	var back Outcome
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Nil(t, back.ExitCode, "Go decodes null into a nil pointer: readers treat absent and null alike")
+}
+
+func TestActivateEchoesMeta(t *testing.T) {
+	h := newFakeHost(t)
+	out := Activate(context.Background(), h.deps(), Target{Closure: newClosure, Meta: map[string]string{"rollout": "r7"}}, Options{})
+	assert.Equal(t, "r7", out.Meta["rollout"])
+}

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rolledForward returns a host already switched to newClosure (generation 2).
+func rolledForward(t *testing.T) *fakeHost {
+	h := newFakeHost(t)
+	require.Equal(t, Settled, h.activate(newClosure).Kind)
+	h.effects = nil
+	return h
+}
+
+func rollback(h *fakeHost) Outcome {
+	return Rollback(context.Background(), h.deps(), nil, Options{})
+}
+
+func TestRollbackFiresTheRolledBackClosuresOwnSwitch(t *testing.T) {
+	h := rolledForward(t)
+	out := rollback(h)
+	require.Equal(t, RollbackSucceeded, out.Kind, out.Reason)
+	assert.Equal(t, []string{"lock", "rollback", "fire nixfleet-activate-rollback switch " + oldClosure}, h.effects)
+	assert.Equal(t, oldClosure, out.Closure)
+	assert.Equal(t, newClosure, out.Previous)
+	assert.Equal(t, 1, out.Generation)
+	assert.Equal(t, oldClosure, h.current(t))
+}
+
+func TestRollbackNoOlderGeneration(t *testing.T) {
+	h := newFakeHost(t)
+	h.rollbackErr = &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: "error: no profile version older than the current (1) exists\n"}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseNixEnvRollback, out.Phase)
+	assert.Equal(t, KnownExit(1), out.ExitCode)
+	assert.Contains(t, out.StderrTail, "no profile version older")
+	assert.Equal(t, []string{"lock", "rollback"}, h.effects)
+}
+
+func TestRollbackUnitFailsAfterFlip(t *testing.T) {
+	h := rolledForward(t)
+	h.plans[oldClosure] = switchPlan{flipAt: 3 * time.Second, exitAt: 4 * time.Second, exitCode: 1}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseRollbackExit, out.Phase)
+	assert.Equal(t, KnownExit(1), out.ExitCode)
+}
+
+func TestRollbackPollTimeout(t *testing.T) {
+	h := rolledForward(t)
+	h.plans[oldClosure] = switchPlan{exitAt: 4 * time.Second, exitCode: 2}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseRollbackPoll, out.Phase)
+	assert.Equal(t, KnownExit(2), out.ExitCode)
+	assert.Equal(t, newClosure, out.LastObserved)
+}
+
+func TestRollbackFireFailure(t *testing.T) {
+	h := rolledForward(t)
+	h.fireErr = &CommandError{Argv: []string{"systemd-run"}, ExitCode: 1}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseRollbackFire, out.Phase)
+}
+
+func TestRollbackDiscoverTargetFailure(t *testing.T) {
+	h := rolledForward(t)
+	// The previous generation link dangles: nothing to fire.
+	require.NoError(t, h.fs.Remove("/nix/var/nix/profiles/system-1-link"))
+	require.NoError(t, h.fs.Symlink("/nix/store/missing", "/nix/var/nix/profiles/system-1-link"))
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseDiscoverTarget, out.Phase)
+	assert.NotContains(t, h.effects, "fire nixfleet-activate-rollback switch "+oldClosure)
+}
+
+func TestRollbackSkippedWhenLockHeld(t *testing.T) {
+	h := rolledForward(t)
+	h.lockState = LockHeld
+	out := rollback(h)
+	assert.Equal(t, Skipped, out.Kind)
+	assert.Equal(t, []string{"lock"}, h.effects)
+}
+
+func TestRollbackDegradedOnExit4(t *testing.T) {
+	h := rolledForward(t)
+	h.plans[oldClosure] = switchPlan{flipAt: 3 * time.Second, exitAt: 4 * time.Second, exitCode: 4}
+	out := rollback(h)
+	assert.Equal(t, RollbackDegraded, out.Kind)
+}
