@@ -27,9 +27,9 @@ type switchPlan struct {
 	flipTo   string        // default: the fired closure
 	exitAt   time.Duration // when the unit exits (0: never)
 	exitCode int
-	signal   int    // non-zero: killed by this signal instead
-	unknown  bool   // the unit's status reads unknown after exit (--collect)
-	moveProf string // on exit, the activation script moved the profile here
+	signal   int           // non-zero: killed by this signal instead
+	unknown  bool          // the unit's status reads unknown after exit (--collect)
+	moveProf string        // on exit, the activation script moved the profile here
 	backAt   time.Duration // when current-system flips back to the previous closure (0: never)
 	absentAt time.Duration // current-system is removed at absentAt and recreated at flipAt
 }
