@@ -8,9 +8,23 @@
 // targets join the link's directory, and more than MaxHops links in one
 // resolution fail with ErrLoop (Linux's ELOOP limit of 40).
 //
-// Two Raw layers exist: OS (a real directory as root: "/" in production, a
-// temp dir in tests) and Mem (afero's MemMapFs plus a table of raw link
-// targets, since MemMapFs has no symlinks; spf13/afero#258).
+// Resolution walks the name component by component as the Linux kernel's
+// path walk does (fs/namei.c): a ".." applies to the directory reached so
+// far, so "/link/.." is the parent of link's target, not the directory
+// holding link; ".." at the root stays at the root, which is also why no
+// target can climb out of the view. A non-directory in the middle of a name
+// fails with syscall.ENOTDIR; a missing one with syscall.ENOENT (both
+// satisfy errors.Is with fs.ErrNotExist / their errno). A name with a
+// trailing slash follows its final link and must be a directory, as on
+// Linux.
+//
+// Two Raw layers exist: OSRaw (a real directory as root: "/" in production,
+// a temp dir in tests) and MemRaw (afero's MemMapFs plus a table of raw link
+// targets, since MemMapFs has no symlinks; spf13/afero#258). NewOS and
+// NewMem wrap them in a View.
+//
+// Errors from View methods are *fs.PathError (Rename: *os.LinkError) naming
+// the virtual path the caller passed, never a host path.
 package fsview
 
 import (
@@ -26,26 +40,53 @@ const MaxHops = 40
 // more than MaxHops links, as Linux returns ELOOP.
 var ErrLoop = errors.New("too many levels of symbolic links")
 
+// ErrNotAbsolute is returned (wrapped in *fs.PathError) when a View method
+// receives a name that is not an absolute virtual path ("" included).
+var ErrNotAbsolute = errors.New("fsview: path is not absolute")
+
 // Raw is the primitive layer. Every name it receives is absolute, clean and
 // already free of symlinks in every component except possibly the last; Raw
 // never follows a link in the final component (Lstat semantics throughout).
+// Errors should wrap the errno Linux would give (syscall.ENOENT, EEXIST,
+// ENOTDIR, EISDIR, ENOTEMPTY, ELOOP for ReadFile/WriteFile on a link).
 type Raw interface {
 	Lstat(name string) (fs.FileInfo, error)
 	Readlink(name string) (string, error)
-	// Symlink creates name as a link holding target verbatim.
+	// Symlink creates name as a link holding target verbatim; it fails
+	// with EEXIST if name exists (a dangling link included), as symlink(2).
 	Symlink(target, name string) error
 	// Rename replaces newname atomically (links included, as rename(2)).
 	Rename(oldname, newname string) error
 	Remove(name string) error
 	Mkdir(name string, perm fs.FileMode) error
 	ReadFile(name string) ([]byte, error)
+	// WriteFile creates or truncates name; the parent must exist.
 	WriteFile(name string, data []byte, perm fs.FileMode) error
+	// ReadDir lists name's entries (links as links), sorted by name.
+	ReadDir(name string) ([]fs.DirEntry, error)
+	// Root describes the root for messages: the host directory for OSRaw,
+	// "mem:" for MemRaw.
+	Root() string
 }
 
-// View resolves paths through symlinks over a Raw layer.
+// Syncer is optionally implemented by a Raw layer whose writes can be made
+// durable. Sync flushes the file or directory name to stable storage
+// (fsync(2)). View.WriteFileAtomic calls it on the temporary file before
+// the rename and on the directory after it; a Raw without Syncer (MemRaw)
+// gets temp+rename only.
+type Syncer interface {
+	Sync(name string) error
+}
+
+// View resolves paths through symlinks over a Raw layer. It holds no state
+// of its own beyond raw, so it is as safe for concurrent use as raw is.
 type View struct {
 	raw Raw
 }
 
 // New returns a View over raw.
 func New(raw Raw) *View { return &View{raw: raw} }
+
+// Root describes the view's root: the host directory for NewOS, "mem:" for
+// NewMem.
+func (v *View) Root() string { return v.raw.Root() }
