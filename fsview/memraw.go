@@ -75,6 +75,15 @@ func (m *MemRaw) parentErr(name string) syscall.Errno {
 	}
 }
 
+// createErr checks that name can be created: EEXIST if it exists (a
+// dangling link included), else parentErr; m.mu must be held.
+func (m *MemRaw) createErr(name string) syscall.Errno {
+	if m.kind(name) != memMissing {
+		return syscall.EEXIST
+	}
+	return m.parentErr(name)
+}
+
 func memErr(op, name string, errno syscall.Errno) error {
 	return &fs.PathError{Op: op, Path: name, Err: errno}
 }
@@ -112,10 +121,7 @@ func (m *MemRaw) Readlink(name string) (string, error) {
 func (m *MemRaw) Symlink(target, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.kind(name) != memMissing {
-		return memErr("symlink", name, syscall.EEXIST)
-	}
-	if errno := m.parentErr(name); errno != 0 {
+	if errno := m.createErr(name); errno != 0 {
 		return memErr("symlink", name, errno)
 	}
 	m.links[name] = target
@@ -223,10 +229,7 @@ func (m *MemRaw) Remove(name string) error {
 func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.kind(name) != memMissing {
-		return memErr("mkdir", name, syscall.EEXIST)
-	}
-	if errno := m.parentErr(name); errno != 0 {
+	if errno := m.createErr(name); errno != 0 {
 		return memErr("mkdir", name, errno)
 	}
 	if err := m.files.Mkdir(name, perm); err != nil {

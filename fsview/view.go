@@ -25,26 +25,27 @@ func (v *View) Stat(name string) (fs.FileInfo, error) {
 }
 
 func (v *View) existing(op, name string, follow bool) (fs.FileInfo, error) {
-	_, info, err := v.resolve(op, name, follow)
-	if err != nil {
-		return nil, err
+	_, info, err := v.resolveExisting(op, name, follow)
+	return info, err
+}
+
+// resolveExisting is resolve for a name that must exist: a missing final
+// component gives syscall.ENOENT.
+func (v *View) resolveExisting(op, name string, follow bool) (string, fs.FileInfo, error) {
+	p, info, err := v.resolve(op, name, follow)
+	if err == nil && info == nil {
+		err = &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
-	if info == nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
-	}
-	return info, nil
+	return p, info, err
 }
 
 // Readlink returns the target of the link name as stored, verbatim
 // (relative or absolute). A non-link gives syscall.EINVAL, as readlink(2).
 func (v *View) Readlink(name string) (string, error) {
 	const op = "readlink"
-	p, info, err := v.resolve(op, name, false)
+	p, _, err := v.resolveExisting(op, name, false)
 	if err != nil {
 		return "", err
-	}
-	if info == nil {
-		return "", &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
 	target, err := v.raw.Readlink(p)
 	if err != nil {
@@ -58,12 +59,9 @@ func (v *View) Readlink(name string) (string, error) {
 // link on the way dangles.
 func (v *View) EvalSymlinks(name string) (string, error) {
 	const op = "evalsymlinks"
-	p, info, err := v.resolve(op, name, true)
+	p, _, err := v.resolveExisting(op, name, true)
 	if err != nil {
 		return "", err
-	}
-	if info == nil {
-		return "", &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
 	return p, nil
 }
@@ -72,12 +70,9 @@ func (v *View) EvalSymlinks(name string) (string, error) {
 // followed). A directory gives syscall.EISDIR.
 func (v *View) ReadFile(name string) ([]byte, error) {
 	const op = "readfile"
-	p, info, err := v.resolve(op, name, true)
+	p, _, err := v.resolveExisting(op, name, true)
 	if err != nil {
 		return nil, err
-	}
-	if info == nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
 	data, err := v.raw.ReadFile(p)
 	if err != nil {
@@ -153,12 +148,9 @@ func tempName(p string) string {
 // fs.ModeSymlink) and not followed.
 func (v *View) ReadDir(name string) ([]fs.DirEntry, error) {
 	const op = "readdir"
-	p, info, err := v.resolve(op, name, true)
+	p, info, err := v.resolveExisting(op, name, true)
 	if err != nil {
 		return nil, err
-	}
-	if info == nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
 	if !info.IsDir() {
 		return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
@@ -291,12 +283,9 @@ func linkErr(op, oldname, newname string, err error) error {
 // Remove removes the file, link (not its target) or empty directory name.
 func (v *View) Remove(name string) error {
 	const op = "remove"
-	p, info, err := v.resolve(op, name, false)
+	p, _, err := v.resolveExisting(op, name, false)
 	if err != nil {
 		return err
-	}
-	if info == nil {
-		return &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 	}
 	return pathErrOrNil(op, name, v.raw.Remove(p))
 }
