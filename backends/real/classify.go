@@ -16,11 +16,12 @@ type realiseRule struct {
 // anywhere in stderr wins.
 //
 // LOADBEARING: untrusted comes first because a refused substitute is only a
-// warning followed by a generic failure ("don't know how to build"), and the
+// warning followed by a generic failure (Nix 2.8 ends with "build of 'P'
+// failed"; other versions may add "don't know how to build"), and the
 // signature refusal is the cause that matters; fatal cache errors (hash
-// mismatch, corrupt NAR) come next, then unreachable (its warnings also end
-// in "don't know how to build"), then syntax, and not-found last since it is
-// the generic consequence of most of the above.
+// mismatch, corrupt NAR) come next, then unreachable (Nix 2.8 ends its retry
+// warnings with "don't know how to build"), then path syntax, and not-found
+// last since it is the generic consequence of several of the above.
 var realiseRules = []realiseRule{
 	{pipeline.RealiseUntrusted, []*regexp.Regexp{
 		// Nix 2.0-2.5 substituter warning: substituter 'S' does not have a

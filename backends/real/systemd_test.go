@@ -1,0 +1,140 @@
+package real
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+var (
+	showArgv = []string{"systemctl", "show",
+		"--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID",
+		"nixfleet-switch.service"}
+	stopArgv        = []string{"systemctl", "stop", "nixfleet-switch.service"}
+	resetFailedArgv = []string{"systemctl", "reset-failed", "nixfleet-switch.service"}
+
+	showNotFound     = showOutput("success", "0", "0", "0", "not-found", "inactive", "dead")
+	showRunning      = showOutput("success", "4242", "0", "0", "loaded", "active", "running")
+	showActiveExited = showOutput("success", "4242", "1", "0", "loaded", "active", "exited")
+	showFailed       = showOutput("exit-code", "4242", "1", "4", "loaded", "failed", "failed")
+
+	notLoaded = "Failed to reset failed state of unit nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n"
+)
+
+func TestFireOnAFreshNameRunsOnlyStatusThenSystemdRun(t *testing.T) {
+	b, r := newScripted(t, Config{},
+		step{argv: showArgv, res: ok(showNotFound)},
+		step{argv: wantRunArgv, res: proc.Result{Stderr: []byte("Running as unit: nixfleet-switch.service\n")}})
+	require.NoError(t, b.Fire(context.Background(), fireReq))
+	assert.Len(t, r.calls, 2)
+}
+
+func TestFireClearsAnExitedUnitBeforeReusingItsName(t *testing.T) {
+	for name, show := range map[string]string{"active-exited": showActiveExited, "failed": showFailed} {
+		t.Run(name, func(t *testing.T) {
+			b, r := newScripted(t, Config{},
+				step{argv: showArgv, res: ok(show)},
+				step{argv: stopArgv, res: ok("")},
+				step{argv: resetFailedArgv, res: ok("")},
+				step{argv: wantRunArgv, res: ok("")})
+			require.NoError(t, b.Fire(context.Background(), fireReq))
+			assert.Equal(t, [][]string{showArgv, stopArgv, resetFailedArgv, wantRunArgv}, r.argvs())
+		})
+	}
+}
+
+func TestFireIgnoresNotLoadedFromStopAndResetFailed(t *testing.T) {
+	b, _ := newScripted(t, Config{},
+		step{argv: showArgv, res: ok(showActiveExited)},
+		step{argv: stopArgv, res: fail(5, "Failed to stop nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n")},
+		step{argv: resetFailedArgv, res: fail(1, notLoaded)},
+		step{argv: wantRunArgv, res: ok("")})
+	require.NoError(t, b.Fire(context.Background(), fireReq))
+}
+
+func TestFireRefusesARunningUnitAndStartsNothing(t *testing.T) {
+	b, r := newScripted(t, Config{}, step{argv: showArgv, res: ok(showRunning)})
+	err := b.Fire(context.Background(), fireReq)
+	require.ErrorIs(t, err, ErrUnitBusy)
+	assert.Contains(t, err.Error(), "nixfleet-switch.service")
+	assert.Equal(t, [][]string{showArgv}, r.argvs())
+}
+
+func TestFireSurfacesOtherStopFailuresAndDoesNotFire(t *testing.T) {
+	b, r := newScripted(t, Config{},
+		step{argv: showArgv, res: ok(showFailed)},
+		step{argv: stopArgv, res: fail(1, "Failed to stop nixfleet-switch.service: Access denied\n")})
+	var ce *pipeline.CommandError
+	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	assert.Equal(t, stopArgv, ce.Argv)
+	assert.Len(t, r.calls, 2)
+}
+
+func TestFireSurfacesOtherResetFailedFailures(t *testing.T) {
+	b, _ := newScripted(t, Config{},
+		step{argv: showArgv, res: ok(showFailed)},
+		step{argv: stopArgv, res: ok("")},
+		step{argv: resetFailedArgv, res: fail(1, "Failed to reset failed state of unit nixfleet-switch.service: Access denied\n")})
+	var ce *pipeline.CommandError
+	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	assert.Equal(t, resetFailedArgv, ce.Argv)
+}
+
+func TestFireStopsWhenTheStatusCannotBeRead(t *testing.T) {
+	b, _ := newScripted(t, Config{}, step{argv: showArgv,
+		res: fail(1, "System has not been booted with systemd as init system (PID 1). Can't operate.\n")})
+	var ce *pipeline.CommandError
+	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	assert.Equal(t, showArgv, ce.Argv)
+}
+
+func TestFireReportsASystemdRunFailure(t *testing.T) {
+	stderr := "Failed to start transient service unit: Unit nixfleet-switch.service was already loaded or has a fragment file.\n"
+	b, _ := newScripted(t, Config{},
+		step{argv: showArgv, res: ok(showNotFound)},
+		step{argv: wantRunArgv, res: fail(1, stderr)})
+	var ce *pipeline.CommandError
+	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	assert.Equal(t, wantRunArgv, ce.Argv)
+	assert.Equal(t, stderr, ce.Stderr)
+}
+
+func TestFireRejectsUnsafeRequestsBeforeRunningAnything(t *testing.T) {
+	bad := []pipeline.FireRequest{
+		{Unit: "", Closure: closure, Action: pipeline.ActionSwitch},
+		{Unit: "nixfleet-switch.service", Closure: closure, Action: pipeline.ActionSwitch},
+		{Unit: "a b", Closure: closure, Action: pipeline.ActionSwitch},
+		{Unit: "nixfleet-switch", Closure: "/nix/store/x-$HOME", Action: pipeline.ActionSwitch},
+		{Unit: "nixfleet-switch", Closure: "nix/store/x", Action: pipeline.ActionSwitch},
+		{Unit: "nixfleet-switch", Closure: closure, Action: "reboot"},
+	}
+	for _, req := range bad {
+		b, _ := newScripted(t, Config{})
+		assert.ErrorIs(t, b.Fire(context.Background(), req), ErrBadFireRequest, "%+v", req)
+	}
+}
+
+func TestFireAcceptsBootAction(t *testing.T) {
+	req := fireReq
+	req.Action = pipeline.ActionBoot
+	assert.NoError(t, ValidateFireRequest(req))
+}
+
+func TestUnitStatusNeverTrustsAnUnloadedUnit(t *testing.T) {
+	b, _ := newScripted(t, Config{}, step{argv: showArgv, res: ok(showNotFound)})
+	st, err := b.UnitStatus(context.Background(), "nixfleet-switch")
+	require.NoError(t, err)
+	assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitUnknown}, st)
+}
+
+func TestUnitStatusReadsTheExitCode(t *testing.T) {
+	b, _ := newScripted(t, Config{}, step{argv: showArgv, res: ok(showFailed)})
+	st, err := b.UnitStatus(context.Background(), "nixfleet-switch")
+	require.NoError(t, err)
+	assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)}, st)
+}
