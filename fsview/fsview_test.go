@@ -179,6 +179,8 @@ func testDangling(t *testing.T, v *fsview.View) {
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 	_, err = v.EvalSymlinks("/d")
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Equal(t, "evalsymlinks /d: no such file or directory", err.Error(),
+		"errors name the virtual path, never the host one")
 
 	// Writing through a dangling link creates its target, as open(O_CREAT).
 	require.NoError(t, v.MkdirAll("/nowhere", 0o755))
