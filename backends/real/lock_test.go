@@ -33,26 +33,27 @@ func hold(t *testing.T, path string, how int) {
 	require.NoError(t, unix.Flock(int(f.Fd()), how|unix.LOCK_NB))
 }
 
-func TestFlockFreeWhenNobodyHoldsIt(t *testing.T) {
-	state, err := Flock{}.Probe(lockFile(t))
-	require.NoError(t, err)
-	assert.Equal(t, pipeline.LockFree, state)
-}
-
-func TestFlockHeldWhenHeldExclusively(t *testing.T) {
-	path := lockFile(t)
-	hold(t, path, unix.LOCK_EX)
-	state, err := Flock{}.Probe(path)
-	require.NoError(t, err)
-	assert.Equal(t, pipeline.LockHeld, state)
-}
-
-func TestFlockFreeWhenOnlySharedHolders(t *testing.T) {
-	path := lockFile(t)
-	hold(t, path, unix.LOCK_SH)
-	state, err := Flock{}.Probe(path)
-	require.NoError(t, err)
-	assert.Equal(t, pipeline.LockFree, state)
+func TestFlockProbeSeesOnlyExclusiveHolders(t *testing.T) {
+	tests := []struct {
+		name string
+		held []int // flock operations other descriptors hold
+		want pipeline.LockState
+	}{
+		{"nobody holds it", nil, pipeline.LockFree},
+		{"held exclusively", []int{unix.LOCK_EX}, pipeline.LockHeld},
+		{"only shared holders", []int{unix.LOCK_SH, unix.LOCK_SH}, pipeline.LockFree},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := lockFile(t)
+			for _, how := range tt.held {
+				hold(t, path, how)
+			}
+			state, err := Flock{}.Probe(path)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, state)
+		})
+	}
 }
 
 func TestFlockProbeReleasesItsSharedLock(t *testing.T) {
