@@ -138,6 +138,8 @@ type SwitchReport struct {
 	Unit string `json:"unit"`
 	// State is "exited", "running" (poll budget ran out first) or "unknown".
 	State UnitState `json:"state"`
+	// Result is systemd's Result property ("success", "exit-code", ...).
+	Result string `json:"result,omitempty"`
 	// ExitCode is the unit's ExecMainStatus; null unless it exited normally.
 	ExitCode *ExitStatus `json:"exit_code"`
 	// Signal is set when the process was killed by a signal.

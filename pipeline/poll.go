@@ -108,9 +108,18 @@ func (r *run) unitReport(ctx context.Context, unit string) SwitchReport {
 		r.log.Warn("unit status unreadable", "unit", unit, "err", err)
 		return SwitchReport{Unit: unit, State: UnitUnknown, ExitCode: UnknownExit()}
 	}
-	report := SwitchReport{Unit: unit, State: st.State, ExitCode: UnknownExit(), Signal: st.Signal}
+	return ReportUnit(unit, st)
+}
+
+// ReportUnit turns a unit's status into its wire form: an exit code only
+// when ExecMainStatus is known, else null.
+func ReportUnit(unit string, st UnitStatus) SwitchReport {
+	report := SwitchReport{Unit: unit, State: st.State, Result: st.Result, ExitCode: UnknownExit(), Signal: st.Signal}
 	if st.ExitCode != nil {
 		report.ExitCode = KnownExit(*st.ExitCode)
+	}
+	if report.State == "" {
+		report.State = UnitUnknown
 	}
 	return report
 }

@@ -1,0 +1,31 @@
+# nixfleet-activate: build, test, lint, bench, demo.
+GO ?= go
+BIN := bin/nixfleet-activate
+
+.PHONY: build test test-real lint bench demo explore clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/nixfleet-activate
+
+## test: every unit test and every scenario (simulated host; no NixOS needed).
+test:
+	$(GO) test -race ./...
+
+## test-real: the suites against real Nix and real systemd (needs root; installs packages).
+test-real:
+	bash scripts/real/setup.sh
+	NIXFLEET_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 15m ./backends/real/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## demo: one activation on the embedded simulated host, with a timeline and the final JSON.
+demo:
+	$(GO) run ./cmd/nixfleet-activate --sim happy activate
+
+clean:
+	rm -rf bin

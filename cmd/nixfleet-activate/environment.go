@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// environment is one host to act on: real or simulated.
+type environment struct {
+	cfg     config
+	log     *slog.Logger
+	deps    pipeline.Deps
+	backend *real.Backend
+	// simSummary, when set, prints the simulated host's command timeline to
+	// stderr after the outcome.
+	simSummary func(w io.Writer)
+	stderr     io.Writer
+}
+
+func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
+	if cfg.sim != "" {
+		return newSimEnvironment(cfg, stderr)
+	}
+	env := &environment{cfg: cfg, stderr: stderr}
+	env.log = newLogger(cfg, stderr, nil)
+	env.backend = real.New(real.Config{
+		Runner:            proc.Exec{},
+		Locker:            rootedLocker{root: cfg.root, inner: real.Flock{}},
+		Substituters:      strings.Fields(cfg.substituters),
+		TrustedPublicKeys: strings.Fields(cfg.trustedKeys),
+		RealiseTimeout:    cfg.realiseTimeout,
+		CommandTimeout:    cfg.commandTimeout,
+		Logger:            env.log,
+	})
+	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: fsview.NewOS(cfg.root), Clock: clock.Real(), Log: env.log}
+	return env, nil
+}
+
+// rootedLocker probes lock paths under a root directory (tests run the real
+// backend against a temp dir as root).
+type rootedLocker struct {
+	root  string
+	inner real.Locker
+}
+
+func (l rootedLocker) Probe(path string) (pipeline.LockState, error) {
+	return l.inner.Probe(filepath.Join(l.root, path))
+}
+
+// newLogger builds the stderr logger: text on a terminal, JSON otherwise
+// (or as --log-format says). A non-nil virtual clock replaces the wall time
+// with the virtual offset, so simulated timelines read "t=+6s".
+func newLogger(cfg config, w io.Writer, virt *clock.Virtual) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: parseLevel(cfg.logLevel)}
+	if virt != nil {
+		start := virt.Now()
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.String("t", "+"+virt.Now().Sub(start).String())
+			}
+			return a
+		}
+	}
+	format := cfg.logFormat
+	if format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printJSON writes v as one JSON object (indented on a terminal).
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	if isTerminal(w) {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(v)
+}
+
+// report prints the outcome and returns its exit code.
+func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
+	if env.simSummary != nil {
+		env.simSummary(env.stderr)
+	}
+	if err := printJSON(stdout, out); err != nil {
+		fmt.Fprintf(env.stderr, "nixfleet-activate: writing outcome: %v\n", err)
+		return ExitInternal
+	}
+	return exitCode(out.Kind)
+}
+
+func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
+	opts := env.cfg.opts.WithDefaults()
+	basename, err := pipeline.ParseClosure(opts.StoreDir, env.cfg.closure)
+	if err != nil {
+		out := pipeline.Outcome{Kind: pipeline.InvalidInput, Phase: pipeline.PhaseValidate, Reason: err.Error(), Meta: env.cfg.meta}
+		return env.report(stdout, out)
+	}
+	if env.cfg.dryRun {
+		return env.printPlan(stdout, env.activatePlan(basename, opts))
+	}
+	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
+	return env.report(stdout, pipeline.Activate(ctx, env.deps, target, opts))
+}
+
+func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
+	opts := env.cfg.opts.WithDefaults()
+	if env.cfg.dryRun {
+		return env.printPlan(stdout, env.rollbackPlan(opts))
+	}
+	return env.report(stdout, pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts))
+}

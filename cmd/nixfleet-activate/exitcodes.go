@@ -1,0 +1,46 @@
+package main
+
+import "github.com/nixfleet/nixfleet-activate/pipeline"
+
+// Exit codes of the binary, one per outcome class. They are a contract with
+// the systemd units and fleet tools that run the binary: never renumber.
+const (
+	ExitSuccess           = 0  // settled, rollback-succeeded, status/recover printed
+	ExitInternal          = 1  // the binary itself failed (bad environment, I/O)
+	ExitUsage             = 2  // bad flags or arguments
+	ExitInvalidInput      = 3  // invalid-input: the closure basename was rejected
+	ExitSkipped           = 4  // skipped: another switch holds the lock; retry later
+	ExitRealiseFailed     = 5  // realise-failed
+	ExitSignatureMismatch = 6  // signature-mismatch
+	ExitSwitchFailed      = 7  // switch-failed, rollback-failed
+	ExitVerifyMismatch    = 8  // verify-mismatch
+	ExitDeferred          = 9  // deferred-pending-reboot: reboot to finish
+	ExitDegraded          = 10 // settled-degraded, rollback-degraded
+	ExitInterrupted       = 11 // interrupted by SIGINT/SIGTERM; the fired unit goes on
+)
+
+// exitCodes maps every outcome kind to its exit code.
+var exitCodes = map[pipeline.Kind]int{
+	pipeline.Settled:               ExitSuccess,
+	pipeline.RollbackSucceeded:     ExitSuccess,
+	pipeline.InvalidInput:          ExitInvalidInput,
+	pipeline.Skipped:               ExitSkipped,
+	pipeline.RealiseFailed:         ExitRealiseFailed,
+	pipeline.SignatureMismatch:     ExitSignatureMismatch,
+	pipeline.SwitchFailed:          ExitSwitchFailed,
+	pipeline.RollbackFailed:        ExitSwitchFailed,
+	pipeline.VerifyMismatch:        ExitVerifyMismatch,
+	pipeline.DeferredPendingReboot: ExitDeferred,
+	pipeline.SettledDegraded:       ExitDegraded,
+	pipeline.RollbackDegraded:      ExitDegraded,
+	pipeline.Interrupted:           ExitInterrupted,
+}
+
+// exitCode returns the exit code for an outcome kind (ExitInternal for a
+// kind this binary does not know).
+func exitCode(k pipeline.Kind) int {
+	if c, ok := exitCodes[k]; ok {
+		return c
+	}
+	return ExitInternal
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// errHelp reports that -h was given and usage was printed.
+var errHelp = errors.New("help requested")
+
+// config is everything the command line says.
+type config struct {
+	command   string // activate, rollback, status
+	closure   string // activate's argument, as given
+	meta      map[string]string
+	opts      pipeline.Options
+	root      string // filesystem root the paths live under ("/" in production)
+	dryRun    bool
+	logFormat string // auto, text, json
+	logLevel  string
+	sim       string // embedded simulated host scenario; "" = the real host
+
+	substituters, trustedKeys string
+	realiseTimeout            time.Duration
+	commandTimeout            time.Duration
+}
+
+const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
+       nixfleet-activate [flags] rollback
+       nixfleet-activate [flags] status
+
+Flags may come before or after the subcommand. Exit codes: 0 settled or
+rollback-succeeded; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
+5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
+8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
+rollback-degraded; 11 interrupted; 1 internal error.
+
+Flags:
+`
+
+func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("nixfleet-activate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usageText); fs.PrintDefaults() }
+	o := &c.opts
+	fs.DurationVar(&o.PollInterval, "poll-interval", pipeline.DefaultPollInterval, "time between reads of current-system")
+	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up")
+	fs.StringVar(&o.SwitchUnit, "switch-unit", pipeline.DefaultSwitchUnit, "transient unit name for switch-to-configuration")
+	fs.StringVar(&o.RollbackUnit, "rollback-unit", pipeline.DefaultRollbackUnit, "transient unit name for the rollback's switch")
+	fs.StringVar(&o.StoreDir, "store-dir", pipeline.DefaultStoreDir, "Nix store directory")
+	fs.StringVar(&o.Profile, "profile", pipeline.DefaultProfile, "system profile")
+	fs.StringVar(&o.CurrentSystem, "current-system", pipeline.DefaultCurrentSystem, "current-system link")
+	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
+	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
+	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
+	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.sim, "sim", "", "run against the embedded simulated host SCENARIO ('list' lists them)")
+	fs.StringVar(&c.substituters, "substituters", "", "space-separated substituters for nix-store --realise (default: nix.conf's)")
+	fs.StringVar(&c.trustedKeys, "trusted-public-keys", "", "space-separated trusted-public-keys for nix-store --realise (default: nix.conf's)")
+	fs.DurationVar(&c.realiseTimeout, "realise-timeout", 30*time.Minute, "bound on one nix-store --realise")
+	fs.DurationVar(&c.commandTimeout, "command-timeout", time.Minute, "bound on every other command")
+	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", s)
+		}
+		c.meta[k] = v
+		return nil
+	})
+	return fs
+}
+
+// parseArgs parses flags on either side of the subcommand.
+func parseArgs(args []string, stderr io.Writer) (config, error) {
+	c := config{meta: map[string]string{}}
+	fs := newFlagSet(&c, stderr)
+	positional, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return c, errHelp
+	}
+	if err != nil {
+		return c, err
+	}
+	if c.sim == "list" {
+		return c, nil
+	}
+	return c, c.setCommand(positional)
+}
+
+// parseInterleaved lets flags follow positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func (c *config) setCommand(positional []string) error {
+	if len(positional) == 0 {
+		return errors.New("missing subcommand (activate, rollback, status); -h for help")
+	}
+	c.command = positional[0]
+	want := map[string]int{"activate": 1, "rollback": 0, "status": 0}
+	n, ok := want[c.command]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q (activate, rollback, status)", c.command)
+	}
+	if len(positional)-1 != n {
+		return fmt.Errorf("%s takes %d argument(s), got %d", c.command, n, len(positional)-1)
+	}
+	if n == 1 {
+		c.closure = positional[1]
+	}
+	if c.dryRun && c.command == "status" {
+		return errors.New("--dry-run applies to activate and rollback")
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+// Command nixfleet-activate switches a NixOS host to a new system closure
+// safely, rolls it back, and reports the host's activation state. The
+// outcome goes to stdout as one JSON object; logs go to stderr.
+//
+//	nixfleet-activate [flags] activate <closure-basename-or-store-path>
+//	nixfleet-activate [flags] rollback
+//	nixfleet-activate [flags] status
+//
+// With --sim NAME the same binary runs against an embedded simulated host
+// (see --sim list), so the pipeline can be watched on any machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it parses args, runs one subcommand and
+// returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, stderr)
+	if errors.Is(err, errHelp) {
+		return ExitSuccess
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nixfleet-activate: %v\n", err)
+		return ExitUsage
+	}
+	env, err := newEnvironment(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "nixfleet-activate: %v\n", err)
+		return ExitInternal
+	}
+	switch cfg.command {
+	case "activate":
+		return env.activate(ctx, stdout)
+	case "rollback":
+		return env.rollback(ctx, stdout)
+	default:
+		return env.status(ctx, stdout)
+	}
+}
