@@ -106,8 +106,9 @@ func orDefault(s, def string) string {
 
 // run runs cmd under a timeout derived from ctx. A command that ran to
 // completion (any exit code) returns a nil error; a timeout returns a plain
-// error naming the command and the timeout; any other failure to run is
-// wrapped with the command line.
+// error naming the command and the timeout (wrapping
+// context.DeadlineExceeded); any other failure to run is wrapped with the
+// command line.
 func (b *Backend) run(ctx context.Context, cmd proc.Cmd, timeout time.Duration) (proc.Result, error) {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -116,7 +117,7 @@ func (b *Backend) run(ctx context.Context, cmd proc.Cmd, timeout time.Duration) 
 	// child as a plain exit (128+9) rather than as an error.
 	if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
 		b.cfg.Logger.Debug("command timed out", "cmd", cmd.String(), "timeout", timeout)
-		return res, fmt.Errorf("%s timed out after %s", cmd.String(), timeout)
+		return res, fmt.Errorf("%s timed out after %s: %w", cmd.String(), timeout, context.DeadlineExceeded)
 	}
 	if err != nil {
 		return res, fmt.Errorf("running %s: %w", cmd.String(), err)

@@ -66,6 +66,7 @@ func TestRealiseTimeoutSaysWhichCommandTimedOut(t *testing.T) {
 	_, err := b.Realise(context.Background(), sysPath)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nix-store --realise "+sysPath+" timed out after 1ns")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	var re *pipeline.RealiseError
 	assert.False(t, errors.As(err, &re))
 }
