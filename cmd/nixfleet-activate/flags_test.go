@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+func TestParseArgsFlagsOnEitherSide(t *testing.T) {
+	c, err := parseArgs([]string{"--poll-interval=1s", "activate", "X", "--meta", "rollout=r1", "--dry-run"}, &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "activate", c.command)
+	assert.Equal(t, "X", c.closure)
+	assert.Equal(t, time.Second, c.opts.PollInterval)
+	assert.Equal(t, pipeline.DefaultPollBudget, c.opts.PollBudget)
+	assert.True(t, c.dryRun)
+	assert.Equal(t, map[string]string{"rollout": "r1"}, c.meta)
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"frobnicate"}, {"activate"}, {"activate", "a", "b"}, {"rollback", "x"},
+		{"status", "--dry-run"}, {"--meta", "novalue", "status"}, {"--poll-interval", "soon", "status"},
+	} {
+		_, err := parseArgs(args, &bytes.Buffer{})
+		assert.Error(t, err, "%q", args)
+	}
+}
+
+func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
+	kinds := []pipeline.Kind{
+		pipeline.Settled, pipeline.SettledDegraded, pipeline.Skipped, pipeline.InvalidInput,
+		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
+		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
+		pipeline.RollbackFailed, pipeline.Interrupted,
+	}
+	require.Len(t, exitCodes, len(kinds))
+	for _, k := range kinds {
+		_, ok := exitCodes[k]
+		assert.True(t, ok, "no exit code for %s", k)
+	}
+	assert.Equal(t, ExitInternal, exitCode("no-such-kind"))
+}
+
+func TestDryRunActivatePrintsCommandsAndRunsNothing(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	closure := "0a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-nixos-system-web-24.11"
+	code := run(t.Context(), []string{"--root", t.TempDir(), "--dry-run", "activate", "/nix/store/" + closure}, &stdout, &stderr)
+	require.Equal(t, ExitSuccess, code, stderr.String())
+	out := stdout.String()
+	assert.Contains(t, out, `"nix-store","--realise","/nix/store/`+closure+`"`)
+	assert.Contains(t, out, `"nix-env","--profile","/nix/var/nix/profiles/system","--set","/nix/store/`+closure+`"`)
+	assert.Contains(t, out, `"/nix/store/`+closure+`/bin/switch-to-configuration","switch"`)
+}
+
+func TestInvalidClosureIsReportedNotRun(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"--root", t.TempDir(), "activate", "../../etc/passwd"}, &stdout, &stderr)
+	assert.Equal(t, ExitInvalidInput, code)
+	assert.Contains(t, stdout.String(), `"outcome":"invalid-input"`)
+}
