@@ -1,0 +1,242 @@
+package sim
+
+import (
+	"fmt"
+	"path"
+)
+
+// Components are the versions of the parts of a system closure that
+// switch-to-configuration cannot replace live. Each becomes a link in the
+// closure whose canonical target is a store path named after the version,
+// so two closures differ in a component exactly when its versions differ.
+// Empty fields take the defaults of DefaultComponents.
+type Components struct {
+	Kernel, Initrd, KernelModules, Systemd, Dbus string
+}
+
+// DefaultComponents are the versions a closure gets for empty fields (a
+// NixOS 23.05-like set).
+var DefaultComponents = Components{
+	Kernel: "6.1.55", Initrd: "6.1.55", KernelModules: "6.1.55", Systemd: "253.6", Dbus: "1.14.8",
+}
+
+func (c Components) withDefaults() Components {
+	c.Kernel = orDefault(c.Kernel, DefaultComponents.Kernel)
+	c.Initrd = orDefault(c.Initrd, DefaultComponents.Initrd)
+	c.KernelModules = orDefault(c.KernelModules, DefaultComponents.KernelModules)
+	c.Systemd = orDefault(c.Systemd, DefaultComponents.Systemd)
+	c.Dbus = orDefault(c.Dbus, DefaultComponents.Dbus)
+	return c
+}
+
+// componentLink is one link inside a closure and the store object it
+// points at.
+type componentLink struct {
+	// rel is the link's path inside the closure.
+	rel string
+	// store is the target's store basename; file, when set, is a file
+	// inside it that the link points at (else the link points at the
+	// store directory itself).
+	store, file string
+}
+
+// links lays the components out as NixOS does (nixos/modules/system/
+// activation/top-level.nix): kernel, initrd and kernel-modules links at the
+// top, systemd as the top-level link, dbus through its unit file.
+func (c Components) links() []componentLink {
+	named := func(name string) string { return FakeBasename(name, "component") }
+	return []componentLink{
+		{rel: "kernel", store: named("linux-" + c.Kernel), file: "bzImage"},
+		{rel: "initrd", store: named("initrd-linux-" + c.Initrd), file: "initrd"},
+		{rel: "kernel-modules", store: named("linux-" + c.KernelModules + "-modules")},
+		{rel: "systemd", store: named("systemd-" + c.Systemd)},
+		{rel: "etc/systemd/system/dbus.service", store: named("dbus-" + c.Dbus),
+			file: "share/systemd/system/dbus.service"},
+	}
+}
+
+// Offer is one substituter's copy of a closure.
+type Offer struct {
+	// URL is the substituter ("file:///srv/cache", "https://cache.example").
+	URL string
+	// SignedBy is the public key ("name:base64", see Key) whose secret key
+	// signed the narinfo; "" means unsigned.
+	SignedBy string
+	// Defect makes the copy unusable even when trusted.
+	Defect OfferDefect
+}
+
+// OfferDefect is what is wrong with a substituter's copy.
+type OfferDefect string
+
+const (
+	// OfferGood: the copy is sound.
+	OfferGood OfferDefect = ""
+	// OfferHashMismatch: the NAR's content was replaced.
+	OfferHashMismatch OfferDefect = "hash-mismatch"
+	// OfferNarMissing: the narinfo is there, the NAR file is not.
+	OfferNarMissing OfferDefect = "nar-missing"
+	// OfferGarbage: the NAR is not compressed data.
+	OfferGarbage OfferDefect = "garbage"
+)
+
+// Key returns a deterministic public key string "name:base64" for a key
+// name, in the shape of nix-store --generate-binary-cache-key's public key.
+// Two names give two keys; the same name the same key.
+func Key(name string) string {
+	return name + ":" + fakeKeyMaterial(name)
+}
+
+// ClosureSpec describes a system closure for AddClosure.
+type ClosureSpec struct {
+	// Basename is "<hash>-nixos-system-<host>-<release>" (see FakeBasename).
+	Basename string
+	// Components are the component versions (empty: DefaultComponents).
+	Components Components
+	// Valid puts the closure in the local store at once.
+	Valid bool
+	// Offers are the substituters' copies, used by realise when the path is
+	// not valid.
+	Offers []Offer
+	// RealisesAs, when set, is the basename a successful realise prints
+	// instead of Basename (the "realised path differs" fault).
+	RealisesAs string
+	// Switch is how `switch-to-configuration switch` (and `test`) behaves
+	// (nil: DefaultSwitch()).
+	Switch *SwitchBehaviour
+	// Boot is how `switch-to-configuration boot` behaves (nil:
+	// DefaultBoot()).
+	Boot *BootBehaviour
+}
+
+// closure is a known closure.
+type closure struct {
+	spec       ClosureSpec
+	components Components
+}
+
+func (c *closure) switchBehaviour() SwitchBehaviour {
+	if c.spec.Switch == nil {
+		return DefaultSwitch()
+	}
+	return *c.spec.Switch
+}
+
+func (c *closure) bootBehaviour() BootBehaviour {
+	if c.spec.Boot == nil {
+		return DefaultBoot()
+	}
+	return *c.spec.Boot
+}
+
+// AddClosure registers a closure (replacing one of the same basename) and,
+// if spec.Valid, puts it in the local store. Errors: a basename Nix 2.8
+// would reject.
+func (h *Host) AddClosure(spec ClosureSpec) error {
+	if msg := checkBasename(spec.Basename); msg != "" {
+		return fmt.Errorf("sim: closure: %s", msg)
+	}
+	h.closures[spec.Basename] = &closure{spec: spec, components: spec.Components.withDefaults()}
+	if spec.Valid {
+		return h.makeValid(spec.Basename)
+	}
+	return nil
+}
+
+// MustAddClosure is AddClosure that panics on error, for tests.
+func (h *Host) MustAddClosure(spec ClosureSpec) {
+	if err := h.AddClosure(spec); err != nil {
+		panic(err)
+	}
+}
+
+// SetSwitch replaces a known closure's switch behaviour. Errors: unknown
+// closure.
+func (h *Host) SetSwitch(basename string, b SwitchBehaviour) error {
+	c, err := h.closure(basename)
+	if err == nil {
+		c.spec.Switch = &b
+	}
+	return err
+}
+
+// SetBoot replaces a known closure's boot behaviour. Errors: unknown
+// closure.
+func (h *Host) SetBoot(basename string, b BootBehaviour) error {
+	c, err := h.closure(basename)
+	if err == nil {
+		c.spec.Boot = &b
+	}
+	return err
+}
+
+func (h *Host) closure(basename string) (*closure, error) {
+	c, ok := h.closures[basename]
+	if !ok {
+		return nil, fmt.Errorf("sim: unknown closure %q", basename)
+	}
+	return c, nil
+}
+
+// IsValid reports whether basename is valid in the local store.
+func (h *Host) IsValid(basename string) bool { return h.valid[basename] }
+
+// makeValid adds basename to the local store and writes its tree: a
+// registered closure gets bin/switch-to-configuration and its component
+// links (with their targets); any other path an empty directory.
+func (h *Host) makeValid(basename string) error {
+	h.valid[basename] = true
+	root := storePath(basename)
+	if err := h.fs.MkdirAll(root, 0o555); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	c, ok := h.closures[basename]
+	if !ok {
+		return nil
+	}
+	script := fmt.Sprintf("#!/bin/sh\n# simulated switch-to-configuration of %s\n", basename)
+	if err := h.writeFile(path.Join(root, "bin/switch-to-configuration"), script); err != nil {
+		return err
+	}
+	for _, l := range c.components.links() {
+		if err := h.writeComponent(root, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeComponent creates the component's store object and the closure's
+// absolute link to it.
+func (h *Host) writeComponent(root string, l componentLink) error {
+	target := storePath(l.store)
+	h.valid[l.store] = true
+	if l.file == "" {
+		if err := h.fs.MkdirAll(target, 0o555); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+	} else {
+		target = path.Join(target, l.file)
+		if err := h.writeFile(target, l.store+"\n"); err != nil {
+			return err
+		}
+	}
+	if err := h.fs.MkdirAll(path.Dir(path.Join(root, l.rel)), 0o555); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if err := h.fs.ReplaceLink(target, path.Join(root, l.rel)); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	return nil
+}
+
+// writeFile writes name, creating its directory.
+func (h *Host) writeFile(name, data string) error {
+	if err := h.fs.MkdirAll(path.Dir(name), 0o755); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if err := h.fs.WriteFile(name, []byte(data), 0o555); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	return nil
+}

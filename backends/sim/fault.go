@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// Matcher selects command lines, for faults and kills.
+type Matcher func(argv []string) bool
+
+// Cmd matches a command whose program base name is program and whose
+// arguments contain words in this order (not necessarily adjacent):
+// Cmd("nix-env", "--set") matches `nix-env --profile P --set PATH`.
+func Cmd(program string, words ...string) Matcher {
+	return func(argv []string) bool {
+		if len(argv) == 0 || programName(argv[0]) != program {
+			return false
+		}
+		rest := argv[1:]
+		for _, w := range words {
+			i := slices.Index(rest, w)
+			if i < 0 {
+				return false
+			}
+			rest = rest[i+1:]
+		}
+		return true
+	}
+}
+
+// AnyCmd matches every command.
+func AnyCmd() Matcher { return func([]string) bool { return true } }
+
+// Fault makes matching commands fail without effect: the command does
+// nothing and returns Exit, Stdout and Stderr.
+type Fault struct {
+	Match Matcher
+	// Exit is the exit status returned.
+	Exit int
+	// Stdout and Stderr are returned verbatim (a final newline is added to
+	// non-empty texts).
+	Stdout, Stderr string
+	// Times is how many matching commands fail; 0 means all of them.
+	Times int
+}
+
+type fault struct {
+	Fault
+	used int
+}
+
+func (f *fault) result() proc.Result { return result(f.Exit, f.Stdout, f.Stderr) }
+
+// AddFault installs f; the first installed fault that matches a command
+// wins.
+func (h *Host) AddFault(f Fault) { h.faults = append(h.faults, &fault{Fault: f}) }
+
+// SetFault makes every command matched by m exit with exit and stderr,
+// without effect (see Fault). Phrase stderr with Phrasing for the Nix
+// version under test.
+func (h *Host) SetFault(m Matcher, exit int, stderr string) {
+	h.AddFault(Fault{Match: m, Exit: exit, Stderr: stderr})
+}
+
+// ClearFaults removes every fault.
+func (h *Host) ClearFaults() { h.faults = nil }
+
+// takeFault returns the fault answering argv, counting its use.
+func (h *Host) takeFault(argv []string) *fault {
+	for _, f := range h.faults {
+		if (f.Times == 0 || f.used < f.Times) && f.Match(argv) {
+			f.used++
+			return f
+		}
+	}
+	return nil
+}
+
+// killRule stops the pipeline's process at a chosen command.
+type killRule struct {
+	match Matcher
+	// after: the matched command takes effect before the kill (the caller
+	// never sees its result); otherwise it never runs.
+	after bool
+}
+
+func (k *killRule) matches(argv []string, after bool) bool {
+	return k != nil && k.after == after && k.match(argv)
+}
+
+// KillBefore kills the pipeline at the first command matched by m: that
+// command does not run, and it and every later command (and lock probe)
+// return ErrKilled. Units already started go on in virtual time.
+func (h *Host) KillBefore(m Matcher) { h.kill = &killRule{match: m} }
+
+// KillAfter kills the pipeline during the first command matched by m: the
+// command takes effect (a systemd-run starts its unit), then Run returns
+// ErrKilled for it and every later command (and lock probe).
+func (h *Host) KillAfter(m Matcher) { h.kill = &killRule{match: m, after: true} }
+
+// Killed reports whether a kill has happened.
+func (h *Host) Killed() bool { return h.killed }
+
+// killAfter applies a KillAfter rule to a command that has just run.
+func (h *Host) killAfter(argv []string) error {
+	if h.kill.matches(argv, true) {
+		h.killed = true
+		return ErrKilled
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"syscall"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// LockState is the state a scenario puts the switch lock in.
+type LockState string
+
+const (
+	// LockFree: the lock file exists and nobody holds it.
+	LockFree LockState = "free"
+	// LockShared: someone holds it shared (a probe still gets it).
+	LockShared LockState = "shared"
+	// LockExclusive: a switch-to-configuration outside the simulation holds
+	// it exclusively.
+	LockExclusive LockState = "exclusive"
+	// LockStale: the file was left behind by a process that died; flock
+	// locks die with their holder, so it is free.
+	LockStale LockState = "stale"
+	// LockFileMissing: /run/nixos exists, the lock file does not.
+	LockFileMissing LockState = "file-missing"
+	// LockDirMissing: /run/nixos itself is missing (a fresh host).
+	LockDirMissing LockState = "dir-missing"
+	// LockProbeError: the probe fails (as for EACCES); the state is
+	// unknown.
+	LockProbeError LockState = "probe-error"
+)
+
+// LockProbeArgv0 names lock probes in the command log. A probe is a
+// flock(2) call, not a process; its entry's ExitCode follows `flock
+// --nonblock --shared L true` (util-linux 2.38, REAL-TOOLS.md): 0 free, 1
+// held exclusively; a failed probe is -1 with Err set.
+const LockProbeArgv0 = "flock(2)"
+
+// ErrLockProbe is the error an injected LockProbeError probe returns.
+var ErrLockProbe = fmt.Errorf("probing lock: %w", syscall.EACCES)
+
+// lockModel is the lock's holders outside the simulated units.
+type lockModel struct {
+	state LockState
+}
+
+// SetLock puts the switch lock in state, changing the view as the state
+// implies (the file and /run/nixos created or removed). A running
+// switch-to-configuration unit holds it exclusively whatever this says.
+// Errors: an unknown state or a view error.
+func (h *Host) SetLock(state LockState) error {
+	dir := path.Dir(h.cfg.LockPath)
+	var err error
+	switch state {
+	case LockFree, LockShared, LockExclusive, LockStale, LockProbeError:
+		err = h.fs.MkdirAll(dir, 0o755)
+		if err == nil && !h.exists(h.cfg.LockPath) {
+			err = h.fs.WriteFile(h.cfg.LockPath, nil, 0o644)
+		}
+	case LockFileMissing:
+		err = h.fs.MkdirAll(dir, 0o755)
+		if err == nil && h.exists(h.cfg.LockPath) {
+			err = h.fs.Remove(h.cfg.LockPath)
+		}
+	case LockDirMissing:
+		err = h.fs.RemoveAll(dir)
+	default:
+		return fmt.Errorf("sim: unknown lock state %q", state)
+	}
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	h.lock.state = state
+	return nil
+}
+
+// Locker returns the host's lock probe, compatible with the real backend's
+// Locker seam (Probe(path) (pipeline.LockState, error)).
+func (h *Host) Locker() *Locker { return &Locker{h: h} }
+
+// Locker probes the simulated switch lock as the real backend's flock(2)
+// probe does: a missing file or directory is free (nothing is created), an
+// exclusive holder (a LockExclusive state or a running
+// switch-to-configuration unit) is held, anything else is free; a
+// LockProbeError state, or a path component that is not a directory,
+// fails. Each probe takes HostConfig.Costs[LockProbeArgv0] and is logged.
+type Locker struct {
+	h *Host
+}
+
+// Probe reports the lock state of path. Errors: ErrKilled once the
+// pipeline is killed, ErrLockProbe for LockProbeError, a wrapped
+// syscall.ENOTDIR when a path component is a file.
+func (l *Locker) Probe(name string) (pipeline.LockState, error) {
+	h := l.h
+	argv := []string{LockProbeArgv0, name}
+	entry := LogEntry{At: h.Elapsed(), Argv: argv, ExitCode: -1}
+	state, err := h.probe(argv, name)
+	switch {
+	case errors.Is(err, ErrKilled):
+		entry.Killed = true
+	case err != nil:
+	case state == pipeline.LockHeld:
+		entry.ExitCode = 1
+	default:
+		entry.ExitCode = 0
+	}
+	if err != nil {
+		entry.Err = err.Error()
+	}
+	h.log = append(h.log, entry)
+	h.clk.Advance(h.cost(argv))
+	return state, err
+}
+
+func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
+	if h.killed || h.kill.matches(argv, false) {
+		h.killed = true
+		return pipeline.LockFree, ErrKilled
+	}
+	if h.lock.state == LockProbeError {
+		return pipeline.LockFree, ErrLockProbe
+	}
+	if _, err := h.fs.Lstat(name); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return pipeline.LockFree, h.killAfter(argv)
+		}
+		return pipeline.LockFree, fmt.Errorf("opening lock %s: %w", name, err)
+	}
+	state := pipeline.LockFree
+	if (name == h.cfg.LockPath && h.lock.state == LockExclusive) || h.switchRunning() {
+		state = pipeline.LockHeld
+	}
+	return state, h.killAfter(argv)
+}
+
+// switchRunning reports whether a switch-to-configuration process holds
+// the lock.
+func (h *Host) switchRunning() bool {
+	for _, u := range h.units {
+		if u.proc != nil && u.proc.alive && u.proc.locks {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,342 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// getoptError renders glibc getopt_long's messages, which systemd 252's
+// tools print for bad options, then exit 1.
+func getoptError(prog, msg string) proc.Result {
+	return result(1, "", prog+": "+msg)
+}
+
+// runOptions is a parsed systemd-run command line.
+type runOptions struct {
+	unit, description, serviceType string
+	remain, collect, quiet         bool
+	properties                     []string
+	command                        []string
+}
+
+// systemdRunValued are systemd-run options taking a value ("--unit=U",
+// "--unit U", "-u U").
+var systemdRunValued = map[string]string{
+	"--unit": "unit", "-u": "unit", "--description": "description", "--service-type": "service-type",
+	"--property": "property", "-p": "property", "--setenv": "setenv", "-E": "setenv",
+	"--slice": "slice", "--working-directory": "working-directory", "--uid": "uid", "--gid": "gid",
+	"--nice": "nice",
+}
+
+// systemdRunFlags are systemd-run options without a value; those mapped to
+// "" are accepted and ignored.
+var systemdRunFlags = map[string]string{
+	"--remain-after-exit": "remain", "-r": "remain", "--collect": "collect", "-G": "collect",
+	"--quiet": "quiet", "-q": "quiet", "--no-ask-password": "", "--no-block": "", "--system": "",
+	"--same-dir": "", "-d": "",
+	"--wait": "unsupported", "-W": "unsupported", "--pty": "unsupported", "-t": "unsupported",
+	"--scope": "unsupported", "--user": "unsupported", "--pipe": "unsupported", "-P": "unsupported",
+	"--shell": "unsupported", "-S": "unsupported",
+}
+
+// parseSystemdRun follows systemd-run 252's getopt_long("+...") parse:
+// options stop at "--" or the first non-option. It returns a getopt-style
+// message for a bad option.
+func parseSystemdRun(args []string) (runOptions, string, error) {
+	var o runOptions
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			o.command = args[i+1:]
+			return o, "", nil
+		}
+		if !strings.HasPrefix(arg, "-") || arg == "-" {
+			o.command = args[i:]
+			return o, "", nil
+		}
+		name, value, hasValue := strings.Cut(arg, "=")
+		if key, ok := systemdRunValued[name]; ok {
+			if !hasValue {
+				if i+1 >= len(args) {
+					return o, optionNeedsArgument(name), nil
+				}
+				i++
+				value = args[i]
+			}
+			o.set(key, value)
+			continue
+		}
+		key, ok := systemdRunFlags[arg]
+		switch {
+		case !ok:
+			return o, unrecognized(arg), nil
+		case key == "unsupported":
+			return o, "", fmt.Errorf("%w: systemd-run %s", ErrNotEmulated, arg)
+		}
+		o.set(key, "")
+	}
+	return o, "", nil
+}
+
+func (o *runOptions) set(key, value string) {
+	switch key {
+	case "unit":
+		o.unit = value
+	case "description":
+		o.description = value
+	case "service-type":
+		o.serviceType = value
+	case "property":
+		o.properties = append(o.properties, value)
+	case "remain":
+		o.remain = true
+	case "collect":
+		o.collect = true
+	case "quiet":
+		o.quiet = true
+	}
+}
+
+func optionNeedsArgument(name string) string {
+	if strings.HasPrefix(name, "--") {
+		return fmt.Sprintf("option '%s' requires an argument", name)
+	}
+	return fmt.Sprintf("option requires an argument -- '%s'", strings.TrimPrefix(name, "-"))
+}
+
+func unrecognized(arg string) string {
+	if strings.HasPrefix(arg, "--") {
+		name, _, _ := strings.Cut(arg, "=")
+		return fmt.Sprintf("unrecognized option '%s'", name)
+	}
+	return fmt.Sprintf("invalid option -- '%c'", arg[1])
+}
+
+// systemdRun emulates `systemd-run --unit=U [--description=D]
+// [--remain-after-exit] [--collect] [--service-type=T] [--property=P]...
+// [--no-ask-password] [--quiet] -- PROGRAM ARGS...` of systemd 252: the
+// program must exist ("Failed to find executable P: No such file or
+// directory", exit 1); a loaded name is refused ("Failed to start transient
+// service unit: Unit U.service was already loaded or has a fragment
+// file.", exit 1); otherwise the unit starts, stderr says "Running as unit:
+// U.service" (unless --quiet), exit 0, and a closure's
+// bin/switch-to-configuration follows its behaviour in virtual time.
+func (h *Host) systemdRun(cmd proc.Cmd) (proc.Result, error) {
+	o, msg, err := parseSystemdRun(cmd.Argv[1:])
+	switch {
+	case err != nil:
+		return proc.Result{}, err
+	case msg != "":
+		return getoptError("systemd-run", msg), nil
+	case len(o.command) == 0:
+		return result(1, "", "Command line to execute required."), nil
+	}
+	if fi, err := h.fs.Stat(o.command[0]); err != nil || fi.IsDir() {
+		return result(1, "", fmt.Sprintf("Failed to find executable %s: No such file or directory", o.command[0])), nil
+	}
+	if o.unit == "" {
+		h.nextRun++
+		o.unit = fmt.Sprintf("run-u%d", h.nextRun)
+	}
+	name := serviceName(o.unit)
+	if _, loaded := h.units[name]; loaded {
+		return result(1, "", fmt.Sprintf("Failed to start transient service unit: Unit %s was already loaded or has a fragment file.", name)), nil
+	}
+	h.launch(o, name)
+	if o.quiet {
+		return result(0, "", ""), nil
+	}
+	return result(0, "", "Running as unit: "+name), nil
+}
+
+// launch starts the unit and its program.
+func (h *Host) launch(o runOptions, name string) {
+	u := &unit{UnitState: UnitState{
+		Name: name, Description: orDefault(o.description, strings.Join(o.command, " ")),
+		Type: orDefault(o.serviceType, "simple"), RemainAfterExit: o.remain, Collect: o.collect,
+		Properties: append([]string(nil), o.properties...), Argv: append([]string(nil), o.command...),
+	}}
+	base, action := switchProgram(o.command)
+	h.startUnit(u, base, action)
+	if c, ok := h.closures[base]; ok {
+		h.runSwitch(u, c, action)
+		return
+	}
+	// Any other program exits 0 at once.
+	h.clk.Schedule(0, func() { h.mainExited(u, CodeExited, 0, false) })
+}
+
+// switchProgram recognises "/nix/store/<base>/bin/switch-to-configuration
+// ACTION" and returns base and ACTION.
+func switchProgram(command []string) (string, string) {
+	base := storeBasename(command[0])
+	if base == "" || command[0] != storePath(base)+"/bin/switch-to-configuration" {
+		return "", ""
+	}
+	action := ""
+	if len(command) > 1 {
+		action = command[1]
+	}
+	return base, action
+}
+
+// systemctlFlags are systemctl options without a value that the simulator
+// accepts and ignores.
+var systemctlFlags = map[string]bool{
+	"--no-pager": true, "--all": true, "-a": true, "--quiet": true, "-q": true,
+	"--no-ask-password": true, "--no-block": true, "--system": true, "--no-legend": true,
+}
+
+// showOptions is a parsed systemctl command line.
+type showOptions struct {
+	verb       string
+	units      []string
+	properties []string
+	valueOnly  bool
+}
+
+// parseSystemctl reads options anywhere on the line (getopt_long permutes
+// for systemctl) and the verb and unit names.
+func parseSystemctl(args []string) (showOptions, string) {
+	var o showOptions
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		name, value, hasValue := strings.Cut(arg, "=")
+		switch {
+		case name == "--property" || name == "-p" || name == "-P":
+			if !hasValue {
+				if i+1 >= len(args) {
+					return o, optionNeedsArgument(name)
+				}
+				i++
+				value = args[i]
+			}
+			o.properties = append(o.properties, strings.Split(value, ",")...)
+			o.valueOnly = o.valueOnly || name == "-P"
+		case arg == "--value":
+			o.valueOnly = true
+		case systemctlFlags[arg]:
+		case strings.HasPrefix(arg, "-") && arg != "-":
+			return o, unrecognized(arg)
+		case o.verb == "":
+			o.verb = arg
+		default:
+			o.units = append(o.units, serviceName(arg))
+		}
+	}
+	return o, ""
+}
+
+// systemctl emulates systemd 252's `systemctl show [--property=A,B]
+// [--value] U...`, `systemctl stop U...` and `systemctl reset-failed U...`.
+// show always exits 0 (a unit it does not have is LoadState=not-found with
+// ExecMainStatus=0); stop of a unit not loaded prints "Failed to stop
+// U.service: Unit U.service not loaded." and exits 5; reset-failed of one
+// prints "Failed to reset failed state of unit U.service: Unit U.service
+// not loaded." and exits 1. Other verbs are not emulated.
+func (h *Host) systemctl(cmd proc.Cmd) (proc.Result, error) {
+	o, msg := parseSystemctl(cmd.Argv[1:])
+	if msg != "" {
+		return getoptError("systemctl", msg), nil
+	}
+	switch o.verb {
+	case "show":
+		if len(o.units) == 0 {
+			return proc.Result{}, fmt.Errorf("%w: systemctl show without a unit", ErrNotEmulated)
+		}
+		return result(0, h.show(o), ""), nil
+	case "stop":
+		return h.eachUnit(o.units, 5, "Failed to stop %[1]s: Unit %[1]s not loaded.", h.stopUnit), nil
+	case "reset-failed":
+		return h.eachUnit(o.units, 1, "Failed to reset failed state of unit %[1]s: Unit %[1]s not loaded.", h.resetFailed), nil
+	case "":
+		return proc.Result{}, fmt.Errorf("%w: systemctl without a verb (list-units)", ErrNotEmulated)
+	}
+	return proc.Result{}, fmt.Errorf("%w: systemctl %s", ErrNotEmulated, o.verb)
+}
+
+// eachUnit applies act to each loaded unit; a unit not loaded prints
+// notLoaded and makes the command exit with exit. No unit: "Too few
+// arguments.", exit 1.
+func (h *Host) eachUnit(names []string, exit int, notLoaded string, act func(*unit)) proc.Result {
+	if len(names) == 0 {
+		return result(1, "", "Too few arguments.")
+	}
+	var stderr []string
+	code := 0
+	for _, name := range names {
+		u, ok := h.units[name]
+		if !ok {
+			stderr = append(stderr, fmt.Sprintf(notLoaded, name))
+			code = exit
+			continue
+		}
+		act(u)
+	}
+	return result(code, "", strings.Join(stderr, "\n"))
+}
+
+// showOrder is the order in which systemd 252 prints these properties:
+// the Service interface's before the Unit interface's, each in its D-Bus
+// vtable order (systemctl show prints in that order, not the order asked).
+var showOrder = []string{
+	"Type", "RemainAfterExit", "MainPID", "Result", "ExecMainPID", "ExecMainCode", "ExecMainStatus",
+	"Id", "Description", "LoadState", "ActiveState", "SubState", "CollectMode",
+}
+
+// show renders each unit's properties as KEY=VALUE lines (or values only
+// with --value), units separated by a blank line. Properties the simulator
+// does not model are not printed.
+func (h *Host) show(o showOptions) string {
+	blocks := make([]string, 0, len(o.units))
+	for _, name := range o.units {
+		props := h.Unit(name).properties()
+		var lines []string
+		for _, key := range showOrder {
+			if len(o.properties) > 0 && !contains(o.properties, key) {
+				continue
+			}
+			if o.valueOnly {
+				lines = append(lines, props[key])
+			} else {
+				lines = append(lines, key+"="+props[key])
+			}
+		}
+		blocks = append(blocks, strings.Join(lines, "\n"))
+	}
+	return strings.Join(blocks, "\n\n")
+}
+
+// properties renders the snapshot as systemd 252 prints its properties.
+func (s UnitState) properties() map[string]string {
+	collect := "inactive"
+	if s.Collect {
+		collect = "inactive-or-failed"
+	}
+	return map[string]string{
+		"Type": s.Type, "RemainAfterExit": yesNo(s.RemainAfterExit), "MainPID": itoa(s.MainPID),
+		"Result": s.Result, "ExecMainPID": itoa(s.ExecMainPID), "ExecMainCode": itoa(s.ExecMainCode),
+		"ExecMainStatus": itoa(s.ExecMainStatus), "Id": s.Name, "Description": s.Description,
+		"LoadState": s.LoadState, "ActiveState": s.ActiveState, "SubState": s.SubState, "CollectMode": collect,
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
