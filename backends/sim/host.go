@@ -112,9 +112,9 @@ type Host struct {
 	// extraCost is virtual time the running command spends beyond its
 	// configured cost (substituter retries).
 	extraCost time.Duration
-	kill   *killRule
-	killed bool
-	log    []LogEntry
+	kill      *killRule
+	killed    bool
+	log       []LogEntry
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run

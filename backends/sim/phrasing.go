@@ -101,13 +101,13 @@ func (p Phrasing) Copying(path, url string) string {
 // "sha256:" base-32 form).
 func (p Phrasing) HashMismatch(path string) string {
 	return fmt.Sprintf("error: hash mismatch importing path '%s';\n  specified: sha256:%s\n  got:       sha256:%s",
-		path, fakeHash("specified "+path)+fakeHash("s2 "+path)[:20], fakeHash("got "+path)+fakeHash("g2 "+path)[:20])
+		path, sha256Base32("specified "+path), sha256Base32("got "+path))
 }
 
 // NarMissing is the error for a narinfo whose NAR file is gone (Nix 2.8,
 // observed).
 func (p Phrasing) NarMissing(path, url string) string {
-	return fmt.Sprintf("error: file 'nar/%s.nar.xz' does not exist in binary cache '%s'", fakeHash("nar "+path)+fakeHash("n2 "+path)[:20], url)
+	return fmt.Sprintf("error: file 'nar/%s.nar.xz' does not exist in binary cache '%s'", fakeHash("nar "+path)+fakeHash("n2 " + path)[:20], url)
 }
 
 // BadCompression is the error for a NAR that is not compressed data (Nix

@@ -29,11 +29,22 @@ func FakeBasename(name, variant string) string {
 }
 
 // fakeHash maps seed to 32 characters of Nix's base-32 alphabet.
-func fakeHash(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
+func fakeHash(seed string) string { return base32Digest(seed, hashLen) }
+
+// sha256Base32 maps seed to 52 characters of Nix's base-32 alphabet, the
+// length of a sha256 hash in Nix's base-32.
+func sha256Base32(seed string) string { return base32Digest(seed, 52) }
+
+func base32Digest(seed string, n int) string {
 	var b strings.Builder
-	for i := 0; i < hashLen; i++ {
-		b.WriteByte(nixBase32[sum[i]%32])
+	for block := 0; b.Len() < n; block++ {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s", block, seed)))
+		for _, c := range sum {
+			if b.Len() == n {
+				break
+			}
+			b.WriteByte(nixBase32[c%32])
+		}
 	}
 	return b.String()
 }

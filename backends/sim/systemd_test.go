@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const showProps = "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID"
+
+// fire starts sysX's switch-to-configuration ACTION in unit u with extra
+// systemd-run flags.
+func fire(t *testing.T, h *Host, u, basename, action string, flags ...string) {
+	t.Helper()
+	argv := append([]string{"systemd-run", "--unit=" + u}, flags...)
+	argv = append(argv, "--", storePath(basename)+"/bin/switch-to-configuration", action)
+	requireResult(t, run(t, h, argv...), 0, "", "Running as unit: "+u+".service\n")
+}
+
+func show(t *testing.T, h *Host, u string) string {
+	t.Helper()
+	res := run(t, h, "systemctl", "show", showProps, u+".service")
+	require.Equal(t, 0, res.ExitCode)
+	return string(res.Stdout)
+}
+
+const notFoundShow = "Result=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n"
+
+func TestShowOfUnknownUnitIsNotFoundWithStatusZero(t *testing.T) {
+	h := newHost(t)
+	assert.Equal(t, notFoundShow, show(t, h, "nope"))
+	res := run(t, h, "systemctl", "show", "--property=ExecMainStatus", "--value", "nope.service")
+	requireResult(t, res, 0, "0\n", "")
+}
+
+func TestUnitWithoutCollectKeepsItsFailure(t *testing.T) {
+	h := newHost(t)
+	require.NoError(t, h.SetSwitch(sysA, SwitchBehaviour{Duration: 4 * time.Second, Exit: 4, Flip: Flip{Never: true}}))
+	fire(t, h, "sw", sysA, "switch", "--remain-after-exit")
+	pid := h.Unit("sw").ExecMainPID
+	assert.Equal(t, "Result=success\nExecMainPID="+itoa(pid)+"\nExecMainCode=0\nExecMainStatus=0\nLoadState=loaded\nActiveState=active\nSubState=running\n", show(t, h, "sw"))
+	h.Clock().Advance(4 * time.Second)
+	assert.Equal(t, "Result=exit-code\nExecMainPID="+itoa(pid)+"\nExecMainCode=1\nExecMainStatus=4\nLoadState=loaded\nActiveState=failed\nSubState=failed\n", show(t, h, "sw"))
+	// Reusing the loaded name fails (systemd 252).
+	res := run(t, h, "systemd-run", "--unit=sw", "--", storePath(sysA)+"/bin/switch-to-configuration", "switch")
+	requireResult(t, res, 1, "", "Failed to start transient service unit: Unit sw.service was already loaded or has a fragment file.\n")
+	// stop leaves a failed unit failed; reset-failed frees the name.
+	requireResult(t, run(t, h, "systemctl", "stop", "sw.service"), 0, "", "")
+	assert.Equal(t, "failed", h.Unit("sw").ActiveState)
+	requireResult(t, run(t, h, "systemctl", "reset-failed", "sw.service"), 0, "", "")
+	assert.Equal(t, notFoundShow, show(t, h, "sw"))
+	requireResult(t, run(t, h, "systemctl", "reset-failed", "sw.service"), 1, "",
+		"Failed to reset failed state of unit sw.service: Unit sw.service not loaded.\n")
+	requireResult(t, run(t, h, "systemctl", "stop", "sw.service"), 5, "",
+		"Failed to stop sw.service: Unit sw.service not loaded.\n")
+	fire(t, h, "sw", sysA, "switch")
+}
+
+func TestCollectLosesTheStatus(t *testing.T) {
+	h := newHost(t)
+	require.NoError(t, h.SetSwitch(sysA, SwitchBehaviour{Duration: time.Second, Exit: 1, Flip: Flip{Never: true}}))
+	fire(t, h, "sw", sysA, "switch", "--collect", "--remain-after-exit")
+	h.Clock().Advance(time.Second)
+	assert.Equal(t, notFoundShow, show(t, h, "sw"), "GOTCHA observed with systemd 252: the failure reads as 0")
+	runs := h.Runs()
+	require.Len(t, runs, 1)
+	assert.Equal(t, CodeExited, runs[0].ExecMainCode)
+	assert.Equal(t, 1, runs[0].ExecMainStatus, "the history keeps what the journal would")
+}
+
+func TestRemainAfterExitKeepsSuccessAndStopUnloads(t *testing.T) {
+	h := newHost(t)
+	fire(t, h, "sw", sysA, "switch", "--remain-after-exit")
+	h.Clock().Advance(time.Minute)
+	st := h.Unit("sw")
+	assert.Equal(t, []string{"loaded", "active", "exited", "success"}, []string{st.LoadState, st.ActiveState, st.SubState, st.Result})
+	assert.Equal(t, CodeExited, st.ExecMainCode)
+	requireResult(t, run(t, h, "systemctl", "stop", "sw"), 0, "", "")
+	assert.Equal(t, "not-found", h.Unit("sw").LoadState)
+}
+
+func TestWithoutRemainAfterExitASuccessfulUnitIsCollected(t *testing.T) {
+	h := newHost(t)
+	fire(t, h, "sw", sysA, "switch")
+	h.Clock().Advance(time.Minute)
+	assert.Equal(t, "not-found", h.Unit("sw").LoadState)
+}
+
+func TestSignalEndsAndCleanSignals(t *testing.T) {
+	cases := []struct {
+		signal           int
+		coreDump         bool
+		result, active   string
+		code, wantStatus int
+	}{
+		{signal: 9, result: "signal", active: "failed", code: CodeKilled, wantStatus: 9},
+		{signal: 6, coreDump: true, result: "core-dump", active: "failed", code: CodeDumped, wantStatus: 6},
+		// GOTCHA (systemd 252 EXIT_CLEAN_DAEMON): SIGTERM is a clean end.
+		{signal: 15, result: "success", active: "active", code: CodeKilled, wantStatus: 15},
+	}
+	for _, c := range cases {
+		h := newHost(t)
+		require.NoError(t, h.SetSwitch(sysA, SwitchBehaviour{Duration: time.Second, Signal: c.signal, CoreDump: c.coreDump}))
+		fire(t, h, "sw", sysA, "switch", "--remain-after-exit", "--service-type=exec")
+		h.Clock().Advance(time.Second)
+		st := h.Unit("sw")
+		assert.Equal(t, c.result, st.Result, "signal %d", c.signal)
+		assert.Equal(t, c.active, st.ActiveState, "signal %d", c.signal)
+		assert.Equal(t, c.code, st.ExecMainCode, "signal %d", c.signal)
+		assert.Equal(t, c.wantStatus, st.ExecMainStatus, "signal %d", c.signal)
+	}
+}
+
+func TestStopKillsARunningSwitch(t *testing.T) {
+	h := newHost(t)
+	h.MustAddClosure(ClosureSpec{Basename: sysB, Valid: true, Switch: &SwitchBehaviour{Never: true, Flip: Flip{At: 10 * time.Second}}})
+	fire(t, h, "sw", sysB, "switch", "--remain-after-exit")
+	h.Clock().Advance(time.Second)
+	requireResult(t, run(t, h, "systemctl", "stop", "sw.service"), 0, "", "")
+	h.Clock().Advance(time.Minute)
+	assert.Equal(t, storePath(sysA), h.CurrentSystem(), "a stopped switch does not flip later")
+	assert.Equal(t, "not-found", h.Unit("sw").LoadState)
+	runs := h.Runs()
+	assert.Equal(t, []int{CodeKilled, 15}, []int{runs[0].ExecMainCode, runs[0].ExecMainStatus})
+}
+
+func TestSystemdRunErrors(t *testing.T) {
+	h := newHost(t)
+	requireResult(t, run(t, h, "systemd-run", "--bogus", "true"), 1, "", "systemd-run: unrecognized option '--bogus'\n")
+	requireResult(t, run(t, h, "systemd-run", "-z", "true"), 1, "", "systemd-run: invalid option -- 'z'\n")
+	requireResult(t, run(t, h, "systemd-run", "--unit"), 1, "", "systemd-run: option '--unit' requires an argument\n")
+	requireResult(t, run(t, h, "systemd-run", "--unit=x"), 1, "", "Command line to execute required.\n")
+	prog := storePath(sysB) + "/bin/switch-to-configuration"
+	requireResult(t, run(t, h, "systemd-run", "--unit=x", "--", prog, "switch"), 1, "",
+		"Failed to find executable "+prog+": No such file or directory\n")
+	assert.Equal(t, "not-found", h.Unit("x").LoadState)
+	requireResult(t, run(t, h, "systemd-run", "--unit=x", "--quiet", "--", storePath(sysA)+"/bin/switch-to-configuration", "switch"), 0, "", "")
+}
+
+func TestSystemctlErrors(t *testing.T) {
+	h := newHost(t)
+	requireResult(t, run(t, h, "systemctl", "--bogus", "show", "x"), 1, "", "systemctl: unrecognized option '--bogus'\n")
+	requireResult(t, run(t, h, "systemctl", "stop"), 1, "", "Too few arguments.\n")
+	_, err := h.Run(t.Context(), cmdWithEnv(nil, "systemctl", "status", "x"))
+	assert.ErrorIs(t, err, ErrNotEmulated)
+}
+
+func TestShowPrintsEveryModelledPropertyWithoutFilter(t *testing.T) {
+	h := newHost(t)
+	fire(t, h, "sw", sysA, "switch", "--remain-after-exit", "--description=d", "--collect", "--service-type=exec")
+	res := run(t, h, "systemctl", "show", "sw")
+	pid := itoa(h.Unit("sw").ExecMainPID)
+	assert.Equal(t, "Type=exec\nRemainAfterExit=yes\nMainPID="+pid+"\nResult=success\nExecMainPID="+pid+
+		"\nExecMainCode=0\nExecMainStatus=0\nId=sw.service\nDescription=d\nLoadState=loaded\nActiveState=active\nSubState=running\nCollectMode=inactive-or-failed\n",
+		string(res.Stdout))
+}
