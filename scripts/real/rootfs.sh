@@ -7,8 +7,10 @@
 # systemd-sysv, dbus and nix-bin (Nix 2.8, the same as the host: the tests bind
 # the host's /nix into the container) plus /etc/nix/nix.conf.
 #
-# Cache: a finished tree carries DIR/.nixfleet-rootfs-complete; when it is
-# there the script does nothing. The tree is built in DIR.partial and renamed
+# Cache: a finished tree carries DIR/.nixfleet-rootfs-complete whose first
+# line is "nixfleet-rootfs <format>"; when it names the current format the
+# script does nothing, otherwise it rebuilds. Bump format whenever the tree's
+# content changes (the Go helper realtest checks the same line). The tree is built in DIR.partial and renamed
 # into place, and a lock (DIR.lock) serialises concurrent callers, so a killed
 # or parallel build never leaves a half tree under DIR.
 #
@@ -25,8 +27,11 @@ dir=${1:-/var/cache/nixfleet-activate/rootfs}
 dir=${dir%/}
 suite=bookworm
 marker=.nixfleet-rootfs-complete
+format=2
 
-if [ -f "$dir/$marker" ]; then
+complete() { [ "$(head -n 1 "$dir/$marker" 2>/dev/null)" = "nixfleet-rootfs $format" ]; }
+
+if complete; then
 	echo "rootfs: $dir is complete (cached)"
 	exit 0
 fi
@@ -35,7 +40,7 @@ mkdir -p "$(dirname "$dir")"
 exec 9>"$dir.lock"
 flock 9
 # Another caller may have finished while we waited for the lock.
-if [ -f "$dir/$marker" ]; then
+if complete; then
 	echo "rootfs: $dir is complete (built by another caller)"
 	exit 0
 fi
@@ -54,6 +59,9 @@ debootstrap --variant=minbase \
 
 mkdir -p "$partial/etc/nix"
 nixfleet_nix_conf >"$partial/etc/nix/nix.conf"
+# debootstrap copies the host's /etc/hostname; without the file the
+# container keeps the machine name nspawn gives it (-M) as its hostname.
+rm -f "$partial/etc/hostname"
 # The apt caches are dead weight in a test image.
 rm -rf "$partial"/var/cache/apt/archives/*.deb "$partial"/var/lib/apt/lists/*
 
@@ -65,7 +73,7 @@ for f in lib/systemd/systemd bin/systemctl bin/systemd-run usr/bin/nix-store usr
 	fi
 done
 
-date -u +%Y-%m-%dT%H:%M:%SZ >"$partial/$marker"
+printf 'nixfleet-rootfs %s\nbuilt %s from %s\n' "$format" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mirror" >"$partial/$marker"
 rm -rf "$dir"
 mv "$partial" "$dir"
 echo "rootfs: built $dir in $(($(date +%s) - start)) s ($(du -sh "$dir" | cut -f1))"
