@@ -1,0 +1,189 @@
+package realtest
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ClosureOpts shapes a test system closure built by BuildClosure. Only
+// TestRoot is required.
+type ClosureOpts struct {
+	// Host and Release name the closure "nixos-system-<Host>-<Release>"
+	// (defaults "testhost" and "24.05"); both must be valid store-name
+	// characters [A-Za-z0-9+._?=-].
+	Host, Release string
+	// Variant is an extra derivation attribute: closures that differ only in
+	// Variant get distinct store paths. It is also written to $out/variant.
+	Variant string
+	// ExitCode is what switch-to-configuration exits with (0-255) after it
+	// flipped, or did not flip, the current-system link.
+	ExitCode int
+	// FlipDelay is how long switch-to-configuration sleeps (real time,
+	// millisecond resolution) before flipping the link; 0 means no sleep.
+	FlipDelay time.Duration
+	// NeverFlip makes switch-to-configuration leave the link alone.
+	NeverFlip bool
+	// KernelVersion names the kernel and initrd store paths ("linux-<v>",
+	// "initrd-linux-<v>", default "6.1.0"). Closures with equal versions share
+	// both paths, so `readlink kernel` compares equal; different versions give
+	// different kernels, as a NixOS kernel upgrade would.
+	KernelVersion string
+	// TestRoot is the absolute directory standing for "/" of the host under
+	// test: switch-to-configuration flips TestRoot/run/current-system and
+	// appends "<action> <closure>" lines to TestRoot/run/switch-to-configuration.log.
+	// Inside a Container, bind it at the same path (ContainerOpts.Binds).
+	TestRoot string
+}
+
+// SwitchLog is the file, relative to ClosureOpts.TestRoot, to which every
+// switch-to-configuration run appends "<action> <closure path>\n".
+const SwitchLog = "run/switch-to-configuration.log"
+
+// storeName matches the characters Nix allows in a store path's name part.
+var storeName = regexp.MustCompile(`^[A-Za-z0-9+._?=-]+$`)
+
+// closureExpr is a function of string arguments (passed with --argstr) that
+// builds the system closure and its kernel and initrd without nixpkgs.
+const closureExpr = `
+{ host, release, variant, kernelVersion, systemScript, partScript,
+  exitCode, flipDelay, neverFlip, testRoot }:
+let
+  part = name: file: derivation {
+    inherit name file kernelVersion;
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    args = [ "-c" partScript ];
+  };
+in derivation {
+  name = "nixos-system-" + host + "-" + release;
+  system = "x86_64-linux";
+  builder = "/bin/sh";
+  args = [ "-c" systemScript ];
+  kernel = part ("linux-" + kernelVersion) "bzImage";
+  initrd = part ("initrd-linux-" + kernelVersion) "initrd";
+  inherit host release variant kernelVersion exitCode flipDelay neverFlip testRoot;
+}
+`
+
+// partScript builds a kernel or initrd path: $out/$file holding a line that
+// depends only on the name and kernel version.
+const partScript = `set -eu
+PATH=/usr/bin:/bin
+mkdir "$out"
+printf '%s %s\n' "$name" "$kernelVersion" > "$out/$file"
+`
+
+// systemScript builds the system path. The generated switch-to-configuration
+// follows NixOS semantics for the link: "switch" and "test" activate (flip
+// run/current-system), "boot" and "dry-activate" do not; any other action is
+// a usage error (exit 1), as in NixOS. testRoot, flipDelay, neverFlip and
+// exitCode are validated by ClosureOpts.validate, so quoting them in single
+// quotes is safe.
+const systemScript = `set -eu
+PATH=/usr/bin:/bin
+mkdir -p "$out/bin" "$out/etc/systemd/system" "$out/sw/lib/systemd"
+ln -s "$kernel/bzImage" "$out/kernel"
+ln -s "$initrd/initrd" "$out/initrd"
+ln -s "$out/sw" "$out/systemd"
+printf '%s\n' "$release" > "$out/nixos-version"
+printf '%s\n' "$variant" > "$out/variant"
+printf '#!/bin/sh\nexit 0\n' > "$out/sw/lib/systemd/systemd"
+chmod +x "$out/sw/lib/systemd/systemd"
+printf '[Unit]\nDescription=D-Bus System Message Bus\n[Service]\nExecStart=/bin/true\n' \
+  > "$out/etc/systemd/system/dbus.service"
+cat > "$out/bin/switch-to-configuration" <<END_OF_SCRIPT
+#!/bin/sh
+# Test stand-in for NixOS's switch-to-configuration.
+PATH=/usr/bin:/bin
+action=\${1:-}
+case "\$action" in
+switch|test|boot|dry-activate) ;;
+*) echo "Usage: switch-to-configuration [switch|boot|test|dry-activate]" >&2; exit 1 ;;
+esac
+mkdir -p '$testRoot/run'
+echo "\$action $out" >> '$testRoot/run/switch-to-configuration.log'
+if [ '$flipDelay' != 0 ]; then sleep '$flipDelay'; fi
+case "\$action" in
+switch|test) if [ '$neverFlip' != 1 ]; then ln -sfn '$out' '$testRoot/run/current-system'; fi ;;
+esac
+exit $exitCode
+END_OF_SCRIPT
+chmod +x "$out/bin/switch-to-configuration"
+`
+
+func (o ClosureOpts) withDefaults() ClosureOpts {
+	if o.Host == "" {
+		o.Host = "testhost"
+	}
+	if o.Release == "" {
+		o.Release = "24.05"
+	}
+	if o.KernelVersion == "" {
+		o.KernelVersion = "6.1.0"
+	}
+	return o
+}
+
+func (o ClosureOpts) validate() error {
+	for _, f := range []struct{ field, value string }{
+		{"Host", o.Host}, {"Release", o.Release}, {"KernelVersion", o.KernelVersion},
+	} {
+		if !storeName.MatchString(f.value) {
+			return fmt.Errorf("ClosureOpts.%s %q: not a valid store name", f.field, f.value)
+		}
+	}
+	if o.ExitCode < 0 || o.ExitCode > 255 {
+		return fmt.Errorf("ClosureOpts.ExitCode %d: outside 0-255", o.ExitCode)
+	}
+	if o.FlipDelay < 0 {
+		return fmt.Errorf("ClosureOpts.FlipDelay %v: negative", o.FlipDelay)
+	}
+	if !filepath.IsAbs(o.TestRoot) || filepath.Clean(o.TestRoot) != o.TestRoot || o.TestRoot == "/" ||
+		strings.ContainsAny(o.TestRoot, "'\n") {
+		return fmt.Errorf("ClosureOpts.TestRoot %q: want a clean absolute directory other than /, without quotes or newlines", o.TestRoot)
+	}
+	return nil
+}
+
+// BuildClosure builds a NixOS-shaped system closure with nix-build (no
+// nixpkgs: builtins.derivation with the /bin/sh builder) and returns its store
+// path, /nix/store/<hash>-nixos-system-<Host>-<Release>. The path holds
+// bin/switch-to-configuration (see ClosureOpts), kernel and initrd links into
+// their own store paths, systemd -> sw, sw/lib/systemd/systemd,
+// etc/systemd/system/dbus.service, nixos-version and variant. No gc root is
+// created; DeleteFromStore removes the closure again. Invalid opts fail t.
+// Takes 0.2-0.9 s when the derivation is new.
+func BuildClosure(t testing.TB, opts ClosureOpts) string {
+	t.Helper()
+	n := RequireNix(t)
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		t.Fatal(err)
+	}
+	flipDelay := "0"
+	if opts.FlipDelay > 0 {
+		flipDelay = strconv.FormatFloat(opts.FlipDelay.Seconds(), 'f', 3, 64)
+	}
+	neverFlip := "0"
+	if opts.NeverFlip {
+		neverFlip = "1"
+	}
+	argv := []string{"nix-build", "--no-out-link", "-E", closureExpr,
+		"--argstr", "host", opts.Host,
+		"--argstr", "release", opts.Release,
+		"--argstr", "variant", opts.Variant,
+		"--argstr", "kernelVersion", opts.KernelVersion,
+		"--argstr", "systemScript", systemScript,
+		"--argstr", "partScript", partScript,
+		"--argstr", "exitCode", strconv.Itoa(opts.ExitCode),
+		"--argstr", "flipDelay", flipDelay,
+		"--argstr", "neverFlip", neverFlip,
+		"--argstr", "testRoot", opts.TestRoot,
+	}
+	return n.MustRun(t, argv...)
+}

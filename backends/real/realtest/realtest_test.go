@@ -1,0 +1,295 @@
+package realtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// uniqueVariant gives each run fresh store paths, so parallel runs on one
+// machine never delete each other's closures.
+func uniqueVariant(t testing.TB) string {
+	return fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), time.Now().UnixNano())
+}
+
+func TestStrictFollowsEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		ci, require string
+		want        bool
+	}{
+		{"", "", false},
+		{"true", "", true},
+		{"false", "", false},
+		{"", "1", true},
+		{"", "0", false},
+	} {
+		t.Setenv(EnvCI, tc.ci)
+		t.Setenv(EnvRequireReal, tc.require)
+		assert.Equal(t, tc.want, Strict(), "CI=%q NIXFLEET_REQUIRE_REAL=%q", tc.ci, tc.require)
+	}
+}
+
+func TestClosureOptsValidate(t *testing.T) {
+	ok := ClosureOpts{TestRoot: "/srv/root"}.withDefaults()
+	require.NoError(t, ok.validate())
+	for name, bad := range map[string]ClosureOpts{
+		"host with slash":  {Host: "a/b", TestRoot: "/srv/root"},
+		"exit code 256":    {ExitCode: 256, TestRoot: "/srv/root"},
+		"negative delay":   {FlipDelay: -time.Second, TestRoot: "/srv/root"},
+		"no test root":     {},
+		"never flip alone": {NeverFlip: true},
+		"relative root":    {TestRoot: "srv/root"},
+		"root is /":        {TestRoot: "/"},
+		"unclean root":     {TestRoot: "/srv/../root"},
+		"quote in root":    {TestRoot: "/srv/it's"},
+	} {
+		assert.Error(t, bad.withDefaults().validate(), name)
+	}
+}
+
+func TestOwnCgroupsParsesThisProcess(t *testing.T) {
+	own, err := ownCgroups()
+	require.NoError(t, err)
+	assert.NotEmpty(t, own, "/proc/self/cgroup names at least one hierarchy")
+	for key, path := range own {
+		assert.True(t, strings.HasPrefix(path, "/"), "%s: %q", key, path)
+	}
+}
+
+// TestClosurePublishDeleteRealise runs the Nix half of the harness end to
+// end: build, sign and publish, delete locally, substitute back.
+func TestClosurePublishDeleteRealise(t *testing.T) {
+	n := RequireNix(t)
+	root := t.TempDir()
+	path := BuildClosure(t, ClosureOpts{Host: "web1", Variant: uniqueVariant(t), ExitCode: 4, TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, path) })
+	assert.Regexp(t, `^/nix/store/[0-9a-df-np-sv-z]{32}-nixos-system-web1-24\.05$`, path)
+	for _, f := range []string{"bin/switch-to-configuration", "kernel", "initrd", "systemd/lib/systemd/systemd",
+		"sw/lib/systemd/systemd", "etc/systemd/system/dbus.service"} {
+		assert.FileExists(t, filepath.Join(path, f))
+	}
+
+	cache := NewCache(t)
+	cache.Publish(t, path)
+	DeleteFromStore(t, path)
+	assert.NoDirExists(t, path)
+	assert.Equal(t, 1, n.Run(t, "nix-store", "--check-validity", path).ExitCode)
+
+	wrong := n.Run(t, append([]string{"nix-store", "--realise", path}, cache.SubstituterOptions(WrongPublicKey(t))...)...)
+	assert.Equal(t, 1, wrong.ExitCode)
+	assert.Contains(t, string(wrong.Stderr), "is not signed by any of the keys in 'trusted-public-keys'")
+	assert.Contains(t, string(wrong.Stderr), "error: build of '"+path+"' failed")
+
+	ok := n.Run(t, append([]string{"nix-store", "--realise", path}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	require.Equal(t, 0, ok.ExitCode, "%s", ok.Stderr)
+	assert.Equal(t, path+"\n", string(ok.Stdout))
+	assert.Contains(t, string(ok.Stderr), "copying path '"+path+"' from '"+cache.URL()+"'...")
+	assert.FileExists(t, filepath.Join(path, "kernel"), "the kernel path came back with the closure")
+}
+
+func TestCacheCorruptionsFailRealise(t *testing.T) {
+	n := RequireNix(t)
+	root := t.TempDir()
+	victim := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-victim", TestRoot: root})
+	donor := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-donor", TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, victim); DeleteFromStore(t, donor) })
+	cache := NewCache(t)
+	cache.Publish(t, victim)
+	cache.Publish(t, donor)
+	cache.ReplaceNAR(t, victim, donor)
+	DeleteFromStore(t, victim)
+
+	res := n.Run(t, append([]string{"nix-store", "--realise", victim}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	assert.Equal(t, 1, res.ExitCode)
+	assert.Contains(t, string(res.Stderr), "error: hash mismatch importing path '"+victim+"';")
+
+	cache.RemoveNAR(t, victim)
+	res = n.Run(t, append([]string{"nix-store", "--realise", victim}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	assert.Equal(t, 1, res.ExitCode)
+	assert.Regexp(t, `error: file 'nar/[0-9a-z]+\.nar\.xz' does not exist in binary cache`, string(res.Stderr))
+}
+
+func TestUnsignedCacheIsRefused(t *testing.T) {
+	n := RequireNix(t)
+	path := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t), TestRoot: t.TempDir()})
+	t.Cleanup(func() { DeleteFromStore(t, path) })
+	signed, unsigned := NewCache(t), NewUnsignedCache(t)
+	assert.Empty(t, unsigned.PublicKey())
+	unsigned.Publish(t, path)
+	DeleteFromStore(t, path)
+	res := n.Run(t, append([]string{"nix-store", "--realise", path}, unsigned.SubstituterOptions(signed.PublicKey())...)...)
+	assert.Equal(t, 1, res.ExitCode)
+	assert.Contains(t, string(res.Stderr), "the substitute for '"+path+"' from '"+unsigned.URL()+"' is not signed")
+}
+
+func TestDeleteFromStoreDropsProfileRoots(t *testing.T) {
+	n := RequireNix(t)
+	path := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t), TestRoot: t.TempDir()})
+	profile := filepath.Join(t.TempDir(), "system")
+	n.MustRun(t, "nix-env", "--profile", profile, "--set", path)
+	refused := n.Run(t, "nix-store", "--delete", path)
+	require.Equal(t, 1, refused.ExitCode)
+	assert.Contains(t, string(refused.Stderr), "error: Cannot delete path '"+path+"' since it is still alive.")
+
+	DeleteFromStore(t, path)
+	assert.NoDirExists(t, path)
+	assert.NoFileExists(t, profile+"-1-link")
+	DeleteFromStore(t, path) // already gone: a no-op
+}
+
+func TestSwitchScriptFlipsOnSwitchOnly(t *testing.T) {
+	n := RequireNix(t)
+	root := t.TempDir()
+	path := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t), ExitCode: 3, TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, path) })
+	current := filepath.Join(root, "run", "current-system")
+	stc := filepath.Join(path, "bin", "switch-to-configuration")
+
+	assert.Equal(t, 3, n.Run(t, stc, "boot").ExitCode)
+	assert.NoFileExists(t, current, "boot does not activate")
+	assert.Equal(t, 3, n.Run(t, stc, "switch").ExitCode)
+	target, err := os.Readlink(current)
+	require.NoError(t, err)
+	assert.Equal(t, path, target)
+	usage := n.Run(t, stc, "bogus")
+	assert.Equal(t, 1, usage.ExitCode)
+	log, err := os.ReadFile(filepath.Join(root, SwitchLog))
+	require.NoError(t, err)
+	assert.Equal(t, "boot "+path+"\nswitch "+path+"\n", string(log))
+}
+
+func TestNeverFlipAndKernels(t *testing.T) {
+	n := RequireNix(t)
+	root := t.TempDir()
+	a := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-a", NeverFlip: true, TestRoot: root})
+	b := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-b", TestRoot: root})
+	c := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-c", KernelVersion: "6.6.1", TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, a); DeleteFromStore(t, b); DeleteFromStore(t, c) })
+	assert.NotEqual(t, a, b)
+
+	assert.Equal(t, 0, n.Run(t, filepath.Join(a, "bin", "switch-to-configuration"), "switch").ExitCode)
+	assert.NoFileExists(t, filepath.Join(root, "run", "current-system"))
+
+	kernel := func(p string) string {
+		target, err := os.Readlink(filepath.Join(p, "kernel"))
+		require.NoError(t, err)
+		return target
+	}
+	assert.Equal(t, kernel(a), kernel(b), "same kernel version, same kernel path")
+	assert.NotEqual(t, kernel(a), kernel(c))
+	assert.Contains(t, kernel(c), "-linux-6.6.1/bzImage")
+}
+
+// showUnit reads `systemctl show` KEY=VALUE lines into a map.
+func showUnit(t *testing.T, c *Container, unit string) map[string]string {
+	t.Helper()
+	stdout, stderr, exit, err := c.Exec(context.Background(), "systemctl", "show",
+		"--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus", unit)
+	require.NoError(t, err)
+	require.Equal(t, 0, exit, stderr)
+	props := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		props[k] = v
+	}
+	return props
+}
+
+// waitUnitFinished polls `systemctl show` until the unit's main process is
+// gone (ExecMainCode is 0 while it runs), for at most 30 s of real time.
+func waitUnitFinished(t *testing.T, c *Container, unit string) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		props := showUnit(t, c, unit)
+		if props["ExecMainCode"] != "0" || time.Now().After(deadline) {
+			return props
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestContainerRunsSwitchUnderSystemd runs a closure's switch script as a
+// transient unit of the container's systemd, as the real backend does.
+func TestContainerRunsSwitchUnderSystemd(t *testing.T) {
+	RequireNix(t)
+	root := t.TempDir()
+	path := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t), ExitCode: 4, TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, path) })
+	c := StartContainer(t, ContainerOpts{Binds: []string{root}})
+
+	ctx := context.Background()
+	hostname, _, exit, err := c.Exec(ctx, "cat", "/proc/sys/kernel/hostname")
+	require.NoError(t, err)
+	require.Equal(t, 0, exit)
+	assert.Equal(t, c.Name, strings.TrimSpace(hostname), "commands run inside the container")
+
+	_, stderr, exit, err := c.Exec(ctx, "systemd-run", "--unit=nixos-switch", "--remain-after-exit", "--",
+		filepath.Join(path, "bin", "switch-to-configuration"), "switch")
+	require.NoError(t, err)
+	require.Equal(t, 0, exit, stderr)
+	assert.Equal(t, "Running as unit: nixos-switch.service\n", stderr)
+
+	props := waitUnitFinished(t, c, "nixos-switch.service")
+	assert.Equal(t, map[string]string{
+		"LoadState": "loaded", "ActiveState": "failed", "SubState": "failed",
+		"Result": "exit-code", "ExecMainCode": "1", "ExecMainStatus": "4",
+	}, props)
+	target, err := os.Readlink(filepath.Join(root, "run", "current-system"))
+	require.NoError(t, err)
+	assert.Equal(t, path, target, "the flip inside the container is visible on the host")
+
+	_, stderr, exit, err = c.Exec(ctx, "systemd-run", "--unit=nixos-switch", "--", "/bin/true")
+	require.NoError(t, err)
+	assert.Equal(t, 1, exit)
+	assert.Equal(t, "Failed to start transient service unit: Unit nixos-switch.service was already loaded or has a fragment file.\n", stderr)
+	_, _, exit, err = c.Exec(ctx, "systemctl", "reset-failed", "nixos-switch.service")
+	require.NoError(t, err)
+	assert.Equal(t, 0, exit)
+	assert.Equal(t, "not-found", showUnit(t, c, "nixos-switch.service")["LoadState"])
+}
+
+func TestContainersRunInParallel(t *testing.T) {
+	a := StartContainer(t, ContainerOpts{})
+	b := StartContainer(t, ContainerOpts{})
+	assert.NotEqual(t, a.PID1, b.PID1)
+	ctx := context.Background()
+	_, _, exit, err := a.Exec(ctx, "systemd-run", "--unit=only-in-a", "--remain-after-exit", "--", "/bin/true")
+	require.NoError(t, err)
+	require.Equal(t, 0, exit)
+	assert.Equal(t, "loaded", showUnit(t, a, "only-in-a.service")["LoadState"])
+	assert.Equal(t, "not-found", showUnit(t, b, "only-in-a.service")["LoadState"])
+	require.NoError(t, a.Stop())
+	assert.Equal(t, "running\n", must(b.Exec(ctx, "systemctl", "is-system-running")))
+}
+
+func must(stdout, _ string, _ int, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return stdout
+}
+
+func TestRootFSCompleteNeedsCurrentFormat(t *testing.T) {
+	dir := t.TempDir()
+	assert.False(t, rootfsComplete(dir), "no marker")
+	marker := filepath.Join(dir, rootfsMarker)
+	require.NoError(t, os.WriteFile(marker, []byte("2026-01-01T00:00:00Z\n"), 0o644))
+	assert.False(t, rootfsComplete(dir), "format 1 marker held only a date")
+	require.NoError(t, os.WriteFile(marker, []byte(rootfsFormat+"\nbuilt ...\n"), 0o644))
+	assert.True(t, rootfsComplete(dir))
+}
+
+func TestRepoRootFindsGoMod(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	assert.FileExists(t, filepath.Join(root, "go.mod"))
+	assert.FileExists(t, filepath.Join(root, rootfsScript))
+}
