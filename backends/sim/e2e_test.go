@@ -31,8 +31,13 @@ func world(t *testing.T, newSwitch *sim.SwitchBehaviour) (*sim.Host, pipeline.De
 	require.NoError(t, h.InitProfile(oldSys))
 	require.NoError(t, h.SetCurrent(oldSys))
 	require.NoError(t, h.SetBooted(oldSys))
+	return h, depsFor(h)
+}
+
+// depsFor wires the pipeline to h through the real backend.
+func depsFor(h *sim.Host) pipeline.Deps {
 	b := real.New(real.Config{Runner: h, Locker: h.Locker()})
-	return h, pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock()}
+	return pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock()}
 }
 
 func argvs(h *sim.Host) [][]string {
@@ -77,9 +82,7 @@ func TestRealBackendOverSimulatedHostUntrusted(t *testing.T) {
 	h.MustAddClosure(sim.ClosureSpec{Basename: newSys, Offers: []sim.Offer{{URL: cache}}})
 	require.NoError(t, h.InitProfile(oldSys))
 	require.NoError(t, h.SetCurrent(oldSys))
-	b := real.New(real.Config{Runner: h, Locker: h.Locker()})
-	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock()}
-	out := pipeline.Activate(context.Background(), deps, pipeline.Target{Closure: newSys}, pipeline.Options{})
+	out := pipeline.Activate(context.Background(), depsFor(h), pipeline.Target{Closure: newSys}, pipeline.Options{})
 	assert.Equal(t, pipeline.SignatureMismatch, out.Kind, "%+v", out)
 	assert.Equal(t, 1, h.ProfileGeneration(), "nothing changed")
 }
