@@ -97,17 +97,17 @@ func (p Phrasing) Copying(path, url string) string {
 }
 
 // HashMismatch is the error for a NAR whose content was replaced (Nix 2.8,
-// observed first line; the specified/got lines carry Nix's SRI-less
-// "sha256:" base-32 form).
+// observed: the specified/got lines are indented by nine spaces and carry
+// base-32 sha256 hashes).
 func (p Phrasing) HashMismatch(path string) string {
-	return fmt.Sprintf("error: hash mismatch importing path '%s';\n  specified: sha256:%s\n  got:       sha256:%s",
+	return fmt.Sprintf("error: hash mismatch importing path '%s';\n         specified: sha256:%s\n         got:       sha256:%s",
 		path, sha256Base32("specified "+path), sha256Base32("got "+path))
 }
 
 // NarMissing is the error for a narinfo whose NAR file is gone (Nix 2.8,
-// observed).
-func (p Phrasing) NarMissing(path, url string) string {
-	return fmt.Sprintf("error: file 'nar/%s.nar.xz' does not exist in binary cache '%s'", fakeHash("nar "+path)+fakeHash("n2 " + path)[:20], url)
+// observed; the cache is not named).
+func (p Phrasing) NarMissing(path string) string {
+	return fmt.Sprintf("error: file 'nar/%s.nar.xz' does not exist in binary cache", sha256Base32("nar "+path))
 }
 
 // BadCompression is the error for a NAR that is not compressed data (Nix
@@ -117,19 +117,21 @@ func (p Phrasing) BadCompression() string {
 }
 
 // UnreachableRetryDelays are the waits, in milliseconds, that Nix 2.8
-// announces between its four download attempts (observed total about
-// 4.7 s; the exact figures carry random jitter in real Nix, fixed here).
-var UnreachableRetryDelays = []int{281, 570, 1161, 2270}
+// announced between its four attempts to reach a dead http cache in one
+// observed run (real Nix adds random jitter; fixed here).
+var UnreachableRetryDelays = []int{259, 526, 1323, 2462}
 
-// Unreachable is the four retry warnings for an http(s) substituter that
-// cannot be connected to (Nix 2.8, observed: curl error 7; the first file a
-// binary cache store fetches is nix-cache-info).
+// Unreachable is what Nix 2.8 prints for an http(s) substituter that cannot
+// be connected to (observed, curl error 7): four retry warnings about the
+// first file a binary cache store fetches (nix-cache-info), then a final
+// warning; the substituter is then skipped.
 func (p Phrasing) Unreachable(url string) string {
-	lines := make([]string, len(UnreachableRetryDelays))
-	for i, ms := range UnreachableRetryDelays {
-		lines[i] = fmt.Sprintf("warning: error: unable to download '%s/nix-cache-info': Couldn't connect to server (7); retrying in %d ms",
-			strings.TrimRight(url, "/"), ms)
+	file := strings.TrimRight(url, "/") + "/nix-cache-info"
+	lines := make([]string, 0, len(UnreachableRetryDelays)+1)
+	for _, ms := range UnreachableRetryDelays {
+		lines = append(lines, fmt.Sprintf("warning: error: unable to download '%s': Couldn't connect to server (7); retrying in %d ms", file, ms))
 	}
+	lines = append(lines, fmt.Sprintf("warning: unable to download '%s': Couldn't connect to server (7)", file))
 	return strings.Join(lines, "\n")
 }
 

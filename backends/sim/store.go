@@ -7,7 +7,7 @@ import (
 )
 
 // SetUnreachable marks a substituter URL as unreachable (or reachable
-// again): Nix 2.8 then spends its four download retries on it (about 4.3 s
+// again): Nix 2.8 then spends its four download retries on it (about 4.6 s
 // of virtual time) and goes on without it.
 func (h *Host) SetUnreachable(url string, unreachable bool) {
 	if unreachable {
@@ -135,7 +135,7 @@ func (h *Host) defectError(p string, o Offer) string {
 	case OfferHashMismatch:
 		return h.phrase.HashMismatch(p)
 	case OfferNarMissing:
-		return h.phrase.NarMissing(p, o.URL)
+		return h.phrase.NarMissing(p)
 	case OfferGarbage:
 		return h.phrase.BadCompression()
 	}

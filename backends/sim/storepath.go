@@ -3,6 +3,7 @@ package sim
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -106,6 +107,12 @@ func checkBasename(base string) string {
 
 // storePath joins the store directory and a basename.
 func storePath(basename string) string { return StoreDir + "/" + basename }
+
+// sha256Hex is the hex sha256 of seed.
+func sha256Hex(seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return hex.EncodeToString(sum[:])
+}
 
 // fakeKeyMaterial is 32 bytes derived from name, base64-encoded as an
 // ed25519 public key is (44 characters).

@@ -122,7 +122,11 @@ func unrecognized(arg string) string {
 // service unit: Unit U.service was already loaded or has a fragment
 // file.", exit 1); otherwise the unit starts, stderr says "Running as unit:
 // U.service" (unless --quiet), exit 0, and a closure's
-// bin/switch-to-configuration follows its behaviour in virtual time.
+// bin/switch-to-configuration follows its behaviour in virtual time. With
+// --service-type=exec, a main process failing at offset 0 fails the start
+// job instead (see jobFailure), exit 1. Without --unit the name is
+// "run-r<32 hex digits>.service", as systemd 252 names it (deterministic
+// here). --service-type=oneshot is not emulated.
 func (h *Host) systemdRun(cmd proc.Cmd) (proc.Result, error) {
 	o, msg, err := parseSystemdRun(cmd.Argv[1:])
 	switch {
@@ -136,15 +140,25 @@ func (h *Host) systemdRun(cmd proc.Cmd) (proc.Result, error) {
 	if fi, err := h.fs.Stat(o.command[0]); err != nil || fi.IsDir() {
 		return result(1, "", fmt.Sprintf("Failed to find executable %s: No such file or directory", o.command[0])), nil
 	}
+	if o.serviceType == "oneshot" {
+		// The start job would block until the process ends.
+		return proc.Result{}, fmt.Errorf("%w: systemd-run --service-type=oneshot", ErrNotEmulated)
+	}
 	if o.unit == "" {
 		h.nextRun++
-		o.unit = fmt.Sprintf("run-u%d", h.nextRun)
+		o.unit = "run-r" + sha256Hex(fmt.Sprint("run ", h.nextRun))[:32]
 	}
 	name := serviceName(o.unit)
 	if _, loaded := h.units[name]; loaded {
 		return result(1, "", fmt.Sprintf("Failed to start transient service unit: Unit %s was already loaded or has a fragment file.", name)), nil
 	}
-	h.launch(o, name)
+	u := h.launch(o, name)
+	if o.serviceType == "exec" {
+		h.clk.Advance(0) // the job completes after execve: run what happens at once
+		if msg := h.jobFailure(u); msg != "" {
+			return result(1, "", msg), nil
+		}
+	}
 	if o.quiet {
 		return result(0, "", ""), nil
 	}
@@ -152,7 +166,7 @@ func (h *Host) systemdRun(cmd proc.Cmd) (proc.Result, error) {
 }
 
 // launch starts the unit and its program.
-func (h *Host) launch(o runOptions, name string) {
+func (h *Host) launch(o runOptions, name string) *unit {
 	u := &unit{UnitState: UnitState{
 		Name: name, Description: orDefault(o.description, strings.Join(o.command, " ")),
 		Type: orDefault(o.serviceType, "simple"), RemainAfterExit: o.remain, Collect: o.collect,
@@ -162,10 +176,11 @@ func (h *Host) launch(o runOptions, name string) {
 	h.startUnit(u, base, action)
 	if c, ok := h.closures[base]; ok {
 		h.runSwitch(u, c, action)
-		return
+		return u
 	}
 	// Any other program exits 0 at once.
 	h.clk.Schedule(0, func() { h.mainExited(u, CodeExited, 0, false) })
+	return u
 }
 
 // switchProgram recognises "/nix/store/<base>/bin/switch-to-configuration
@@ -254,7 +269,32 @@ func (h *Host) systemctl(cmd proc.Cmd) (proc.Result, error) {
 	case "":
 		return proc.Result{}, fmt.Errorf("%w: systemctl without a verb (list-units)", ErrNotEmulated)
 	}
+	if !systemctlVerbs[o.verb] {
+		// Observed with systemd 252.
+		return result(1, "", fmt.Sprintf("Unknown command verb %s.", o.verb)), nil
+	}
 	return proc.Result{}, fmt.Errorf("%w: systemctl %s", ErrNotEmulated, o.verb)
+}
+
+// systemctlVerbs are systemd 252's other systemctl verbs: known, not
+// emulated.
+var systemctlVerbs = wordSet(`list-units list-sockets list-timers list-jobs list-unit-files
+		list-dependencies list-machines list-automounts start restart try-restart reload reload-or-restart
+		try-reload-or-restart isolate kill clean freeze thaw is-active is-failed status cat help
+		set-property bind mount-image enable disable reenable preset preset-all is-enabled mask unmask
+		link revert add-wants add-requires edit get-default set-default daemon-reload daemon-reexec
+		log-level log-target service-watchdogs show-environment set-environment unset-environment
+		import-environment default rescue emergency halt poweroff reboot kexec exit switch-root
+		suspend hibernate hybrid-sleep suspend-then-hibernate is-system-running cancel condrestart
+		force-reload condreload condstop`)
+
+// wordSet makes a set of the whitespace-separated words of s.
+func wordSet(s string) map[string]bool {
+	set := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		set[w] = true
+	}
+	return set
 }
 
 // eachUnit applies act to each loaded unit; a unit not loaded prints

@@ -33,6 +33,17 @@ func TestShowOfUnknownUnitIsNotFoundWithStatusZero(t *testing.T) {
 	assert.Equal(t, notFoundShow, show(t, h, "nope"))
 	res := run(t, h, "systemctl", "show", "--property=ExecMainStatus", "--value", "nope.service")
 	requireResult(t, res, 0, "0\n", "")
+	// Observed verbatim with systemd 252.
+	res = run(t, h, "systemctl", "show", "nosuch.service")
+	requireResult(t, res, 0, "Type=\nRemainAfterExit=no\nMainPID=0\nResult=success\nExecMainPID=0\nExecMainCode=0\n"+
+		"ExecMainStatus=0\nId=nosuch.service\nDescription=nosuch.service\nLoadState=not-found\nActiveState=inactive\n"+
+		"SubState=dead\nCollectMode=inactive\n", "")
+	fire(t, h, "p11", sysA, "switch", "--remain-after-exit")
+	res = run(t, h, "systemctl", "show", "--property=LoadState,ExecMainStatus", "p11.service", "nosuch.service")
+	requireResult(t, res, 0, "ExecMainStatus=0\nLoadState=loaded\n\nExecMainStatus=0\nLoadState=not-found\n", "")
+	requireResult(t, run(t, h, "systemctl", "show", "-p", "Result", "-p", "LoadState", "--value", "p11"), 0, "success\nloaded\n", "")
+	requireResult(t, run(t, h, "systemctl", "show", "-P", "LoadState", "p11"), 0, "loaded\n", "")
+	requireResult(t, run(t, h, "systemctl", "show", "--property", "Bogus", "p11"), 0, "", "")
 }
 
 func TestUnitWithoutCollectKeepsItsFailure(t *testing.T) {
@@ -145,6 +156,7 @@ func TestSystemctlErrors(t *testing.T) {
 	requireResult(t, run(t, h, "systemctl", "stop"), 1, "", "Too few arguments.\n")
 	_, err := h.Run(t.Context(), cmdWithEnv(nil, "systemctl", "status", "x"))
 	assert.ErrorIs(t, err, ErrNotEmulated)
+	requireResult(t, run(t, h, "systemctl", "bogusverb"), 1, "", "Unknown command verb bogusverb.\n")
 }
 
 func TestShowPrintsEveryModelledPropertyWithoutFilter(t *testing.T) {
@@ -155,4 +167,28 @@ func TestShowPrintsEveryModelledPropertyWithoutFilter(t *testing.T) {
 	assert.Equal(t, "Type=exec\nRemainAfterExit=yes\nMainPID="+pid+"\nResult=success\nExecMainPID="+pid+
 		"\nExecMainCode=0\nExecMainStatus=0\nId=sw.service\nDescription=d\nLoadState=loaded\nActiveState=active\nSubState=running\nCollectMode=inactive-or-failed\n",
 		string(res.Stdout))
+}
+
+func TestExecUnitFailingAtOnceFailsTheStartJob(t *testing.T) {
+	h := newHost(t)
+	require.NoError(t, h.SetSwitch(sysA, SwitchBehaviour{Exit: 1}))
+	prog := storePath(sysA) + "/bin/switch-to-configuration"
+	res := run(t, h, "systemd-run", "--unit=sw", "--remain-after-exit", "--service-type=exec", "--", prog, "switch")
+	requireResult(t, res, 1, "", "Job for sw.service failed because the control process exited with error code.\n"+
+		"See \"systemctl status sw.service\" and \"journalctl -xeu sw.service\" for details.\n")
+	assert.Equal(t, "failed", h.Unit("sw").ActiveState)
+	res = run(t, h, "systemd-run", "--unit=sw2", "--collect", "--service-type=exec", "--", prog, "switch")
+	requireResult(t, res, 1, "", "Job for sw2.service failed.\n"+
+		"See \"systemctl status sw2.service\" and \"journalctl -xeu sw2.service\" for details.\n")
+	// A simple service's job completes at fork: the failure only shows later.
+	fire(t, h, "sw3", sysA, "switch")
+	assert.Equal(t, "failed", h.Unit("sw3").ActiveState)
+	_, err := h.Run(t.Context(), cmdWithEnv(nil, "systemd-run", "--service-type=oneshot", "--", prog, "switch"))
+	assert.ErrorIs(t, err, ErrNotEmulated)
+}
+
+func TestUnnamedUnitGetsARunName(t *testing.T) {
+	h := newHost(t)
+	res := run(t, h, "systemd-run", "--", storePath(sysA)+"/bin/switch-to-configuration", "switch")
+	assert.Regexp(t, `^Running as unit: run-r[0-9a-f]{32}\.service\n$`, string(res.Stderr))
 }

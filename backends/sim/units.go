@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -42,7 +43,7 @@ type UnitState struct {
 	// or signal number; both 0 for a unit not loaded (systemd 252).
 	ExecMainCode, ExecMainStatus int
 	ExecMainPID, MainPID         int
-	// Type is the service type ("simple", "exec", "oneshot", ...).
+	// Type is the service type ("simple", "exec", ...; "" when not loaded).
 	Type            string
 	RemainAfterExit bool
 	Collect         bool
@@ -87,11 +88,12 @@ type process struct {
 }
 
 // notFoundUnit is what systemd 252 reports for a unit it does not have
-// loaded: LoadState=not-found, inactive/dead, Result=success and 0 for the
-// exec status (REAL-TOOLS.md: show of an unknown unit exits 0 and prints 0).
+// loaded: LoadState=not-found, inactive/dead, Result=success, an empty Type
+// and 0 for the exec status (observed with systemd 252; REAL-TOOLS.md: show
+// of an unknown unit exits 0 and prints 0).
 func notFoundUnit(name string) UnitState {
 	return UnitState{Name: name, Description: name, LoadState: "not-found", ActiveState: "inactive",
-		SubState: "dead", Result: "success", Type: "simple"}
+		SubState: "dead", Result: "success"}
 }
 
 // serviceName appends ".service" to a name without a unit suffix, as
@@ -209,4 +211,29 @@ func (h *Host) resetFailed(u *unit) {
 		u.ActiveState, u.SubState, u.Result = "inactive", "dead", "success"
 		h.unload(u)
 	}
+}
+
+// jobFailure is what systemd-run 252 prints when the start job of a
+// --service-type=exec unit fails because the main process ended in failure
+// before the job completed (observed, racy on a real host; here: an end at
+// offset 0): "Job for U failed because REASON." when the unit is still
+// loaded, plain "Job for U failed." once --collect has unloaded it, then the
+// "See ..." hint. "" when the job succeeded.
+func (h *Host) jobFailure(u *unit) string {
+	if u.Type != "exec" || !u.run.Exited || u.Result == "success" {
+		return ""
+	}
+	why := ""
+	if _, loaded := h.units[u.Name]; loaded {
+		why = jobFailureReasons[u.Result]
+	}
+	return fmt.Sprintf("Job for %[1]s failed%[2]s.\nSee \"systemctl status %[1]s\" and \"journalctl -xeu %[1]s\" for details.", u.Name, why)
+}
+
+// jobFailureReasons are systemd 252's explanations by service Result
+// (exit-code and signal observed, core-dump from systemd's source).
+var jobFailureReasons = map[string]string{
+	"exit-code": " because the control process exited with error code",
+	"signal":    " because a fatal signal was delivered to the control process",
+	"core-dump": " because a fatal signal was delivered causing the control process to dump core",
 }
