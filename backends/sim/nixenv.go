@@ -22,9 +22,10 @@ var nixEnvOps = map[string]string{
 
 // nixEnv emulates nix-env 2.8 (observed) with --profile P and one of:
 //
-//	--set PATH             realise PATH if needed, new generation max+1
-//	                       (or the highest one when it already points at
-//	                       PATH), profile re-pointed; silent, exit 0
+//	--set PATH             realise PATH if needed (its fetch lines on
+//	                       stderr), new generation max+1 (or the highest
+//	                       one when it already points at PATH), profile
+//	                       re-pointed; exit 0
 //	--rollback             "switching profile from version N to M" (stderr);
 //	                       "error: no profile version older than the
 //	                       current (N) exists", exit 1
@@ -132,20 +133,24 @@ func (h *Host) nixEnvSet(a nixArgs) proc.Result {
 		return result(1, "", "error: --set requires exactly one derivation")
 	}
 	base := bases[0]
+	var stderr []string
 	if !h.valid[base] {
 		sub := h.substitute(base, a.settings)
 		h.extraCost += sub.took
+		stderr = sub.stderr
 		if !sub.ok {
-			return result(1, "", strings.Join(append(sub.stderr, h.phrase.BuildFailed(storePath(base))), "\n"))
+			return result(1, "", strings.Join(append(stderr, h.phrase.BuildFailed(storePath(base))), "\n"))
 		}
 	}
 	if !h.isDir(path.Dir(a.profile)) {
-		return result(1, "", fmt.Sprintf("error: opening directory '%s': No such file or directory", path.Dir(a.profile)))
+		stderr = append(stderr, fmt.Sprintf("error: opening directory '%s': No such file or directory", path.Dir(a.profile)))
+		return result(1, "", strings.Join(stderr, "\n"))
 	}
 	if _, err := h.setProfile(a.profile, storePath(base)); err != nil {
-		return result(1, "", fsError(err))
+		return result(1, "", strings.Join(append(stderr, fsError(err)), "\n"))
 	}
-	return result(0, "", "")
+	// Observed: a substituted path's fetch lines stay on stderr, exit 0.
+	return result(0, "", strings.Join(stderr, "\n"))
 }
 
 // nixEnvSwitch is --rollback (dst 0) or --switch-generation dst.

@@ -83,7 +83,9 @@ func TestRollbackSkipsMissingGenerations(t *testing.T) {
 
 func TestSetOfUnknownPathSubstitutesOrFails(t *testing.T) {
 	h := newHost(t)
-	requireNixEnv(t, h, 0, "", "--set", storePath(sysB))
+	b := storePath(sysB)
+	requireNixEnv(t, h, 0, "this path will be fetched (0.00 MiB download, 0.00 MiB unpacked):\n  "+b+"\n"+
+		"copying path '"+b+"' from '"+cacheURL+"'...\n", "--set", b)
 	assert.Equal(t, sysB, h.ProfileTarget())
 	p := storePath(sysC)
 	requireNixEnv(t, h, 1, "don't know how to build these paths:\n  "+p+"\nerror: build of '"+p+"' failed\n", "--set", p)
