@@ -136,7 +136,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	h := &Host{
 		cfg: cfg, clk: cfg.Clock, start: cfg.Clock.Now(), fs: fsview.NewMem(), phrase: phrase,
 		valid: map[string]bool{}, closures: map[string]*closure{}, unreachable: map[string]bool{},
-		genTimes: map[string]time.Time{}, units: map[string]*unit{}, nextPID: 1000,
+		genTimes: map[string]time.Time{}, units: map[string]*unit{}, nextPID: 1000, lock: lockModel{state: LockFree},
 	}
 	for _, dir := range []string{StoreDir, path.Dir(cfg.Profile), "/run", path.Dir(cfg.LockPath)} {
 		if err := h.fs.MkdirAll(dir, 0o755); err != nil {

@@ -125,3 +125,17 @@ func TestBuilderRejectsBadBasenames(t *testing.T) {
 	assert.Error(t, h.InitProfile())
 	assert.Error(t, h.SetSwitch(FakeBasename("unknown", ""), DefaultSwitch()))
 }
+
+func TestLogEntryAndSummaryRendering(t *testing.T) {
+	h := newHost(t)
+	run(t, h, "nix-store", "--realise", storePath(sysA))
+	h.KillBefore(Cmd("nix-env"))
+	_, _ = h.Run(context.Background(), proc.Cmd{Argv: []string{"nix-env", "--profile", DefaultProfile, "--rollback"}})
+	log := h.Log()
+	assert.Equal(t, "+0s nix-store --realise "+storePath(sysA)+" => 0", log[0].String())
+	assert.Equal(t, "+0s nix-env --profile "+DefaultProfile+" --rollback => killed", log[1].String())
+	s := h.Summary()
+	assert.Contains(t, s, "current-system: "+storePath(sysA)+"\n")
+	assert.Contains(t, s, "generation 1: "+storePath(sysA)+" (current)\n")
+	assert.Contains(t, s, "lock: free (switch running: false)\n")
+}

@@ -27,8 +27,9 @@ const (
 	LockFileMissing LockState = "file-missing"
 	// LockDirMissing: /run/nixos itself is missing (a fresh host).
 	LockDirMissing LockState = "dir-missing"
-	// LockProbeError: the probe fails (as for EACCES); the state is
-	// unknown.
+	// LockProbeError: the probe fails as the real flock(2) probe does when
+	// it may not open the file (an error wrapping syscall.EACCES); the state
+	// is unknown.
 	LockProbeError LockState = "probe-error"
 )
 
@@ -37,9 +38,6 @@ const (
 // --nonblock --shared L true` (util-linux 2.38, REAL-TOOLS.md): 0 free, 1
 // held exclusively; a failed probe is -1 with Err set.
 const LockProbeArgv0 = "flock(2)"
-
-// ErrLockProbe is the error an injected LockProbeError probe returns.
-var ErrLockProbe = fmt.Errorf("probing lock: %w", syscall.EACCES)
 
 // lockModel is the lock's holders outside the simulated units.
 type lockModel struct {
@@ -91,8 +89,10 @@ type Locker struct {
 }
 
 // Probe reports the lock state of path. Errors: ErrKilled once the
-// pipeline is killed, ErrLockProbe for LockProbeError, a wrapped
-// syscall.ENOTDIR when a path component is a file.
+// pipeline is killed; for LockProbeError "opening lock PATH: permission
+// denied" (wrapping syscall.EACCES) and, when a path component is a file,
+// one wrapping syscall.ENOTDIR, both shaped as the real backend's Flock
+// errors.
 func (l *Locker) Probe(name string) (pipeline.LockState, error) {
 	h := l.h
 	argv := []string{LockProbeArgv0, name}
@@ -121,7 +121,7 @@ func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
 		return pipeline.LockFree, ErrKilled
 	}
 	if h.lock.state == LockProbeError {
-		return pipeline.LockFree, ErrLockProbe
+		return pipeline.LockFree, fmt.Errorf("opening lock %s: %w", name, syscall.EACCES)
 	}
 	if _, err := h.fs.Lstat(name); err != nil {
 		if errors.Is(err, syscall.ENOENT) {

@@ -9,7 +9,10 @@ import (
 // Events at offsets after the process has ended (Duration, unless Never)
 // do not happen.
 type SwitchBehaviour struct {
-	// Duration is the time from start until the process ends.
+	// Duration is the time from start until the process ends. GOTCHA: a
+	// failing end at 0 under `systemd-run --service-type=exec` (as the real
+	// backend fires) fails systemd-run's start job itself (observed with
+	// systemd 252); give failures a Duration > 0 to see them in the unit.
 	Duration time.Duration
 	// Never: the process never ends on its own (Duration is ignored).
 	Never bool
@@ -85,7 +88,8 @@ func DefaultBoot() BootBehaviour { return BootBehaviour{Duration: time.Second} }
 
 // runSwitch schedules the closure's switch-to-configuration ACTION in u:
 // switch and test follow SwitchBehaviour (switch also makes it the boot
-// default at once, as the bootloader is installed before activation),
+// default at once, as the bootloader is installed before activation,
+// whatever the exit status),
 // boot follows BootBehaviour, dry-activate exits 0 at once; any other
 // action prints usage and exits 1. The process holds the switch lock
 // exclusively while it runs.

@@ -1,0 +1,53 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// String renders the entry as one line for logs and golden files:
+// "+12s nix-store --realise /nix/store/... => 0", with "=> killed" or
+// "=> error: ..." when the command returned no status.
+func (e LogEntry) String() string {
+	outcome := fmt.Sprint(e.ExitCode)
+	switch {
+	case e.Killed:
+		outcome = "killed"
+	case e.Err != "" && e.ExitCode == -1:
+		outcome = "error: " + e.Err
+	}
+	return fmt.Sprintf("+%s %s => %s", e.At, proc.Cmd{Argv: e.Argv}.String(), outcome)
+}
+
+// Summary renders the host's state for failure messages: the virtual time,
+// the links, the profile generations, the boot default, the loaded units
+// and the lock state, one fact a line.
+func (h *Host) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "elapsed: %s\n", h.Elapsed())
+	fmt.Fprintf(&b, "current-system: %s\n", orDefault(h.CurrentSystem(), "(missing)"))
+	fmt.Fprintf(&b, "booted-system: %s\n", orDefault(h.BootedSystem(), "(missing)"))
+	for _, g := range h.Profile() {
+		mark := ""
+		if g.Current {
+			mark = " (current)"
+		}
+		fmt.Fprintf(&b, "generation %d: %s%s\n", g.Number, g.Target, mark)
+	}
+	fmt.Fprintf(&b, "boot default: %s\n", orDefault(h.BootDefault(), "(none)"))
+	names := make([]string, 0, len(h.units))
+	for name := range h.units {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		u := h.units[name]
+		fmt.Fprintf(&b, "unit %s: %s/%s result=%s code=%d status=%d\n",
+			name, u.ActiveState, u.SubState, u.Result, u.ExecMainCode, u.ExecMainStatus)
+	}
+	fmt.Fprintf(&b, "lock: %s (switch running: %t)\n", h.lock.state, h.switchRunning())
+	return b.String()
+}
