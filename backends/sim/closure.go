@@ -107,6 +107,11 @@ type ClosureSpec struct {
 	// Boot is how `switch-to-configuration boot` behaves (nil:
 	// DefaultBoot()).
 	Boot *BootBehaviour
+	// BrokenBinary: bin/switch-to-configuration exists but cannot be
+	// executed; every action's unit fails at once with ExecMainStatus 203
+	// (systemd's EXIT_EXEC), and under --service-type=exec systemd-run's
+	// start job fails (observed with systemd 252).
+	BrokenBinary bool
 }
 
 // closure is a known closure.

@@ -11,6 +11,7 @@ import (
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
 var (
@@ -109,4 +110,56 @@ func TestRealBackendOverSimulatedHostRollback(t *testing.T) {
 
 func TestLockerSatisfiesTheRealSeam(t *testing.T) {
 	var _ real.Locker = sim.MustNewHost(sim.HostConfig{}).Locker()
+}
+
+func TestRealBackendOverSimulatedHostOutcomes(t *testing.T) {
+	third := sim.FakeBasename("nixos-system-web1-23.05", "third")
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, h *sim.Host)
+		want  pipeline.Kind
+	}{
+		{"absent window", func(t *testing.T, h *sim.Host) {
+			require.NoError(t, h.SetSwitch(newSys, sim.SwitchBehaviour{Duration: 9 * time.Second,
+				Flip: sim.Flip{At: 2 * time.Second, AbsentFor: 3 * time.Second}}))
+		}, pipeline.Settled},
+		{"third closure", func(t *testing.T, h *sim.Host) {
+			require.NoError(t, h.SetSwitch(newSys, sim.SwitchBehaviour{Duration: 9 * time.Second, Flip: sim.Flip{At: 2 * time.Second, To: third}}))
+		}, pipeline.VerifyMismatch},
+		{"exit 4", func(t *testing.T, h *sim.Host) {
+			require.NoError(t, h.SetSwitch(newSys, sim.SwitchBehaviour{Duration: 9 * time.Second, Exit: 4, Flip: sim.Flip{At: 2 * time.Second}}))
+		}, pipeline.SettledDegraded},
+		{"lock held", func(t *testing.T, h *sim.Host) { require.NoError(t, h.SetLock(sim.LockExclusive)) }, pipeline.Skipped},
+		{"kernel differs", func(t *testing.T, h *sim.Host) {
+			h.MustAddClosure(sim.ClosureSpec{Basename: newSys, Components: sim.Components{Kernel: "6.6.1"},
+				Offers: []sim.Offer{{URL: cache, SignedBy: sim.Key("cache-1")}}})
+		}, pipeline.DeferredPendingReboot},
+		{"unit left failed by an earlier run", func(t *testing.T, h *sim.Host) {
+			require.NoError(t, h.SetSwitch(oldSys, sim.SwitchBehaviour{Duration: time.Second, Exit: 1}))
+			res, err := h.Run(context.Background(), proc.Cmd{Argv: []string{"systemd-run", "--unit=" + pipeline.DefaultSwitchUnit,
+				"--remain-after-exit", "--", "/nix/store/" + oldSys + "/bin/switch-to-configuration", "switch"}})
+			require.NoError(t, err)
+			require.Equal(t, 0, res.ExitCode)
+			h.Clock().Advance(time.Minute)
+			require.Equal(t, "failed", h.Unit(pipeline.DefaultSwitchUnit).ActiveState)
+		}, pipeline.Settled},
+		{"nix-env --set fails", func(t *testing.T, h *sim.Host) {
+			h.SetFault(sim.Cmd("nix-env", "--set"), 1, "error: opening lock file '/nix/var/nix/profiles/system.lock': Permission denied")
+		}, pipeline.SwitchFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, deps := world(t, nil)
+			c.setup(t, h)
+			out := pipeline.Activate(context.Background(), deps, pipeline.Target{Closure: newSys}, pipeline.Options{})
+			assert.Equal(t, c.want, out.Kind, "%+v\n%s", out, h.Summary())
+		})
+	}
+}
+
+func TestRealBackendOverSimulatedHostRollbackAtFirstGeneration(t *testing.T) {
+	h, deps := world(t, nil)
+	out := pipeline.Rollback(context.Background(), deps, nil, pipeline.Options{})
+	assert.Equal(t, pipeline.RollbackFailed, out.Kind, "%+v", out)
+	assert.Empty(t, h.Runs(), "nothing was fired")
 }

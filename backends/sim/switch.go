@@ -40,7 +40,7 @@ type Flip struct {
 	// Never: the link is not touched.
 	Never bool
 	// To is the basename flipped to ("" = the closure itself; another
-	// basename flips to a third closure).
+	// basename flips to a third closure, which is put in the store).
 	To string
 	// AbsentFor, when > 0, removes the link at At and recreates it at
 	// At+AbsentFor instead of replacing it atomically.
@@ -92,8 +92,12 @@ func DefaultBoot() BootBehaviour { return BootBehaviour{Duration: time.Second} }
 // whatever the exit status),
 // boot follows BootBehaviour, dry-activate exits 0 at once; any other
 // action prints usage and exits 1. The process holds the switch lock
-// exclusively while it runs.
+// exclusively while it runs. A BrokenBinary never runs: status 203 at once.
 func (h *Host) runSwitch(u *unit, c *closure, action string) {
+	if c.spec.BrokenBinary {
+		h.after(u, 0, func() { h.mainExited(u, CodeExited, exitExec, false) })
+		return
+	}
 	u.proc.locks = true
 	switch action {
 	case "switch", "test":
@@ -109,6 +113,10 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, 1, false) })
 	}
 }
+
+// exitExec is the status systemd gives a main process it could not
+// execute (EXIT_EXEC, observed with systemd 252).
+const exitExec = 203
 
 // after schedules fn at offset d while u's process is alive.
 func (h *Host) after(u *unit, d time.Duration, fn func()) {
@@ -146,7 +154,10 @@ func (h *Host) scheduleSwitch(u *unit, c *closure, b SwitchBehaviour) {
 
 func (h *Host) scheduleFlip(u *unit, c *closure, f Flip, within func(time.Duration) bool) {
 	previous, _ := h.fs.Readlink(DefaultCurrentSystem)
-	to := storePath(orDefault(f.To, c.spec.Basename))
+	toBase := orDefault(f.To, c.spec.Basename)
+	to := storePath(toBase)
+	// A closure the link flips to exists in the store (a bad To dangles).
+	_ = h.ensureValid(toBase)
 	if f.AbsentFor > 0 {
 		if within(f.At) {
 			h.after(u, f.At, func() { _ = h.fs.Remove(DefaultCurrentSystem) })

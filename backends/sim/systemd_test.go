@@ -192,3 +192,19 @@ func TestUnnamedUnitGetsARunName(t *testing.T) {
 	res := run(t, h, "systemd-run", "--", storePath(sysA)+"/bin/switch-to-configuration", "switch")
 	assert.Regexp(t, `^Running as unit: run-r[0-9a-f]{32}\.service\n$`, string(res.Stderr))
 }
+
+// Observed with systemd 252: a program that exists but cannot be executed.
+func TestBrokenBinaryFailsWith203(t *testing.T) {
+	h := newHost(t)
+	h.MustAddClosure(ClosureSpec{Basename: sysB, Valid: true, BrokenBinary: true})
+	prog := storePath(sysB) + "/bin/switch-to-configuration"
+	res := run(t, h, "systemd-run", "--unit=m5", "--remain-after-exit", "--service-type=exec", "--", prog, "switch")
+	requireResult(t, res, 1, "", "Job for m5.service failed because the control process exited with error code.\n"+
+		"See \"systemctl status m5.service\" and \"journalctl -xeu m5.service\" for details.\n")
+	assert.Equal(t, "Result=exit-code\nExecMainPID="+itoa(h.Unit("m5").ExecMainPID)+"\nExecMainCode=1\nExecMainStatus=203\n"+
+		"LoadState=loaded\nActiveState=failed\nSubState=failed\n", show(t, h, "m5"))
+	fire(t, h, "m6", sysB, "switch", "--remain-after-exit")
+	h.Clock().Advance(0)
+	assert.Equal(t, 203, h.Unit("m6").ExecMainStatus)
+	assert.Equal(t, storePath(sysA), h.CurrentSystem())
+}
