@@ -101,7 +101,8 @@ const (
 //     (systemd 252 prints ExecMainStatus=0 for units it does not know).
 //   - ExecMainCode 1 (CLD_EXITED): UnitExited, ExitCode = ExecMainStatus.
 //   - ExecMainCode 2 or 3 (CLD_KILLED, CLD_DUMPED): UnitExited, Signal =
-//     ExecMainStatus.
+//     ExecMainStatus (even for SIGTERM, which systemd 252 counts as a clean
+//     exit: Result=success, active/exited).
 //   - otherwise (no exit recorded), ActiveState active, activating,
 //     reloading, deactivating or refreshing: UnitRunning; inactive or
 //     failed: UnitExited with nil ExitCode and Signal (status unknown).

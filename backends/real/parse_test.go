@@ -13,7 +13,7 @@ import (
 func intp(v int) *int { return &v }
 
 // showOutput renders systemctl show's answer in systemd 252's own property
-// order (not the order asked for).
+// order, not the order asked for (OBSERVED.md: Service properties first).
 func showOutput(result, pid, code, status, load, active, sub string) string {
 	return "Result=" + result + "\nExecMainPID=" + pid + "\nExecMainCode=" + code +
 		"\nExecMainStatus=" + status + "\nLoadState=" + load + "\nActiveState=" + active +
@@ -48,6 +48,10 @@ func TestParseUnitShow(t *testing.T) {
 			pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(203)}},
 		{"killed by SIGKILL", showOutput("signal", "4242", "2", "9", "loaded", "failed", "failed"),
 			pipeline.UnitStatus{State: pipeline.UnitExited, Result: "signal", Signal: intp(9)}},
+		{"SIGSEGV without a core dump", showOutput("signal", "4242", "2", "11", "loaded", "failed", "failed"),
+			pipeline.UnitStatus{State: pipeline.UnitExited, Result: "signal", Signal: intp(11)}},
+		{"SIGTERM counts as clean but is still a signal", showOutput("success", "4242", "2", "15", "loaded", "active", "exited"),
+			pipeline.UnitStatus{State: pipeline.UnitExited, Result: "success", Signal: intp(15)}},
 		{"dumped core on SIGABRT", showOutput("core-dump", "4242", "3", "6", "loaded", "failed", "failed"),
 			pipeline.UnitStatus{State: pipeline.UnitExited, Result: "core-dump", Signal: intp(6)}},
 		{"loaded and stopped, no exit recorded", showOutput("success", "0", "0", "0", "loaded", "inactive", "dead"),
