@@ -67,3 +67,12 @@ func TestRunningSwitchHoldsTheLockUntilItEnds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, pipeline.LockFree, state)
 }
+
+func TestSwitchCreatesTheMissingLockDirectory(t *testing.T) {
+	h := newHost(t)
+	require.NoError(t, h.SetLock(LockDirMissing))
+	fire(t, h, "sw", sysA, "switch", "--remain-after-exit")
+	state, err := h.Locker().Probe(DefaultLockPath)
+	require.NoError(t, err)
+	assert.Equal(t, pipeline.LockHeld, state)
+}

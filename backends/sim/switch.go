@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"path"
 	"time"
 )
 
@@ -97,6 +98,12 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	if c.spec.BrokenBinary {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, exitExec, false) })
 		return
+	}
+	// switch-to-configuration creates /run/nixos and its lock file, then
+	// holds the lock exclusively until it exits.
+	_ = h.fs.MkdirAll(path.Dir(h.cfg.LockPath), 0o755)
+	if !h.exists(h.cfg.LockPath) {
+		_ = h.fs.WriteFile(h.cfg.LockPath, nil, 0o644)
 	}
 	u.proc.locks = true
 	switch action {

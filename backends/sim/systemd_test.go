@@ -187,6 +187,13 @@ func TestExecUnitFailingAtOnceFailsTheStartJob(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotEmulated)
 }
 
+func TestUnitNamesAreMangledAsSystemdDoes(t *testing.T) {
+	assert.Equal(t, "a.service", serviceName("a"))
+	assert.Equal(t, "a.b.service", serviceName("a.b"))
+	assert.Equal(t, "a.service", serviceName("a.service"))
+	assert.Equal(t, "a.timer", serviceName("a.timer"))
+}
+
 func TestUnnamedUnitGetsARunName(t *testing.T) {
 	h := newHost(t)
 	res := run(t, h, "systemd-run", "--", storePath(sysA)+"/bin/switch-to-configuration", "switch")

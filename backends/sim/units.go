@@ -96,14 +96,17 @@ func notFoundUnit(name string) UnitState {
 		SubState: "dead", Result: "success"}
 }
 
-// serviceName appends ".service" to a name without a unit suffix, as
-// systemd's unit name mangling does.
+// serviceName appends ".service" to a name without a unit type suffix, as
+// systemd's unit name mangling does ("a.b" becomes "a.b.service").
 func serviceName(name string) string {
-	if strings.Contains(name, ".") && !strings.HasSuffix(name, ".") {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 && unitTypes[name[i+1:]] {
 		return name
 	}
 	return name + ".service"
 }
+
+// unitTypes are systemd 252's unit type suffixes.
+var unitTypes = wordSet("service socket target device mount automount swap timer path slice scope")
 
 // Unit returns a snapshot of the unit name ("x" or "x.service"): a loaded
 // unit's state, or the not-found stub systemd 252 reports.
