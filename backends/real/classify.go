@@ -63,7 +63,7 @@ var realiseRules = []realiseRule{
 		regexp.MustCompile(`is too short to be a valid store path`),
 		// Nix 2.8 (observed): store path 'X' contains illegal base-32 character 'e'.
 		regexp.MustCompile(`contains illegal base-32 character`),
-		// Nix 2.8 (observed): path '/tmp' is not in the Nix store.
+		// Nix 2.8 (observed): path '/etc' is not in the Nix store.
 		regexp.MustCompile(`path '[^'\n]*' is not in the Nix store`),
 	}},
 	{pipeline.RealiseNotFound, []*regexp.Regexp{

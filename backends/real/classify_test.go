@@ -77,7 +77,7 @@ func TestClassifyRealise(t *testing.T) {
 		{"Nix 2.8 hash too short", "error: 'not-a-hash' is too short to be a valid store path\n", pipeline.RealiseInvalidPath},
 		{"Nix 2.8 illegal base-32 character",
 			"error: store path 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x' contains illegal base-32 character 'e'\n", pipeline.RealiseInvalidPath},
-		{"Nix 2.8 path outside the store", "error: path '/tmp' is not in the Nix store\n", pipeline.RealiseInvalidPath},
+		{"Nix 2.8 path outside the store", "error: path '/etc' is not in the Nix store\n", pipeline.RealiseInvalidPath},
 		{"untrusted and unreachable together", stderrUnreachable28 + stderrUntrusted28, pipeline.RealiseUntrusted},
 		{"unreachable and hash mismatch together", stderrUnreachable28 + stderrHashMismatch28, pipeline.RealiseHashMismatch},
 		{"unknown failure", "error: getting status of '/nix/store/x': No such file or directory\n", pipeline.RealiseOther},
