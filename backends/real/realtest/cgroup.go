@@ -44,12 +44,30 @@ func containerCgroups(name string) ([]string, error) {
 		return nil, errors.New("no cgroup v2 and no name=systemd hierarchy found")
 	}
 	for _, d := range dirs {
+		removeStaleCgroups(filepath.Dir(d))
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			removeCgroups(dirs)
 			return nil, err
 		}
 	}
 	return dirs, nil
+}
+
+// cgroupPrefix starts the name of every cgroup StartContainer creates:
+// "nixfleet-test-<pid>-<n>", pid being the test process's.
+const cgroupPrefix = "nixfleet-test-"
+
+// removeStaleCgroups removes the container cgroups under parent left behind
+// by test processes that are gone (killed before their t.Cleanup ran). Only
+// empty cgroups can be removed, so a live container is never touched.
+func removeStaleCgroups(parent string) {
+	stale, _ := filepath.Glob(filepath.Join(parent, cgroupPrefix+"*"))
+	for _, dir := range stale {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(dir), cgroupPrefix), "-")
+		if pid != "" && !exists("/proc/"+pid) {
+			_ = removeCgroupsOnce([]string{dir})
+		}
+	}
 }
 
 // ownCgroups maps each hierarchy's controller list ("0" for cgroup v2,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
 // uniqueVariant gives each run fresh store paths, so parallel runs on one
@@ -63,6 +65,13 @@ func TestOwnCgroupsParsesThisProcess(t *testing.T) {
 	}
 }
 
+// realise runs nix-store --realise of path with cache as the only
+// substituter, trusting only key.
+func realise(t *testing.T, n *Nix, cache *Cache, path, key string) proc.Result {
+	t.Helper()
+	return n.Run(t, append([]string{"nix-store", "--realise", path}, cache.SubstituterOptions(key)...)...)
+}
+
 // TestClosurePublishDeleteRealise runs the Nix half of the harness end to
 // end: build, sign and publish, delete locally, substitute back.
 func TestClosurePublishDeleteRealise(t *testing.T) {
@@ -82,12 +91,12 @@ func TestClosurePublishDeleteRealise(t *testing.T) {
 	assert.NoDirExists(t, path)
 	assert.Equal(t, 1, n.Run(t, "nix-store", "--check-validity", path).ExitCode)
 
-	wrong := n.Run(t, append([]string{"nix-store", "--realise", path}, cache.SubstituterOptions(WrongPublicKey(t))...)...)
+	wrong := realise(t, n, cache, path, WrongPublicKey(t))
 	assert.Equal(t, 1, wrong.ExitCode)
 	assert.Contains(t, string(wrong.Stderr), "is not signed by any of the keys in 'trusted-public-keys'")
 	assert.Contains(t, string(wrong.Stderr), "error: build of '"+path+"' failed")
 
-	ok := n.Run(t, append([]string{"nix-store", "--realise", path}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	ok := realise(t, n, cache, path, cache.PublicKey())
 	require.Equal(t, 0, ok.ExitCode, "%s", ok.Stderr)
 	assert.Equal(t, path+"\n", string(ok.Stdout))
 	assert.Contains(t, string(ok.Stderr), "copying path '"+path+"' from '"+cache.URL()+"'...")
@@ -106,12 +115,12 @@ func TestCacheCorruptionsFailRealise(t *testing.T) {
 	cache.ReplaceNAR(t, victim, donor)
 	DeleteFromStore(t, victim)
 
-	res := n.Run(t, append([]string{"nix-store", "--realise", victim}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	res := realise(t, n, cache, victim, cache.PublicKey())
 	assert.Equal(t, 1, res.ExitCode)
 	assert.Contains(t, string(res.Stderr), "error: hash mismatch importing path '"+victim+"';")
 
 	cache.RemoveNAR(t, victim)
-	res = n.Run(t, append([]string{"nix-store", "--realise", victim}, cache.SubstituterOptions(cache.PublicKey())...)...)
+	res = realise(t, n, cache, victim, cache.PublicKey())
 	assert.Equal(t, 1, res.ExitCode)
 	assert.Regexp(t, `error: file 'nar/[0-9a-z]+\.nar\.xz' does not exist in binary cache`, string(res.Stderr))
 }
@@ -124,7 +133,7 @@ func TestUnsignedCacheIsRefused(t *testing.T) {
 	assert.Empty(t, unsigned.PublicKey())
 	unsigned.Publish(t, path)
 	DeleteFromStore(t, path)
-	res := n.Run(t, append([]string{"nix-store", "--realise", path}, unsigned.SubstituterOptions(signed.PublicKey())...)...)
+	res := realise(t, n, unsigned, path, signed.PublicKey())
 	assert.Equal(t, 1, res.ExitCode)
 	assert.Contains(t, string(res.Stderr), "the substitute for '"+path+"' from '"+unsigned.URL()+"' is not signed")
 }
