@@ -25,7 +25,7 @@ bench:
 
 ## demo: one activation on the embedded simulated host, with a timeline and the final JSON.
 demo:
-	$(GO) run ./cmd/nixfleet-activate --sim happy activate
+	$(GO) run ./cmd/nixfleet-activate --sim happy --log-format text activate
 
 clean:
 	rm -rf bin

@@ -120,6 +120,9 @@ func (c *config) setCommand(positional []string) error {
 	if !ok {
 		return fmt.Errorf("unknown subcommand %q (activate, rollback, status)", c.command)
 	}
+	if len(positional) == 1 && n == 1 && c.sim != "" {
+		return nil // --sim: activate the scenario's own target
+	}
 	if len(positional)-1 != n {
 		return fmt.Errorf("%s takes %d argument(s), got %d", c.command, n, len(positional)-1)
 	}

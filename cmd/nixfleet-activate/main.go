@@ -38,6 +38,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nixfleet-activate: %v\n", err)
 		return ExitUsage
 	}
+	if cfg.sim == "list" {
+		listSims(stdout)
+		return ExitSuccess
+	}
 	env, err := newEnvironment(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "nixfleet-activate: %v\n", err)

@@ -1,11 +1,133 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
-// newSimEnvironment builds an environment on the embedded simulated host.
+// simCache is the simulated host's signed binary cache.
+const simCache = "file:///srv/nix-cache"
+
+// Closures of the embedded simulated host "web1": it runs simOld
+// (generation 1); simNew is in the signed cache.
+var (
+	simOld = sim.FakeBasename("nixos-system-web1-24.05", "old")
+	simNew = sim.FakeBasename("nixos-system-web1-24.11", "new")
+)
+
+// simScenario sets up the embedded host for one --sim name.
+type simScenario struct {
+	about string
+	setup func(h *sim.Host, newSpec *sim.ClosureSpec)
+}
+
+// simScenarios are the --sim names: what a newcomer can watch.
+var simScenarios = map[string]simScenario{
+	"happy": {"the switch flips current-system at 3 s and exits 0 at 5 s", nil},
+	"untrusted": {"the cache's copy is signed by a key the host does not trust", func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Offers = []sim.Offer{{URL: simCache, SignedBy: sim.Key("rogue")}}
+	}},
+	"not-in-cache": {"no substituter has the closure", func(_ *sim.Host, s *sim.ClosureSpec) { s.Offers = nil }},
+	"units-failed": {"the switch flips the link, then exits 4 (some units failed)", func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Exit: 4, Flip: sim.Flip{At: 3 * time.Second}}
+	}},
+	"never-flips": {"the switch exits 1 without flipping: the poll budget runs out", func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Switch = &sim.SwitchBehaviour{Duration: 20 * time.Second, Exit: 1, Flip: sim.Flip{Never: true}}
+	}},
+	"third-closure": {"the link flips to a closure nobody asked for", func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Flip: sim.Flip{At: 3 * time.Second,
+			To: sim.FakeBasename("nixos-system-web1-24.11", "intruder")}}
+	}},
+	"new-kernel": {"the kernel changes: switch-to-configuration boot, reboot pending", func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Components = sim.Components{Kernel: "6.6.60"}
+	}},
+	"lock-held": {"another switch-to-configuration holds the lock", func(h *sim.Host, _ *sim.ClosureSpec) {
+		must(h.SetLock(sim.LockExclusive))
+	}},
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// simNames lists the scenario names, sorted.
+func simNames() []string {
+	names := make([]string, 0, len(simScenarios))
+	for n := range simScenarios {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// listSims prints the scenarios.
+func listSims(w io.Writer) {
+	for _, n := range simNames() {
+		fmt.Fprintf(w, "%-14s %s\n", n, simScenarios[n].about)
+	}
+}
+
+// newSimHost builds the embedded host for a scenario.
+func newSimHost(name string) (*sim.Host, error) {
+	sc, ok := simScenarios[name]
+	if !ok {
+		return nil, fmt.Errorf("--sim: unknown scenario %q (%s)", name, strings.Join(simNames(), ", "))
+	}
+	h, err := sim.NewHost(sim.HostConfig{Substituters: []string{simCache},
+		TrustedPublicKeys: []string{sim.Key("fleet-cache")}, Costs: sim.ObservedCosts()})
+	if err != nil {
+		return nil, err
+	}
+	newSpec := sim.ClosureSpec{Basename: simNew, Offers: []sim.Offer{{URL: simCache, SignedBy: sim.Key("fleet-cache")}}}
+	if sc.setup != nil {
+		sc.setup(h, &newSpec)
+	}
+	if err := h.AddClosure(sim.ClosureSpec{Basename: simOld, Valid: true}); err != nil {
+		return nil, err
+	}
+	if err := h.AddClosure(newSpec); err != nil {
+		return nil, err
+	}
+	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted} {
+		if err := step(simOld); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// newSimEnvironment runs the real backend over the embedded host's
+// emulated tools, so the demo exercises the same command lines and parsers
+// as production.
 func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
-	return nil, errors.New("--sim: not wired yet")
+	h, err := newSimHost(cfg.sim)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.command == "activate" && cfg.closure == "" {
+		cfg.closure = simNew
+	}
+	env := &environment{cfg: cfg, stderr: stderr}
+	env.log = newLogger(cfg, stderr, h.Clock())
+	env.backend = real.New(real.Config{Runner: h, Locker: h.Locker(), Logger: env.log})
+	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log}
+	env.simSummary = func(w io.Writer) {
+		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)
+		for _, e := range h.Log() {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(h.Summary()), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+	return env, nil
 }
