@@ -124,6 +124,9 @@ func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome 
 		if ctx.Err() != nil {
 			return interrupted(PhaseSystemdRunFire, closure, ctx)
 		}
+		if errors.Is(err, ErrUnitBusy) {
+			return Outcome{Kind: Skipped, Phase: PhaseSystemdRunFire, Closure: closure, Reason: err.Error()}
+		}
 		return Outcome{Kind: SwitchFailed, Phase: PhaseSystemdRunFire, Closure: closure,
 			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
 	}

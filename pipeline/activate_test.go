@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -297,4 +298,12 @@ func TestActivateEchoesMeta(t *testing.T) {
 	h := newFakeHost(t)
 	out := Activate(context.Background(), h.deps(), Target{Closure: newClosure, Meta: map[string]string{"rollout": "r7"}}, Options{})
 	assert.Equal(t, "r7", out.Meta["rollout"])
+}
+
+func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
+	h := newFakeHost(t)
+	h.fireErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
+	out := h.activate(newClosure)
+	assert.Equal(t, Skipped, out.Kind)
+	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
 }

@@ -2,8 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
+
+// ErrUnitBusy is wrapped by Backend.Fire when the transient unit of that
+// name is still running (an earlier switch goes on). The pipeline reports
+// it as Skipped: nothing was fired, retry later.
+var ErrUnitBusy = errors.New("transient unit is still running")
 
 // Nix is the pipeline's view of the Nix tools. The real backend implements it
 // by running nix-store and nix-env (Nix 2.8 command lines; see

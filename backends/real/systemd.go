@@ -13,7 +13,7 @@ import (
 
 // ErrUnitBusy is wrapped by Fire when the transient unit is still running a
 // switch: Fire then starts nothing.
-var ErrUnitBusy = errors.New("transient unit is still running")
+var ErrUnitBusy = pipeline.ErrUnitBusy
 
 // ErrBadFireRequest is wrapped by Fire when the request cannot be turned
 // into a safe systemd-run command line.
