@@ -11,12 +11,16 @@ import (
 // /run/current-system is the expected closure when it returns.
 func Activate(ctx context.Context, d Deps, target Target, o Options) Outcome {
 	r := newRun(d, o)
-	return r.finish(r.activate(ctx, target.Closure), target.Meta)
+	r.meta = target.Meta
+	return r.finish(r.activate(ctx, target.Closure))
 }
 
 func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if err := ValidateBasename(closure); err != nil {
 		return Outcome{Kind: InvalidInput, Phase: PhaseValidate, Reason: err.Error()}
+	}
+	if out := r.unresolvedRecord(closure); out != nil {
+		return *out
 	}
 	if out := r.probeLock(ctx, closure); out != nil {
 		return *out
@@ -26,11 +30,17 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.realise(ctx, closure, storePath); out != nil {
 		return *out
 	}
+	// LOADBEARING: record before the first change to the host, so a crash from here on is recoverable.
+	if out := r.beginRecord(r.newRecord(OpActivate, closure, r.o.SwitchUnit), StepRealised); out != nil {
+		return *out
+	}
 	// LOADBEARING: set the profile before the switch: the bootloader entry's generation comes from it.
 	generation, out := r.setProfile(ctx, closure, storePath)
 	if out != nil {
 		return *out
 	}
+	r.rec.Generation = generation
+	_ = r.saveStep(StepProfileSet)
 	previous, err := r.readBasename(r.o.CurrentSystem)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -40,6 +50,7 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 			ExitCode: UnknownExit(), Reason: err.Error()}
 	}
 	r.log.Info("pre-switch current-system", "previous", previous)
+	r.rec.Previous = previous
 	var result Outcome
 	if changed := r.changedComponents(previous, closure); len(changed) > 0 {
 		result = r.deferToBoot(ctx, closure, changed)
@@ -119,8 +130,7 @@ func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome 
 	unit := r.o.SwitchUnit
 	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionSwitch}
 	r.log.Info("fire", "unit", unit, "closure", closure, "action", ActionSwitch)
-	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
-	if err := r.d.Backend.Fire(ctx, req); err != nil {
+	if err := r.fire(ctx, req, nil); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseSystemdRunFire, closure, ctx)
 		}
@@ -130,11 +140,40 @@ func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome 
 		return Outcome{Kind: SwitchFailed, Phase: PhaseSystemdRunFire, Closure: closure,
 			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
 	}
-	w := watch{expected: closure, previous: previous, unit: unit, deadline: deadline}
+	w := watch{expected: closure, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}
+	return r.followActivation(ctx, w)
+}
+
+// followActivation polls a fired switch to its outcome, mending the profile
+// before the final verification.
+func (r *run) followActivation(ctx context.Context, w watch) Outcome {
 	var corrected bool
 	var warnings []string
-	out := r.follow(ctx, w, activateVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, closure) })
+	out := r.follow(ctx, w, activateVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, w.expected) })
 	out.ProfileCorrected, out.Warnings = corrected, append(out.Warnings, warnings...)
-	out.RebootPending = r.rebootPending(closure)
+	out.RebootPending = r.rebootPending(w.expected)
 	return out
+}
+
+// newRecord starts an in-flight record with the profile as it is before
+// the run changes it.
+func (r *run) newRecord(op Op, closure, unit string) Record {
+	prevProfile, _ := r.readBasename(r.o.Profile)
+	return Record{Op: op, Closure: closure, Meta: r.meta, Unit: unit,
+		PreviousProfile: prevProfile, PreviousGeneration: r.profileGeneration()}
+}
+
+// fire records the intent, fires req, and records the fire time (the poll
+// deadline counts from it). r.rec must be set (beginRecord). components names
+// what forced a deferral, if any.
+func (r *run) fire(ctx context.Context, req FireRequest, components []string) error {
+	r.rec.Unit, r.rec.Action, r.rec.Components = req.Unit, req.Action, components
+	// LOADBEARING: "firing" is written before the fire, so a crash right after it is never taken for "not fired".
+	_ = r.saveStep(StepFiring)
+	if err := r.d.Backend.Fire(ctx, req); err != nil {
+		return err
+	}
+	r.rec.FiredAt = r.d.Clock.Now()
+	_ = r.saveStep(StepFired)
+	return nil
 }

@@ -85,24 +85,27 @@ func (r *run) sameComponent(c Component, a, b string) bool {
 func (r *run) deferToBoot(ctx context.Context, closure string, changed []string) Outcome {
 	unit := r.o.SwitchUnit
 	r.log.Info("critical components change; deferring to next boot", "components", changed, "unit", unit)
-	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
-	fail := Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: closure, Components: changed}
-	if err := r.d.Backend.Fire(ctx, FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionBoot}); err != nil {
+	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionBoot}
+	if err := r.fire(ctx, req, changed); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseDeferBootloader, closure, ctx)
 		}
-		fail.ExitCode, fail.StderrTail, fail.Reason = commandExit(err), commandStderr(err), err.Error()
-		return fail
+		return Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: closure, Components: changed,
+			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
 	}
-	report, ok := r.waitUnit(ctx, watch{expected: closure, unit: unit, deadline: deadline})
+	return r.awaitBoot(ctx, watch{expected: closure, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, changed)
+}
+
+// awaitBoot waits for a fired boot action's exit status.
+func (r *run) awaitBoot(ctx context.Context, w watch, changed []string) Outcome {
+	report, ok := r.waitUnit(ctx, w)
 	if !ok {
-		return interrupted(PhaseDeferBootloader, closure, ctx)
+		return interrupted(PhaseDeferBootloader, w.expected, ctx)
 	}
 	if report.State != UnitExited || !report.ExitCode.Known || report.ExitCode.Code != 0 {
-		fail.ExitCode, fail.Switch = report.ExitCode, &report
-		fail.Reason = "switch-to-configuration boot did not exit 0"
-		return fail
+		return Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: w.expected, Components: changed,
+			ExitCode: report.ExitCode, Switch: &report, Reason: "switch-to-configuration boot did not exit 0"}
 	}
-	return Outcome{Kind: DeferredPendingReboot, Phase: PhaseDeferBootloader, Closure: closure, Components: changed,
+	return Outcome{Kind: DeferredPendingReboot, Phase: PhaseDeferBootloader, Closure: w.expected, Components: changed,
 		Switch: &report, RebootPending: true}
 }

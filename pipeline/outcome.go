@@ -54,6 +54,11 @@ const (
 	RollbackFailed Kind = "rollback-failed"
 )
 
+// Abandoned: recovery found that an earlier run stopped before its switch
+// was fired; nothing was switched. The profile may already point at the
+// closure (Generation says where it is now).
+const Abandoned Kind = "abandoned"
+
 // Interrupted: the agent was asked to stop (SIGINT/SIGTERM, context ended)
 // before a final outcome; Phase says where. A switch already fired keeps
 // running in its transient unit.
@@ -85,6 +90,8 @@ const (
 	PhaseRollbackExit      Phase = "rollback-exit"
 	PhaseSwitchPoll        Phase = "switch-poll"
 	PhaseSwitchWait        Phase = "switch-wait"
+	PhaseJournal           Phase = "journal"
+	PhaseRecover           Phase = "recover"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -93,6 +100,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
+	PhaseJournal, PhaseRecover,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -193,6 +201,13 @@ type Outcome struct {
 	ElapsedMS int64 `json:"elapsed_ms"`
 	// Meta echoes the target's opaque fields (channel ref, ...).
 	Meta map[string]string `json:"meta,omitempty"`
+	// Recovered marks an outcome worked out after the fact from an
+	// in-flight record of a run that did not finish (agent killed, host
+	// rebooted).
+	Recovered bool `json:"recovered,omitempty"`
+	// Earlier is the recovered outcome of an unfinished earlier run,
+	// resolved before this run started.
+	Earlier *Outcome `json:"earlier,omitempty"`
 }
 
 // Success reports whether the outcome is a clean success (settled or

@@ -39,6 +39,9 @@ type Deps struct {
 	Backend Backend
 	FS      *fsview.View
 	Clock   clock.Clock
+	// Journal keeps the in-flight record for crash recovery; nil records
+	// nothing.
+	Journal Journal
 	// Log receives one structured record per step; nil discards.
 	Log *slog.Logger
 }
@@ -112,6 +115,12 @@ type run struct {
 	o     Options
 	log   *slog.Logger
 	start time.Time
+	// rec is this run's in-flight record, nil until the first write.
+	rec *Record
+	// warnings collects non-fatal problems for the outcome.
+	warnings []string
+	// meta is echoed in the outcome and stored in the record.
+	meta map[string]string
 }
 
 func newRun(d Deps, o Options) *run {
@@ -123,9 +132,11 @@ func newRun(d Deps, o Options) *run {
 }
 
 // finish stamps the elapsed time and the target's meta, and logs the outcome.
-func (r *run) finish(out Outcome, meta map[string]string) Outcome {
+func (r *run) finish(out Outcome) Outcome {
+	r.endRecord(&out)
+	out.Warnings = append(r.warnings, out.Warnings...)
 	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()
-	out.Meta = meta
+	out.Meta = r.meta
 	r.log.Info("outcome", "outcome", out.Kind, "phase", out.Phase, "closure", out.Closure)
 	return out
 }

@@ -12,16 +12,26 @@ import (
 // the rollback unit, and polls like Activate. meta is echoed in the outcome.
 func Rollback(ctx context.Context, d Deps, meta map[string]string, o Options) Outcome {
 	r := newRun(d, o)
-	return r.finish(r.rollback(ctx), meta)
+	r.meta = meta
+	return r.finish(r.rollback(ctx))
 }
 
 func (r *run) rollback(ctx context.Context) Outcome {
+	if out := r.unresolvedRecord(""); out != nil {
+		return *out
+	}
 	if out := r.probeLock(ctx, ""); out != nil {
 		return *out
 	}
 	previous, err := r.readBasename(r.o.CurrentSystem)
 	if err != nil {
 		return Outcome{Kind: RollbackFailed, Phase: PhaseReadCurrent, ExitCode: UnknownExit(), Reason: err.Error()}
+	}
+	rec := r.newRecord(OpRollback, "", r.o.RollbackUnit)
+	rec.Previous = previous
+	// LOADBEARING: record before nix-env --rollback, the first change to the host.
+	if out := r.beginRecord(rec, StepRolledBack); out != nil {
+		return *out
 	}
 	r.log.Info("nix-env --rollback", "profile", r.o.Profile, "current", previous)
 	if err := r.d.Nix.RollbackProfile(ctx, r.o.Profile); err != nil {
@@ -36,6 +46,7 @@ func (r *run) rollback(ctx context.Context) Outcome {
 		return Outcome{Kind: RollbackFailed, Phase: PhaseDiscoverTarget, Previous: previous,
 			ExitCode: UnknownExit(), Reason: err.Error()}
 	}
+	r.rec.Closure, r.rec.Generation = target, r.profileGeneration()
 	out := r.fireRollback(ctx, target, previous)
 	out.Previous, out.Generation = previous, r.profileGeneration()
 	return out
@@ -61,13 +72,12 @@ func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome
 	unit := r.o.RollbackUnit
 	// LOADBEARING: the rolled-back closure's own binary: the current one knows only its own configuration.
 	req := FireRequest{Unit: unit, Closure: path.Join(r.o.StoreDir, target), Action: ActionSwitch}
-	deadline := r.d.Clock.Now().Add(r.o.PollBudget)
-	if err := r.d.Backend.Fire(ctx, req); err != nil {
+	if err := r.fire(ctx, req, nil); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseRollbackFire, target, ctx)
 		}
 		return Outcome{Kind: RollbackFailed, Phase: PhaseRollbackFire, Closure: target,
 			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
 	}
-	return r.follow(ctx, watch{expected: target, previous: previous, unit: unit, deadline: deadline}, rollbackVerdicts, nil)
+	return r.follow(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, rollbackVerdicts, nil)
 }

@@ -1,0 +1,168 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
+)
+
+// RecordVersion is the in-flight record's format version. A record of
+// another version is reported and kept aside, never guessed at.
+const RecordVersion = 1
+
+// DefaultStateDir holds the in-flight record.
+const DefaultStateDir = "/var/lib/nixfleet-activate"
+
+// Op is the operation a record belongs to.
+type Op string
+
+const (
+	OpActivate Op = "activate"
+	OpRollback Op = "rollback"
+)
+
+// Step is the last step an in-flight operation passed. The strings are
+// stored on disk: never rename one.
+type Step string
+
+const (
+	// StepRealised: the closure is realised; the profile may or may not
+	// have been set (the record is written before the set).
+	StepRealised Step = "realised"
+	// StepProfileSet: the profile points at the closure; nothing fired.
+	StepProfileSet Step = "profile-set"
+	// StepRolledBack: nix-env --rollback may have run; nothing fired.
+	StepRolledBack Step = "rolled-back"
+	// StepFiring: the fire was about to be issued (it may have happened).
+	StepFiring Step = "firing"
+	// StepFired: the unit was started; FiredAt is set.
+	StepFired Step = "fired"
+)
+
+// Record is the in-flight journal entry of one activation or rollback:
+// enough to work out, after the agent died, what happened to the host.
+type Record struct {
+	Version int               `json:"version"`
+	Op      Op                `json:"op"`
+	Step    Step              `json:"step"`
+	Closure string            `json:"closure,omitempty"`
+	Meta    map[string]string `json:"meta,omitempty"`
+	// Previous is current-system's basename before the switch.
+	Previous string `json:"previous,omitempty"`
+	// PreviousProfile and PreviousGeneration are the profile's closure and
+	// generation before the run changed it.
+	PreviousProfile    string `json:"previous_profile,omitempty"`
+	PreviousGeneration int    `json:"previous_generation,omitempty"`
+	Generation         int    `json:"generation,omitempty"`
+	Unit               string `json:"unit"`
+	Action             Action `json:"action,omitempty"`
+	// Components names what forced a deferral to boot.
+	Components []string `json:"components,omitempty"`
+	// PollIntervalMS and PollBudgetMS are the run's poll options, in ms.
+	PollIntervalMS int64     `json:"poll_interval_ms"`
+	PollBudgetMS   int64     `json:"poll_budget_ms"`
+	StartedAt      time.Time `json:"started_at"`
+	FiredAt        time.Time `json:"fired_at,omitzero"`
+}
+
+// Journal keeps at most one in-flight record.
+type Journal interface {
+	// Load returns the record, nil when there is none. A record that cannot
+	// be decoded is moved aside and reported as *CorruptRecordError.
+	Load() (*Record, error)
+	// Save replaces the record durably (atomic, fsynced).
+	Save(Record) error
+	// Clear removes the record; no record is not an error.
+	Clear() error
+}
+
+// CorruptRecordError reports a record that could not be used; it was moved
+// to KeptAt.
+type CorruptRecordError struct {
+	Path, KeptAt string
+	Err          error
+}
+
+func (e *CorruptRecordError) Error() string {
+	return fmt.Sprintf("in-flight record %s unusable (kept as %s): %v", e.Path, e.KeptAt, e.Err)
+}
+
+func (e *CorruptRecordError) Unwrap() error { return e.Err }
+
+// FileJournal stores the record as JSON in Dir/in-flight.json through a
+// filesystem view (atomic replace: temporary file, fsync, rename, fsync of
+// the directory).
+type FileJournal struct {
+	FS *fsview.View
+	// Dir is the state directory (DefaultStateDir in production).
+	Dir string
+	// Now names kept-aside files (corrupt records); nil uses the record
+	// path plus ".corrupt".
+	Now func() time.Time
+}
+
+func (j FileJournal) file() string { return path.Join(j.Dir, "in-flight.json") }
+
+// Load reads the record. Errors: *CorruptRecordError (garbage, torn write,
+// other version), or the view's read error.
+func (j FileJournal) Load() (*Record, error) {
+	data, err := j.FS.ReadFile(j.file())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	err = json.Unmarshal(data, &r)
+	if err == nil && r.Version != RecordVersion {
+		err = fmt.Errorf("format version %d, this binary reads %d", r.Version, RecordVersion)
+	}
+	if err == nil && r.Op != OpActivate && r.Op != OpRollback {
+		err = fmt.Errorf("unknown op %q", r.Op)
+	}
+	if err != nil {
+		return nil, j.keepAside(err)
+	}
+	return &r, nil
+}
+
+// keepAside moves an unusable record out of the way so the next run starts
+// clean, and reports where it went.
+func (j FileJournal) keepAside(cause error) error {
+	kept := j.file() + ".corrupt"
+	if j.Now != nil {
+		kept += "-" + j.Now().UTC().Format("20060102T150405Z")
+	}
+	if err := j.FS.Rename(j.file(), kept); err != nil {
+		return &CorruptRecordError{Path: j.file(), KeptAt: "(not moved: " + err.Error() + ")", Err: cause}
+	}
+	return &CorruptRecordError{Path: j.file(), KeptAt: kept, Err: cause}
+}
+
+// Save writes r atomically, creating Dir when missing.
+func (j FileJournal) Save(r Record) error {
+	r.Version = RecordVersion
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := j.FS.MkdirAll(j.Dir, 0o755); err != nil {
+		return err
+	}
+	return j.FS.WriteFileAtomic(j.file(), append(data, '\n'), 0o644)
+}
+
+// Clear removes the record.
+func (j FileJournal) Clear() error {
+	err := j.FS.Remove(j.file())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
