@@ -44,7 +44,9 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		CommandTimeout:    cfg.commandTimeout,
 		Logger:            env.log,
 	})
-	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: fsview.NewOS(cfg.root), Clock: clock.Real(), Log: env.log}
+	view := fsview.NewOS(cfg.root)
+	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
+		Journal: pipeline.FileJournal{FS: view, Dir: cfg.stateDir}}
 	return env, nil
 }
 
@@ -135,7 +137,7 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 		return env.printPlan(stdout, env.activatePlan(basename, opts))
 	}
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
-	return env.report(stdout, pipeline.Activate(ctx, env.deps, target, opts))
+	return env.withEarlier(ctx, stdout, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
 }
 
 func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
@@ -143,5 +145,5 @@ func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 	if env.cfg.dryRun {
 		return env.printPlan(stdout, env.rollbackPlan(opts))
 	}
-	return env.report(stdout, pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts))
+	return env.withEarlier(ctx, stdout, func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
 }

@@ -17,6 +17,7 @@ const (
 	ExitDeferred          = 9  // deferred-pending-reboot: reboot to finish
 	ExitDegraded          = 10 // settled-degraded, rollback-degraded
 	ExitInterrupted       = 11 // interrupted by SIGINT/SIGTERM; the fired unit goes on
+	ExitAbandoned         = 12 // abandoned: a recovered run had stopped before firing
 )
 
 // exitCodes maps every outcome kind to its exit code.
@@ -34,6 +35,7 @@ var exitCodes = map[pipeline.Kind]int{
 	pipeline.SettledDegraded:       ExitDegraded,
 	pipeline.RollbackDegraded:      ExitDegraded,
 	pipeline.Interrupted:           ExitInterrupted,
+	pipeline.Abandoned:             ExitAbandoned,
 }
 
 // exitCode returns the exit code for an outcome kind (ExitInternal for a

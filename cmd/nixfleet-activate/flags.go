@@ -21,6 +21,7 @@ type config struct {
 	meta      map[string]string
 	opts      pipeline.Options
 	root      string // filesystem root the paths live under ("/" in production)
+	stateDir  string // where the in-flight record lives
 	dryRun    bool
 	logFormat string // auto, text, json
 	logLevel  string
@@ -33,13 +34,19 @@ type config struct {
 
 const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
        nixfleet-activate [flags] rollback
+       nixfleet-activate [flags] recover
        nixfleet-activate [flags] status
+
+Every invocation first recovers an unfinished earlier run from its in-flight
+record (see recover) and reports it under "earlier".
 
 Flags may come before or after the subcommand. Exit codes: 0 settled or
 rollback-succeeded; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
 5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
-rollback-degraded; 11 interrupted; 1 internal error.
+rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
+fired); 1 internal error. recover exits with its recovered outcome's code, 0
+when there was nothing to recover.
 
 Flags:
 `
@@ -59,6 +66,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
+	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -112,13 +120,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, status); -h for help")
+		return errors.New("missing subcommand (activate, rollback, recover, status); -h for help")
 	}
 	c.command = positional[0]
-	want := map[string]int{"activate": 1, "rollback": 0, "status": 0}
+	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q (activate, rollback, status)", c.command)
+		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status)", c.command)
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
@@ -129,7 +137,7 @@ func (c *config) setCommand(positional []string) error {
 	if n == 1 {
 		c.closure = positional[1]
 	}
-	if c.dryRun && c.command == "status" {
+	if c.dryRun && (c.command == "status" || c.command == "recover") {
 		return errors.New("--dry-run applies to activate and rollback")
 	}
 	return nil

@@ -37,7 +37,7 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		pipeline.Settled, pipeline.SettledDegraded, pipeline.Skipped, pipeline.InvalidInput,
 		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
 		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
-		pipeline.RollbackFailed, pipeline.Interrupted,
+		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned,
 	}
 	require.Len(t, exitCodes, len(kinds))
 	for _, k := range kinds {

@@ -4,6 +4,7 @@
 //
 //	nixfleet-activate [flags] activate <closure-basename-or-store-path>
 //	nixfleet-activate [flags] rollback
+//	nixfleet-activate [flags] recover
 //	nixfleet-activate [flags] status
 //
 // With --sim NAME the same binary runs against an embedded simulated host
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.activate(ctx, stdout)
 	case "rollback":
 		return env.rollback(ctx, stdout)
+	case "recover":
+		return env.recover(ctx, stdout)
 	default:
 		return env.status(ctx, stdout)
 	}

@@ -15,7 +15,9 @@ type hostStatus struct {
 	Profile       profileStatus                    `json:"profile"`
 	Lock          string                           `json:"lock"` // free, held, unknown
 	Units         map[string]pipeline.SwitchReport `json:"units"`
-	Errors        []string                         `json:"errors,omitempty"`
+	// InFlight is the record of an unfinished run, if any.
+	InFlight *pipeline.Record `json:"in_flight,omitempty"`
+	Errors   []string         `json:"errors,omitempty"`
 }
 
 type profileStatus struct {
@@ -57,6 +59,8 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 		note(err)
 		st.Units[unit] = pipeline.ReportUnit(unit, us)
 	}
+	st.InFlight, err = env.deps.Journal.Load()
+	note(err)
 	if err := printJSON(stdout, st); err != nil {
 		return ExitInternal
 	}
