@@ -1,0 +1,61 @@
+package clock
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestVirtualRunsEventsInTimeThenInsertionOrder(t *testing.T) {
+	v := NewVirtual(time.Time{})
+	var got []string
+	at := func(name string) func() {
+		return func() { got = append(got, name+"@"+v.Now().Sub(Epoch).String()) }
+	}
+	v.Schedule(5*time.Second, at("b"))
+	v.Schedule(2*time.Second, at("a"))
+	v.Schedule(5*time.Second, at("c"))
+	v.Schedule(30*time.Second, at("late"))
+
+	<-v.After(6 * time.Second)
+	assert.Equal(t, []string{"a@2s", "b@5s", "c@5s"}, got)
+	assert.Equal(t, Epoch.Add(6*time.Second), v.Now())
+	assert.Equal(t, 1, v.Pending())
+}
+
+func TestVirtualAfterNeverBlocksAndNeverGoesBack(t *testing.T) {
+	v := NewVirtual(time.Time{})
+	select {
+	case now := <-v.After(300 * time.Second):
+		assert.Equal(t, Epoch.Add(300*time.Second), now)
+	default:
+		t.Fatal("After must hold the new time at once")
+	}
+	v.Advance(-time.Second)
+	assert.Equal(t, Epoch.Add(300*time.Second), v.Now())
+}
+
+func TestVirtualEventsScheduledByEventsRunInTheSameAdvance(t *testing.T) {
+	v := NewVirtual(time.Time{})
+	fired := false
+	v.Schedule(time.Second, func() { v.Schedule(time.Second, func() { fired = true }) })
+	v.Advance(2 * time.Second)
+	assert.True(t, fired)
+}
+
+func TestClockImplementations(t *testing.T) {
+	var _ Clock = NewVirtual(time.Time{})
+	assert.NotNil(t, Real().Now())
+}
+
+// BenchmarkVirtualPoll is 150 polls of 2 s: a whole 300 s poll budget.
+func BenchmarkVirtualPoll(b *testing.B) {
+	for b.Loop() {
+		v := NewVirtual(time.Time{})
+		v.Schedule(5*time.Second, func() {})
+		for range 150 {
+			<-v.After(2 * time.Second)
+		}
+	}
+}
