@@ -1,0 +1,209 @@
+package testscripts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// runCommands run the agent: the pipeline in-process through the real
+// backend over the simulated host, or the nixfleet-activate binary.
+func runCommands() []command {
+	return []command{
+		{name: "activate", usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
+			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM)",
+			run: runActivate(false)},
+		{name: "activate-raw", usage: "activate-raw STRING [options of activate]",
+			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
+			run: runActivate(true)},
+		{name: "rollback", usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
+			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate",
+			run: runRollback},
+		{name: "advance", usage: "advance DURATION",
+			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
+			run: runAdvance},
+		{name: "cli", usage: "cli exit=N ARGS...",
+			summary: "runs the nixfleet-activate binary with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
+			run: runCLI},
+	}
+}
+
+// runSpec are the options of activate and rollback.
+var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta="}
+
+// runOptions reads the options shared by activate and rollback.
+func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
+	var o pipeline.Options
+	var err error
+	if o.PollInterval, err = p.duration("poll-interval", 0); err != nil {
+		return o, nil, err
+	}
+	if o.PollBudget, err = p.duration("budget", 0); err != nil {
+		return o, nil, err
+	}
+	if rollback {
+		o.RollbackUnit = p.opts["unit"]
+	} else {
+		o.SwitchUnit = p.opts["unit"]
+	}
+	var meta map[string]string
+	if raw, ok := p.opts["meta"]; ok {
+		k, v, ok := strings.Cut(raw, ":")
+		if !ok || k == "" {
+			return o, nil, fmt.Errorf("meta=%q: want KEY:VALUE", raw)
+		}
+		meta = map[string]string{k: v}
+	}
+	return o, meta, nil
+}
+
+func runActivate(raw bool) func(*script, bool, []string) error {
+	return func(s *script, _ bool, args []string) error {
+		p, err := runSpec.parse(args)
+		if err == nil {
+			err = p.exactly(1, "one closure")
+		}
+		if err != nil {
+			return err
+		}
+		closure := p.pos[0]
+		if !raw {
+			if closure, err = s.w.basename(closure); err != nil {
+				return err
+			}
+		}
+		o, meta, err := runOptions(p, false)
+		if err != nil {
+			return err
+		}
+		return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) pipeline.Outcome {
+			return pipeline.Activate(ctx, d, pipeline.Target{Closure: closure, Meta: meta}, o)
+		})
+	}
+}
+
+func runRollback(s *script, _ bool, args []string) error {
+	p, err := runSpec.parse(args)
+	if err == nil {
+		err = p.noPositional()
+	}
+	if err != nil {
+		return err
+	}
+	o, meta, err := runOptions(p, true)
+	if err != nil {
+		return err
+	}
+	return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) pipeline.Outcome {
+		return pipeline.Rollback(ctx, d, meta, o)
+	})
+}
+
+// runAgent wires the pipeline to the host through the real backend, runs
+// it, prints the outcome JSON and keeps it. The pipeline's log goes to the
+// script's stderr, stamped with virtual time.
+func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) pipeline.Outcome) error {
+	h := s.w.host()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if _, ok := p.opts["interrupt-at"]; ok {
+		at, err := p.duration("interrupt-at", 0)
+		if err != nil {
+			return err
+		}
+		h.Clock().Schedule(at, func() { cancel(errors.New("interrupted: SIGTERM")) })
+	}
+	b := real.New(real.Config{Runner: h, Locker: h.Locker(),
+		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
+	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
+	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Log: log}
+	start := len(h.Log())
+	out := agent(ctx, deps)
+	js, err := marshalOutcome(out)
+	if err != nil {
+		return err
+	}
+	fields := map[string]any{}
+	if err := json.Unmarshal(js, &fields); err != nil {
+		return err
+	}
+	s.w.last = &lastRun{json: js, fields: fields, logStart: start}
+	_, err = fmt.Fprintf(s.ts.Stdout(), "%s\n", js)
+	return err
+}
+
+// marshalOutcome renders the outcome as indented JSON without HTML escapes
+// (reasons quote "<32-char hash>-<name>").
+func marshalOutcome(out pipeline.Outcome) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// virtualTime replaces a log record's wall time with the host's virtual
+// offset ("t=+6.275s") and store paths with aliases.
+func (s *script) virtualTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.String("t", "+"+s.w.h.Elapsed().String())
+	}
+	if a.Value.Kind() == slog.KindString {
+		return slog.String(a.Key, s.w.readable(a.Value.String()))
+	}
+	return a
+}
+
+func runAdvance(s *script, _ bool, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want DURATION")
+	}
+	p := parsed{opts: map[string]string{"d": args[0]}}
+	d, err := p.duration("d", 0)
+	if err != nil {
+		return err
+	}
+	s.w.host().Clock().Advance(d)
+	return nil
+}
+
+func runCLI(s *script, _ bool, args []string) error {
+	if len(args) < 1 || !strings.HasPrefix(args[0], "exit=") {
+		return fmt.Errorf("want exit=N ARGS...")
+	}
+	p, err := argSpec{"exit="}.parse(args[:1])
+	if err != nil {
+		return err
+	}
+	want, err := p.integer("exit", 0)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binaryPath, args[1:]...)
+	cmd.Dir = s.ts.Getenv("WORK")
+	cmd.Stdout, cmd.Stderr = s.ts.Stdout(), s.ts.Stderr()
+	err = cmd.Run()
+	var exitErr *exec.ExitError
+	got := 0
+	switch {
+	case errors.As(err, &exitErr):
+		got = exitErr.ExitCode()
+	case err != nil:
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("nixfleet-activate %s exited %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+	return nil
+}

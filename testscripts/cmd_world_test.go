@@ -1,0 +1,419 @@
+package testscripts
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+)
+
+// worldCommands set up the simulated host: its Nix settings, closures and
+// how their switch-to-configuration behaves, the links, the lock, faults.
+func worldCommands() []command {
+	return []command{
+		{name: "host", usage: "host [nix=2.8] [substituters=URL,...|none] [trusted=KEY,...|none] [costs=observed|none] [name=web1]",
+			summary: "rebuilds the host before anything else touches it: the Nix version whose texts the tools print (2.3, 2.8, 2.13, ...), nix.conf's substituters and trusted-public-keys (key names, see `offer`), and whether commands take the durations REAL-TOOLS.md observed (default: Nix 2.8, " + defaultCache + ", key " + defaultKeyName + ", observed costs)",
+			run: runHost},
+		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary]",
+			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration unexecutable (status 203)",
+			run: runClosure},
+		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage]",
+			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective",
+			run: runOffer},
+		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D]",
+			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never)",
+			run: runSwitch},
+		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
+			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
+			run: runBoot},
+		{name: "agent", usage: "agent [substituters=URL,...] [trusted=KEY,...]",
+			summary: "configures the agent's real backend to pass its own `--option substituters` / `--option trusted-public-keys` to nix-store --realise",
+			run: runAgent},
+		{name: "running", usage: "running ALIAS",
+			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it",
+			run: runRunning},
+		{name: "profile", usage: "profile ALIAS...",
+			summary: "makes the closures the system profile's generations 1..n, the profile at the last",
+			run: runProfile},
+		{name: "current", usage: "current ALIAS|missing|PATH",
+			summary: "points /run/current-system at the closure or at PATH, or removes it",
+			effect: linkEffect(sim.DefaultCurrentSystem)},
+		{name: "booted", usage: "booted ALIAS|missing|PATH",
+			summary: "points /run/booted-system at the closure or at PATH, or removes it",
+			effect: linkEffect(sim.DefaultBootedSystem)},
+		{name: "lock", usage: "lock free|shared|exclusive|stale|file-missing|dir-missing|probe-error",
+			summary: "puts /run/nixos/switch-to-configuration.lock in a state: held by another switch (exclusive), held shared, left by a dead process (stale), its file or /run/nixos missing, or unprobeable (permission denied)",
+			effect: lockEffect},
+		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N]",
+			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); cite the tool version a text follows in the scenario's comment",
+			effect: faultEffect},
+		{name: "unreachable", usage: "unreachable URL",
+			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it",
+			effect: unreachableEffect},
+		{name: "unit-collected", usage: "unit-collected UNIT",
+			summary: "the unit's status is lost, as after `systemd-run --collect` unloaded it (systemd 252): systemctl show answers LoadState=not-found with ExecMainStatus=0, stop and reset-failed answer `not loaded`",
+			effect: unitCollectedEffect},
+	}
+}
+
+func runHost(s *script, _ bool, args []string) error {
+	p, err := argSpec{"nix=", "substituters=", "trusted=", "costs=", "name="}.parse(args)
+	if err == nil {
+		err = p.noPositional()
+	}
+	if err != nil {
+		return err
+	}
+	if s.w.touched {
+		return fmt.Errorf("host must come before every other command that touches the host")
+	}
+	cfg := sim.HostConfig{NixVersion: p.opts["nix"], Substituters: p.list("substituters", []string{defaultCache})}
+	for _, k := range p.list("trusted", []string{defaultKeyName}) {
+		cfg.TrustedPublicKeys = append(cfg.TrustedPublicKeys, sim.Key(k))
+	}
+	switch p.opts["costs"] {
+	case "", "observed":
+		cfg.Costs = sim.ObservedCosts()
+	case "none":
+	default:
+		return fmt.Errorf("costs=%q: want observed or none", p.opts["costs"])
+	}
+	if n, ok := p.opts["name"]; ok {
+		s.w.name = n
+	}
+	return s.w.build(cfg)
+}
+
+func runClosure(s *script, _ bool, args []string) error {
+	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary"}.parse(args)
+	if err == nil {
+		err = p.exactly(1, "ALIAS")
+	}
+	if err != nil {
+		return err
+	}
+	alias := p.pos[0]
+	if !aliasRE.MatchString(alias) {
+		return fmt.Errorf("alias %q: want lowercase letters, digits and _ (it becomes $%s)", alias, alias)
+	}
+	if _, dup := s.w.closures[alias]; dup {
+		return fmt.Errorf("closure %q is already declared", alias)
+	}
+	release := p.opts["release"]
+	if release == "" {
+		release = defaultRelease
+	}
+	spec := &sim.ClosureSpec{
+		Basename: sim.FakeBasename("nixos-system-"+s.w.name+"-"+release, alias),
+		Components: sim.Components{Kernel: p.opts["kernel"], Initrd: p.opts["initrd"], KernelModules: p.opts["modules"],
+			Systemd: p.opts["systemd"], Dbus: p.opts["dbus"]},
+		Valid: p.flags["valid"], BrokenBinary: p.flags["broken-binary"],
+	}
+	if as, ok := p.opts["realises-as"]; ok {
+		if spec.RealisesAs, err = s.w.basename(as); err != nil {
+			return err
+		}
+	}
+	if err := s.w.host().AddClosure(*spec); err != nil {
+		return err
+	}
+	s.w.closures[alias] = spec
+	s.w.aliases = append(s.w.aliases, alias)
+	s.ts.Setenv(alias, spec.Basename)
+	return nil
+}
+
+func runOffer(s *script, _ bool, args []string) error {
+	p, err := argSpec{"signed-by=", "defect="}.parse(args)
+	if err == nil {
+		err = p.exactly(2, "ALIAS URL")
+	}
+	if err != nil {
+		return err
+	}
+	spec, err := s.w.spec(p.pos[0])
+	if err != nil {
+		return err
+	}
+	offer := sim.Offer{URL: p.pos[1]}
+	switch by := p.opts["signed-by"]; by {
+	case "unsigned":
+	case "":
+		offer.SignedBy = sim.Key(defaultKeyName)
+	default:
+		offer.SignedBy = sim.Key(by)
+	}
+	switch d := sim.OfferDefect(p.opts["defect"]); d {
+	case sim.OfferGood, sim.OfferHashMismatch, sim.OfferNarMissing, sim.OfferGarbage:
+		offer.Defect = d
+	default:
+		return fmt.Errorf("defect=%q: want hash-mismatch, nar-missing or garbage", d)
+	}
+	spec.Offers = append(spec.Offers, offer)
+	return s.w.commit(spec)
+}
+
+// endSpec is how a switch-to-configuration process ends.
+var endSpec = argSpec{"duration=", "exit=", "signal=", "core-dump", "never-ends"}
+
+// end reads the ending options shared by switch and boot.
+type end struct {
+	duration       time.Duration
+	exit, signal   int
+	coreDump, never bool
+}
+
+func (p parsed) end(defDuration time.Duration) (end, error) {
+	var e end
+	var err error
+	if e.duration, err = p.duration("duration", defDuration); err != nil {
+		return e, err
+	}
+	if e.exit, err = p.integer("exit", 0); err != nil {
+		return e, err
+	}
+	if e.signal, err = p.integer("signal", 0); err != nil {
+		return e, err
+	}
+	e.coreDump, e.never = p.flags["core-dump"], p.flags["never-ends"]
+	return e, nil
+}
+
+func runSwitch(s *script, _ bool, args []string) error {
+	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation="}, endSpec...)
+	p, err := spec.parse(args)
+	if err == nil {
+		err = p.exactly(1, "ALIAS")
+	}
+	if err != nil {
+		return err
+	}
+	cs, err := s.w.spec(p.pos[0])
+	if err != nil {
+		return err
+	}
+	b, err := s.switchBehaviour(p)
+	if err != nil {
+		return err
+	}
+	cs.Switch = &b
+	return s.w.commit(cs)
+}
+
+// switchBehaviour builds a SwitchBehaviour from sim.DefaultSwitch and the
+// options.
+func (s *script) switchBehaviour(p parsed) (sim.SwitchBehaviour, error) {
+	b := sim.DefaultSwitch()
+	e, err := p.end(b.Duration)
+	if err != nil {
+		return b, err
+	}
+	b.Duration, b.Exit, b.Signal, b.CoreDump, b.Never = e.duration, e.exit, e.signal, e.coreDump, e.never
+	if err := s.flip(p, &b.Flip); err != nil {
+		return b, err
+	}
+	if raw, ok := p.opts["profile-move"]; ok {
+		alias, at, err := atOffset("profile-move", raw)
+		if err != nil {
+			return b, err
+		}
+		to, err := s.w.basename(alias)
+		if err != nil {
+			return b, err
+		}
+		b.ProfileMove = &sim.ProfileMove{At: at, To: to}
+	}
+	if raw, ok := p.opts["profile-generation"]; ok {
+		n, at, err := atOffset("profile-generation", raw)
+		var gen int
+		if err == nil {
+			_, err = fmt.Sscanf(n, "%d", &gen)
+		}
+		if err != nil || b.ProfileMove != nil {
+			return b, fmt.Errorf("profile-generation=%q: want N@DURATION, and not with profile-move", raw)
+		}
+		b.ProfileMove = &sim.ProfileMove{At: at, Generation: gen}
+	}
+	return b, nil
+}
+
+// flip reads flip=, flip-to=, absent= and back-at=.
+func (s *script) flip(p parsed, f *sim.Flip) error {
+	var err error
+	if p.opts["flip"] == "never" {
+		f.Never = true
+	} else if f.At, err = p.duration("flip", f.At); err != nil {
+		return err
+	}
+	if to, ok := p.opts["flip-to"]; ok {
+		if f.To, err = s.w.basename(to); err != nil {
+			return err
+		}
+	}
+	if f.AbsentFor, err = p.duration("absent", 0); err != nil {
+		return err
+	}
+	f.BackAt, err = p.duration("back-at", 0)
+	return err
+}
+
+func runBoot(s *script, _ bool, args []string) error {
+	p, err := endSpec.parse(args)
+	if err == nil {
+		err = p.exactly(1, "ALIAS")
+	}
+	if err != nil {
+		return err
+	}
+	cs, err := s.w.spec(p.pos[0])
+	if err != nil {
+		return err
+	}
+	e, err := p.end(sim.DefaultBoot().Duration)
+	if err != nil {
+		return err
+	}
+	cs.Boot = &sim.BootBehaviour{Duration: e.duration, Exit: e.exit, Signal: e.signal, CoreDump: e.coreDump, Never: e.never}
+	return s.w.commit(cs)
+}
+
+func runAgent(s *script, _ bool, args []string) error {
+	p, err := argSpec{"substituters=", "trusted="}.parse(args)
+	if err == nil {
+		err = p.noPositional()
+	}
+	if err != nil {
+		return err
+	}
+	s.w.agent.substituters = p.list("substituters", nil)
+	s.w.agent.trustedKeys = nil
+	for _, k := range p.list("trusted", nil) {
+		s.w.agent.trustedKeys = append(s.w.agent.trustedKeys, sim.Key(k))
+	}
+	return nil
+}
+
+func runRunning(s *script, _ bool, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want ALIAS")
+	}
+	base, err := s.w.basename(args[0])
+	if err != nil {
+		return err
+	}
+	h := s.w.host()
+	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted} {
+		if err := step(base); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runProfile(s *script, _ bool, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("want ALIAS...")
+	}
+	bases := make([]string, len(args))
+	for i, a := range args {
+		var err error
+		if bases[i], err = s.w.basename(a); err != nil {
+			return err
+		}
+	}
+	return s.w.host().InitProfile(bases...)
+}
+
+// linkEffect re-points or removes one of the /run links.
+func linkEffect(link string) func(*script, []string) (func() error, error) {
+	return func(s *script, args []string) (func() error, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("want ALIAS, missing or an absolute PATH")
+		}
+		h, target := s.w.host(), args[0]
+		switch {
+		case target == "missing":
+			return func() error { return h.FS().RemoveAll(link) }, nil
+		case strings.HasPrefix(target, "/"):
+			return func() error { return h.FS().ReplaceLink(target, link) }, nil
+		}
+		base, err := s.w.basename(target)
+		if err != nil {
+			return nil, err
+		}
+		if link == sim.DefaultCurrentSystem {
+			return func() error { return h.SetCurrent(base) }, nil
+		}
+		return func() error { return h.SetBooted(base) }, nil
+	}
+}
+
+// lockStates are the states `lock` accepts, as the simulator names them.
+var lockStates = []sim.LockState{sim.LockFree, sim.LockShared, sim.LockExclusive, sim.LockStale,
+	sim.LockFileMissing, sim.LockDirMissing, sim.LockProbeError}
+
+func lockEffect(s *script, args []string) (func() error, error) {
+	if len(args) != 1 || !slices.Contains(lockStates, sim.LockState(args[0])) {
+		return nil, fmt.Errorf("want one of %v", lockStates)
+	}
+	h, state := s.w.host(), sim.LockState(args[0])
+	return func() error { return h.SetLock(state) }, nil
+}
+
+func faultEffect(s *script, args []string) (func() error, error) {
+	p, err := argSpec{"exit=", "stderr=", "stdout=", "times="}.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.pos) == 0 {
+		return nil, fmt.Errorf("want PROGRAM [WORDS...]")
+	}
+	f := sim.Fault{Match: sim.Cmd(p.pos[0], p.pos[1:]...), Stdout: p.opts["stdout"], Stderr: p.opts["stderr"]}
+	if f.Exit, err = p.integer("exit", 1); err != nil {
+		return nil, err
+	}
+	if f.Times, err = p.integer("times", 0); err != nil {
+		return nil, err
+	}
+	h := s.w.host()
+	return func() error { h.AddFault(f); return nil }, nil
+}
+
+func unreachableEffect(s *script, args []string) (func() error, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("want URL")
+	}
+	h, url := s.w.host(), args[0]
+	return func() error { h.SetUnreachable(url, true); return nil }, nil
+}
+
+// notFoundShow is systemd 252's answer to `systemctl show --property=
+// LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,
+// ExecMainPID` for a unit it does not have loaded (REAL-TOOLS.md: a
+// collected unit reads LoadState=not-found, Result=success and
+// ExecMainStatus=0), in systemd's own property order.
+const notFoundShow = "Result=success\nExecMainPID=0\nExecMainCode=0\nExecMainStatus=0\nLoadState=not-found\nActiveState=inactive\nSubState=dead"
+
+// GOTCHA: the simulator has no call that unloads a unit as --collect does,
+// so its loss is emulated at the process boundary with faults carrying
+// systemd 252's own answers for a unit that is not loaded.
+func unitCollectedEffect(s *script, args []string) (func() error, error) {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return nil, fmt.Errorf("want UNIT")
+	}
+	name := args[0]
+	if !strings.HasSuffix(name, ".service") {
+		name += ".service"
+	}
+	h := s.w.host()
+	return func() error {
+		h.AddFault(sim.Fault{Match: sim.Cmd("systemctl", "show", name), Exit: 0, Stdout: notFoundShow})
+		h.AddFault(sim.Fault{Match: sim.Cmd("systemctl", "stop", name), Exit: 5,
+			Stderr: fmt.Sprintf("Failed to stop %[1]s: Unit %[1]s not loaded.", name)})
+		h.AddFault(sim.Fault{Match: sim.Cmd("systemctl", "reset-failed", name), Exit: 1,
+			Stderr: fmt.Sprintf("Failed to reset failed state of unit %[1]s: Unit %[1]s not loaded.", name)})
+		return nil
+	}, nil
+}

@@ -1,0 +1,69 @@
+package testscripts
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runScript runs one script text with the suite's parameters and returns
+// whether it failed and its log.
+func runScript(t *testing.T, text string) (bool, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "probe.txtar")
+	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
+	p := params()
+	p.Dir, p.Files, p.UpdateScripts = "", []string{file}, false
+	r := newRecordT()
+	testscript.RunT(r, p)
+	return r.failed["probe"], r.log("probe")
+}
+
+// world0 is the typical set-up the probes start from.
+const world0 = "closure old valid\nclosure new\noffer new file:///srv/cache\nrunning old\n"
+
+// TestHarnessCatchesMistakes pins that the language fails loudly on wrong
+// expectations, typos and meaningless negations, rather than passing.
+func TestHarnessCatchesMistakes(t *testing.T) {
+	cases := []struct {
+		name, script, want string
+	}{
+		{"wrong kind", world0 + "activate new\noutcome skipped\n", `outcome is "settled", want "skipped"`},
+		{"wrong nested field", world0 + "activate new\noutcome settled switch.exit_code=4\n", `switch.exit_code is "0", want "4"`},
+		{"null is not 0", world0 + "activate new\noutcome settled switch.exit_code=null\n", `switch.exit_code is "0", want "null"`},
+		{"absent field", world0 + "activate new\noutcome settled last_observed=x\n", `last_observed is "", want "x"`},
+		{"regexp", world0 + "activate new\noutcome settled closure=~^nope\n", `want a match of "^nope"`},
+		{"negated assertion", world0 + "activate new\n! outcome skipped\n", `outcome does not take '!'`},
+		{"unknown option", "closure new vaild\n", `want ALIAS, got ["new" "vaild"]`},
+		{"unknown alias", "activate nope\n", `unknown closure "nope"`},
+		{"unknown command", "activte new\n", `unknown command "activte"`},
+		{"unknown condition", "[nixos] closure new\n", `unknown condition "nixos"`},
+		{"host after use", "closure new\nhost nix=2.3\n", `host must come before`},
+		{"link", world0 + "link /run/current-system new\n", `/run/current-system points at old, want new`},
+		{"profile", world0 + "profile-is new\n", `the profile resolves to old, want new`},
+		{"elapsed", world0 + "activate new\nelapsed 1s\n", `virtual time is 6.275s, want 1s`},
+		{"unit", world0 + "activate new\nunit nixfleet-activate-switch status=4\n", `status=0, want 4`},
+		{"ran-switch-of negated", world0 + "activate new\n! ran-switch-of new\n", `a unit ran new's switch-to-configuration`},
+		{"scheduled error", world0 + "at 1s current nope\n", `unknown closure "nope"`},
+		{"not schedulable", world0 + "at 1s activate new\n", `"activate" cannot be scheduled`},
+		{"outcome before a run", world0 + "outcome settled\n", `no activate or rollback has run yet`},
+		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			failed, log := runScript(t, c.script)
+			assert.True(t, failed, "the script passed:\n%s", log)
+			assert.Contains(t, log, c.want)
+		})
+	}
+}
+
+// TestHarnessPassesTheTypicalSetUp is the control for the cases above.
+func TestHarnessPassesTheTypicalSetUp(t *testing.T) {
+	failed, log := runScript(t, world0+"activate new\noutcome settled\nlink /run/current-system new\n")
+	assert.False(t, failed, log)
+}

@@ -1,0 +1,144 @@
+package testscripts
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// command is one word of the scenario language. Every command is
+// registered once, in commands; Params.Cmds and README.md are built from
+// that list.
+type command struct {
+	name string
+	// usage is the one-line synopsis; summary says what it does.
+	usage, summary string
+	// negatable: `! name ...` is meaningful. Otherwise `!` is refused.
+	negatable bool
+	// effect, for commands that change the simulated world, parses args and
+	// returns the change; such commands may also be scheduled with `at`.
+	effect func(s *script, args []string) (func() error, error)
+	// run is every other command (set-up without `at`, runs, assertions).
+	run func(s *script, neg bool, args []string) error
+}
+
+// script is what a command sees: the testscript and its world.
+type script struct {
+	ts *testscript.TestScript
+	w  *world
+}
+
+// worldKey is where Setup puts a script's world in env.Values.
+type worldKey struct{}
+
+// commands is the scenario language, in the order README.md lists it.
+var commands []command
+
+// conditionsDoc says which conditions scripts may use; README.md quotes it.
+const conditionsDoc = "The suite defines no conditions of its own: a scenario states its host instead " +
+	"of branching on it. testscript's built-in conditions (`[short]`, `[unix]`, `[exec:PROG]`, ...) apply; " +
+	"any other name fails the script instead of silently reading as false."
+
+// condition is Params.Condition: every name that is not built in is an error.
+func condition(name string) (bool, error) {
+	return false, fmt.Errorf("unknown condition %q: %s", name, conditionsDoc)
+}
+
+func init() {
+	commands = append(commands, worldCommands()...)
+	commands = append(commands, runCommands()...)
+	commands = append(commands, assertCommands()...)
+	commands = append(commands, command{
+		name:    "at",
+		usage:   "at DURATION COMMAND [ARGS...]",
+		summary: "schedules a world-changing command (lock, fault, current, unit-collected, ...) at DURATION of virtual time from now, so it happens while the agent runs; its errors fail the next command",
+		run:     runAt,
+	})
+}
+
+// lookup finds a command by name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// cmds builds Params.Cmds from the registry.
+func cmds() map[string]func(*testscript.TestScript, bool, []string) {
+	m := make(map[string]func(*testscript.TestScript, bool, []string), len(commands))
+	for _, c := range commands {
+		m[c.name] = c.handler()
+	}
+	return m
+}
+
+// handler wraps a command: refuses a meaningless `!`, reports errors of
+// scheduled effects, and fails the script with the host's state.
+func (c command) handler() func(*testscript.TestScript, bool, []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		s := &script{ts: ts, w: ts.Value(worldKey{}).(*world)}
+		if neg && !c.negatable {
+			ts.Fatalf("%s does not take '!': write the expected state instead (usage: %s)", c.name, c.usage)
+		}
+		// LOADBEARING: every command starts with an empty stdout, so `stdout`
+		// after a command that printed nothing never sees an older output.
+		ts.Stdout()
+		err := c.call(s, neg, args)
+		if evErr := s.w.takeEventErrs(); evErr != nil {
+			ts.Fatalf("scheduled command failed: %v", evErr)
+		}
+		if err != nil {
+			ts.Fatalf("%s: %v\nusage: %s\n--- simulated host ---\n%s", c.name, err, c.usage, s.w.summary())
+		}
+	}
+}
+
+func (c command) call(s *script, neg bool, args []string) error {
+	if c.effect == nil {
+		return c.run(s, neg, args)
+	}
+	apply, err := c.effect(s, args)
+	if err != nil {
+		return err
+	}
+	return apply()
+}
+
+// runAt schedules a world-changing command.
+func runAt(s *script, _ bool, args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("want DURATION COMMAND [ARGS...]")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q: want a duration such as 6s", args[0])
+	}
+	c, ok := lookup(args[1])
+	if !ok || c.effect == nil {
+		return fmt.Errorf("%q cannot be scheduled: only world-changing commands can (%s)", args[1], schedulableNames())
+	}
+	apply, err := c.effect(s, args[2:])
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	s.w.schedule(d, c.name, apply)
+	return nil
+}
+
+// schedulableNames lists the commands `at` accepts.
+func schedulableNames() string {
+	var names string
+	for _, c := range commands {
+		if c.effect != nil {
+			if names != "" {
+				names += ", "
+			}
+			names += c.name
+		}
+	}
+	return names
+}
