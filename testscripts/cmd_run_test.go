@@ -20,19 +20,19 @@ func runCommands() []command {
 	return []command{
 		{name: "activate", usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
 			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM)",
-			run: runActivate(false)},
+			run:     runActivate(false)},
 		{name: "activate-raw", usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
-			run: runActivate(true)},
+			run:     runActivate(true)},
 		{name: "rollback", usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
 			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate",
-			run: runRollback},
+			run:     runRollback},
 		{name: "advance", usage: "advance DURATION",
 			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
-			run: runAdvance},
+			run:     runAdvance},
 		{name: "cli", usage: "cli exit=N ARGS...",
 			summary: "runs the nixfleet-activate binary with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
-			run: runCLI},
+			run:     runCLI},
 	}
 }
 

@@ -15,46 +15,46 @@ func worldCommands() []command {
 	return []command{
 		{name: "host", usage: "host [nix=2.8] [substituters=URL,...|none] [trusted=KEY,...|none] [costs=observed|none] [name=web1]",
 			summary: "rebuilds the host before anything else touches it: the Nix version whose texts the tools print (2.3, 2.8, 2.13, ...), nix.conf's substituters and trusted-public-keys (key names, see `offer`), and whether commands take the durations REAL-TOOLS.md observed (default: Nix 2.8, " + defaultCache + ", key " + defaultKeyName + ", observed costs)",
-			run: runHost},
+			run:     runHost},
 		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary]",
 			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration unexecutable (status 203)",
-			run: runClosure},
+			run:     runClosure},
 		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage]",
 			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective",
-			run: runOffer},
+			run:     runOffer},
 		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D]",
 			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never)",
-			run: runSwitch},
+			run:     runSwitch},
 		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
 			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
-			run: runBoot},
+			run:     runBoot},
 		{name: "agent", usage: "agent [substituters=URL,...] [trusted=KEY,...]",
 			summary: "configures the agent's real backend to pass its own `--option substituters` / `--option trusted-public-keys` to nix-store --realise",
-			run: runAgent},
+			run:     runAgent},
 		{name: "running", usage: "running ALIAS",
 			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it",
-			run: runRunning},
+			run:     runRunning},
 		{name: "profile", usage: "profile ALIAS...",
 			summary: "makes the closures the system profile's generations 1..n, the profile at the last",
-			run: runProfile},
+			run:     runProfile},
 		{name: "current", usage: "current ALIAS|missing|PATH",
 			summary: "points /run/current-system at the closure or at PATH, or removes it",
-			effect: linkEffect(sim.DefaultCurrentSystem)},
+			effect:  linkEffect(sim.DefaultCurrentSystem)},
 		{name: "booted", usage: "booted ALIAS|missing|PATH",
 			summary: "points /run/booted-system at the closure or at PATH, or removes it",
-			effect: linkEffect(sim.DefaultBootedSystem)},
+			effect:  linkEffect(sim.DefaultBootedSystem)},
 		{name: "lock", usage: "lock free|shared|exclusive|stale|file-missing|dir-missing|probe-error",
 			summary: "puts /run/nixos/switch-to-configuration.lock in a state: held by another switch (exclusive), held shared, left by a dead process (stale), its file or /run/nixos missing, or unprobeable (permission denied)",
-			effect: lockEffect},
+			effect:  lockEffect},
 		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N]",
 			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); cite the tool version a text follows in the scenario's comment",
-			effect: faultEffect},
+			effect:  faultEffect},
 		{name: "unreachable", usage: "unreachable URL",
 			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it",
-			effect: unreachableEffect},
+			effect:  unreachableEffect},
 		{name: "unit-collected", usage: "unit-collected UNIT",
 			summary: "the unit's status is lost, as after `systemd-run --collect` unloaded it (systemd 252): systemctl show answers LoadState=not-found with ExecMainStatus=0, stop and reset-failed answer `not loaded`",
-			effect: unitCollectedEffect},
+			effect:  unitCollectedEffect},
 	}
 }
 
@@ -160,8 +160,8 @@ var endSpec = argSpec{"duration=", "exit=", "signal=", "core-dump", "never-ends"
 
 // end reads the ending options shared by switch and boot.
 type end struct {
-	duration       time.Duration
-	exit, signal   int
+	duration        time.Duration
+	exit, signal    int
 	coreDump, never bool
 }
 
