@@ -18,19 +18,19 @@ import (
 // backend over the simulated host, or the nixfleet-activate binary.
 func runCommands() []command {
 	return []command{
-		{name: "activate", usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
+		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
 			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM)",
 			run:     runActivate(false)},
-		{name: "activate-raw", usage: "activate-raw STRING [options of activate]",
+		{name: "activate-raw", prints: true, usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
 			run:     runActivate(true)},
-		{name: "rollback", usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
+		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
 			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate",
 			run:     runRollback},
 		{name: "advance", usage: "advance DURATION",
 			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
 			run:     runAdvance},
-		{name: "cli", usage: "cli exit=N ARGS...",
+		{name: "cli", prints: true, usage: "cli exit=N ARGS...",
 			summary: "runs the nixfleet-activate binary with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
 			run:     runCLI},
 	}
@@ -124,7 +124,8 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) p
 	b := real.New(real.Config{Runner: h, Locker: h.Locker(),
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
-	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Log: log}
+	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Log: log,
+		Journal: pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir}}
 	start := len(h.Log())
 	out := agent(ctx, deps)
 	js, err := marshalOutcome(out)

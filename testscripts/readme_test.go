@@ -51,10 +51,13 @@ is stale.
 func renderReadme() string {
 	var b strings.Builder
 	b.WriteString(readmeHead)
-	b.WriteString("\n## Commands\n\nGenerated from the registry in registry_test.go. `!` is refused by every command not marked\nnegatable. World-changing commands (marked schedulable) may follow `at DURATION`.\n")
+	b.WriteString("\n## Commands\n\nGenerated from the registry in registry_test.go. `!` is refused by every command not marked\nnegatable. World-changing commands (marked schedulable) may follow `at DURATION`. Commands that do\nnot print leave stdout and stderr as the last printing command left them, so `stdout` and\n`stderr` checks may follow `outcome` and other assertions.\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "\n### %s\n\n    %s\n\n%s.", c.name, c.usage, capitalise(c.summary))
 		var marks []string
+		if c.prints {
+			marks = append(marks, "prints: replaces stdout and stderr")
+		}
 		if c.negatable {
 			marks = append(marks, "negatable")
 		}
