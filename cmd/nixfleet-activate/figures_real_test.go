@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real/realtest"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// BenchmarkBinaryRealActivation gives the figures of one real activation
+// (realise from a signed file:// cache + nix-env --set + systemd-run fire +
+// settle) on real Nix 2.8 and systemd 252 (see e2e_real_test.go). Each
+// iteration activates the same closure once through the binary and once
+// through scripts/real/plain-activate.sh, which runs the same commands with
+// the same poll interval (100 ms), in alternating order, after one uncounted
+// warm-up pair. Before each run the closure is deleted from the store,
+// current-system points back at the old closure and the profile is a fresh
+// one. Both run inside the container through nsenter, timed from this
+// process. Reported, as medians over the iterations (other work on the
+// machine makes single runs vary by tens of percent) unless marked maximum:
+//
+//	binary-ms       wall time of the binary's run (nsenter included)
+//	script-ms       wall time of the script's run (nsenter included)
+//	binary/script   the binary's wall time over the script's, per
+//	                iteration: the binary's own share
+//	outcome-ms      the binary's own elapsed_ms (start of the pipeline to
+//	                the outcome)
+//	peak-rss-KB     maximum of the binary's peak RSS: the highest VmHWM of
+//	                its /proc/PID/status, sampled every millisecond from
+//	                this process while it runs (its children excluded; low
+//	                by at most the growth of its last millisecond)
+//	tree-maxrss-KB  maximum of wait4's ru_maxrss of nsenter: the largest of
+//	                nsenter, the binary and every child the binary waited
+//	                for (nix-store, nix-env, systemctl, systemd-run)
+//
+// Run: go test -run '^$' -bench BinaryRealActivation -benchtime 10x
+// ./cmd/nixfleet-activate (scripts/real/figures.sh).
+func BenchmarkBinaryRealActivation(b *testing.B) {
+	n := realtest.RequireNix(b)
+	realtest.RequireContainer(b)
+	dir := b.TempDir()
+	root := filepath.Join(dir, "root")
+	variant := e2eVariant(b, "")
+	old := nixosClosure(b, n, realtest.ClosureOpts{Variant: variant + "old", TestRoot: root})
+	target := nixosClosure(b, n, realtest.ClosureOpts{Variant: variant + "new", TestRoot: root})
+	h := bootHost(b, n, dir, old)
+	h.cache.Publish(b, target)
+	script := copyPlainScript(b, dir)
+
+	var binary, shell, outcome []time.Duration
+	var peakRSS, treeRSS int64
+	// Iteration -1 warms the caches (page cache, the container's first
+	// units) and is not counted.
+	for i := -1; i < b.N; i++ {
+		if i == 0 {
+			binary, shell, outcome = nil, nil, nil
+			b.ResetTimer()
+		}
+		runBinary := func() {
+			profile := h.freshProfile(b, old, target, fmt.Sprintf("bin-%d", i))
+			m := h.measure(b, append(append([]string{h.bin}, h.flags(h.cache.PublicKey())...),
+				"--profile", profile, "activate", target)...)
+			var out pipeline.Outcome
+			require.NoError(b, json.Unmarshal(m.stdout, &out), "%s\n%s", m.stdout, m.stderr)
+			require.Equal(b, pipeline.Settled, out.Kind, "%s", m.stdout)
+			binary = append(binary, m.wall)
+			outcome = append(outcome, time.Duration(out.ElapsedMS)*time.Millisecond)
+			peakRSS, treeRSS = max(peakRSS, m.peakRSS), max(treeRSS, m.treeRSS)
+		}
+		runScript := func() {
+			profile := h.freshProfile(b, old, target, fmt.Sprintf("sh-%d", i))
+			m := h.measure(b, "/bin/sh", script, target, profile, h.currentSystem(), e2eSwitchUnit,
+				"0.1", "50", h.cache.URL(), h.cache.PublicKey())
+			require.Equal(b, 0, m.exit, "%s\n%s", m.stdout, m.stderr)
+			require.Equal(b, target, h.link("run/current-system"))
+			shell = append(shell, m.wall)
+		}
+		if i%2 != 0 {
+			runBinary()
+			runScript()
+		} else {
+			runScript()
+			runBinary()
+		}
+	}
+	b.StopTimer()
+	ratios := make([]time.Duration, len(binary))
+	for i := range binary {
+		// In thousandths, so the median helper can sort durations.
+		ratios[i] = binary[i] * 1000 / shell[i]
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(median(binary)), "binary-ms")
+	b.ReportMetric(ms(median(shell)), "script-ms")
+	b.ReportMetric(float64(median(ratios))/1000, "binary/script")
+	b.ReportMetric(ms(median(outcome)), "outcome-ms")
+	b.ReportMetric(float64(peakRSS), "peak-rss-KB")
+	b.ReportMetric(float64(treeRSS), "tree-maxrss-KB")
+	b.Logf("binary ms %v\nscript ms %v", binary, shell)
+}
+
+// median returns the middle value of ds (the mean of the two middle ones for
+// an even count); ds is sorted in place.
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	n := len(ds)
+	if n%2 == 1 {
+		return ds[n/2]
+	}
+	return (ds[n/2-1] + ds[n/2]) / 2
+}
+
+// copyPlainScript copies scripts/real/plain-activate.sh into dir, which the
+// container sees.
+func copyPlainScript(b *testing.B, dir string) string {
+	b.Helper()
+	repo, err := realtest.RepoRoot()
+	require.NoError(b, err)
+	data, err := os.ReadFile(filepath.Join(repo, "scripts", "real", "plain-activate.sh"))
+	require.NoError(b, err)
+	script := filepath.Join(dir, "plain-activate.sh")
+	require.NoError(b, os.WriteFile(script, data, 0o755))
+	return script
+}
+
+// freshProfile resets the host before one measured activation: target is
+// deleted from the store (so it must be substituted again), current-system
+// points at old, and a new, empty profile directory is returned.
+func (h *host) freshProfile(b *testing.B, old, target, name string) string {
+	b.Helper()
+	realtest.DeleteFromStore(b, target)
+	require.NoError(b, os.Remove(h.currentSystem()))
+	require.NoError(b, os.Symlink(old, h.currentSystem()))
+	dir := h.path(filepath.Join("profiles", name))
+	require.NoError(b, os.MkdirAll(dir, 0o755))
+	return filepath.Join(dir, "system")
+}
+
+// measurement is one command run inside the container.
+type measurement struct {
+	wall           time.Duration
+	exit           int
+	stdout, stderr []byte
+	// peakRSS is the highest VmHWM (KiB) seen for nsenter's child;
+	// treeRSS is wait4's ru_maxrss (KiB) of nsenter.
+	peakRSS, treeRSS int64
+}
+
+// measure runs argv in the container with `nsenter -t PID1 -a --` (as
+// realtest's Runner does) and times it from here.
+func (h *host) measure(b *testing.B, argv ...string) measurement {
+	b.Helper()
+	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(h.box.PID1), "-a", "--"}, argv...)...)
+	cmd.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	require.NoError(b, cmd.Start())
+	sampler := sampleChildPeakRSS(cmd.Process.Pid, filepath.Base(argv[0]))
+	err := cmd.Wait()
+	wall := time.Since(start)
+	m := measurement{wall: wall, stdout: stdout.Bytes(), stderr: stderr.Bytes(), peakRSS: sampler()}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		b.Fatalf("%v: %v", argv, err)
+	}
+	m.exit = cmd.ProcessState.ExitCode()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.treeRSS = ru.Maxrss
+	}
+	return m
+}
+
+// sampleChildPeakRSS polls, every millisecond until the returned function
+// is called, the VmHWM of parent's child process once it runs program
+// (nsenter forks once and its child execs the command), and the function
+// returns the highest value in KiB (0 if none was read). VmHWM is the
+// process's own peak resident set: it never decreases, starts afresh at
+// execve and leaves out its children.
+func sampleChildPeakRSS(parent int, program string) (stop func() int64) {
+	// GOTCHA: the kernel keeps 15 bytes of the program name in comm.
+	comm := program[:min(len(program), 15)]
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var peak int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		children := fmt.Sprintf("/proc/%d/task/%d/children", parent, parent)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if data, err := os.ReadFile(children); err == nil {
+				for _, child := range strings.Fields(string(data)) {
+					if readComm(child) == comm {
+						peak = max(peak, vmHWM(child))
+					}
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
+}
+
+func readComm(pid string) string {
+	data, _ := os.ReadFile("/proc/" + pid + "/comm")
+	return strings.TrimSpace(string(data))
+}
+
+// vmHWM reads "VmHWM:  1234 kB" from /proc/PID/status; 0 when gone.
+func vmHWM(pid string) int64 {
+	f, err := os.Open("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
