@@ -1,0 +1,31 @@
+package testscripts
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// wholeBudgetScenario spends the whole 300 s poll budget: the switch never
+// flips the link and never ends.
+const wholeBudgetScenario = "current_never-flips"
+
+// BenchmarkWholeBudgetScenario runs the scenario that spends the whole
+// 300 s poll budget through testscript, as `go test` runs it (work
+// directory, host set-up, 150 polls, assertions, command log), and reports
+// the virtual seconds it covers. The goal is under 5 ms of wall time per
+// run.
+func BenchmarkWholeBudgetScenario(b *testing.B) {
+	p := params()
+	p.Dir, p.Files, p.UpdateScripts = "", []string{filepath.Join("testdata", wholeBudgetScenario+".txtar")}, false
+	for b.Loop() {
+		r := newRecordT()
+		testscript.RunT(r, p)
+		if r.failed[wholeBudgetScenario] {
+			b.Fatalf("scenario failed:\n%s", r.log(wholeBudgetScenario))
+		}
+	}
+	// The scenario pins its virtual time with `elapsed 300.275s`.
+	b.ReportMetric(300.275, "virtual-s/op")
+}
