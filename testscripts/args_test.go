@@ -41,20 +41,14 @@ func (spec argSpec) parse(args []string) (parsed, error) {
 	return p, nil
 }
 
-// exactly checks the number of positional arguments.
-func (p parsed) exactly(n int, what string) error {
-	if len(p.pos) != n {
-		return fmt.Errorf("want %s, got %q", what, p.pos)
+// parseN is parse that also wants exactly n positional arguments (what
+// names them in the error); stray words, such as misspelt options, fail.
+func (spec argSpec) parseN(args []string, n int, what string) (parsed, error) {
+	p, err := spec.parse(args)
+	if err == nil && len(p.pos) != n {
+		err = fmt.Errorf("want %s, got %q", what, p.pos)
 	}
-	return nil
-}
-
-// noPositional rejects stray words (typos of options land here).
-func (p parsed) noPositional() error {
-	if len(p.pos) > 0 {
-		return fmt.Errorf("unexpected %q", p.pos)
-	}
-	return nil
+	return p, err
 }
 
 // duration reads an option as a Go duration ("9s", "1m30s"); def when absent.

@@ -168,10 +168,7 @@ func runLink(s *script, _ bool, args []string) error {
 }
 
 func runProfileIs(s *script, _ bool, args []string) error {
-	p, err := argSpec{"gen="}.parse(args)
-	if err == nil {
-		err = p.exactly(1, "ALIAS|missing")
-	}
+	p, err := argSpec{"gen="}.parseN(args, 1, "ALIAS|missing")
 	if err != nil {
 		return err
 	}
@@ -226,10 +223,7 @@ func runBootDefault(s *script, _ bool, args []string) error {
 }
 
 func runUnit(s *script, _ bool, args []string) error {
-	p, err := argSpec{"load=", "active=", "sub=", "result=", "code=", "status="}.parse(args)
-	if err == nil {
-		err = p.exactly(1, "NAME")
-	}
+	p, err := argSpec{"load=", "active=", "sub=", "result=", "code=", "status="}.parseN(args, 1, "NAME")
 	if err != nil {
 		return err
 	}
@@ -285,10 +279,7 @@ func runRuns(s *script, _ bool, args []string) error {
 }
 
 func runRanSwitchOf(s *script, neg bool, args []string) error {
-	p, err := argSpec{"action=", "unit="}.parse(args)
-	if err == nil {
-		err = p.exactly(1, "ALIAS")
-	}
+	p, err := argSpec{"action=", "unit="}.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -67,10 +68,7 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 
 func runActivate(raw bool) func(*script, bool, []string) error {
 	return func(s *script, _ bool, args []string) error {
-		p, err := runSpec.parse(args)
-		if err == nil {
-			err = p.exactly(1, "one closure")
-		}
+		p, err := runSpec.parseN(args, 1, "one closure")
 		if err != nil {
 			return err
 		}
@@ -91,10 +89,7 @@ func runActivate(raw bool) func(*script, bool, []string) error {
 }
 
 func runRollback(s *script, _ bool, args []string) error {
-	p, err := runSpec.parse(args)
-	if err == nil {
-		err = p.noPositional()
-	}
+	p, err := runSpec.parseN(args, 0, "no positional argument")
 	if err != nil {
 		return err
 	}
@@ -170,10 +165,9 @@ func runAdvance(s *script, _ bool, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("want DURATION")
 	}
-	p := parsed{opts: map[string]string{"d": args[0]}}
-	d, err := p.duration("d", 0)
-	if err != nil {
-		return err
+	d, err := time.ParseDuration(args[0])
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q: want a duration such as 10s", args[0])
 	}
 	s.w.host().Clock().Advance(d)
 	return nil

@@ -59,10 +59,7 @@ func worldCommands() []command {
 }
 
 func runHost(s *script, _ bool, args []string) error {
-	p, err := argSpec{"nix=", "substituters=", "trusted=", "costs=", "name="}.parse(args)
-	if err == nil {
-		err = p.noPositional()
-	}
+	p, err := argSpec{"nix=", "substituters=", "trusted=", "costs=", "name="}.parseN(args, 0, "no positional argument")
 	if err != nil {
 		return err
 	}
@@ -87,10 +84,7 @@ func runHost(s *script, _ bool, args []string) error {
 }
 
 func runClosure(s *script, _ bool, args []string) error {
-	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary"}.parse(args)
-	if err == nil {
-		err = p.exactly(1, "ALIAS")
-	}
+	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary"}.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
 	}
@@ -120,16 +114,12 @@ func runClosure(s *script, _ bool, args []string) error {
 		return err
 	}
 	s.w.closures[alias] = spec
-	s.w.aliases = append(s.w.aliases, alias)
 	s.ts.Setenv(alias, spec.Basename)
 	return nil
 }
 
 func runOffer(s *script, _ bool, args []string) error {
-	p, err := argSpec{"signed-by=", "defect="}.parse(args)
-	if err == nil {
-		err = p.exactly(2, "ALIAS URL")
-	}
+	p, err := argSpec{"signed-by=", "defect="}.parseN(args, 2, "ALIAS URL")
 	if err != nil {
 		return err
 	}
@@ -183,10 +173,7 @@ func (p parsed) end(defDuration time.Duration) (end, error) {
 
 func runSwitch(s *script, _ bool, args []string) error {
 	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation="}, endSpec...)
-	p, err := spec.parse(args)
-	if err == nil {
-		err = p.exactly(1, "ALIAS")
-	}
+	p, err := spec.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
 	}
@@ -260,10 +247,7 @@ func (s *script) flip(p parsed, f *sim.Flip) error {
 }
 
 func runBoot(s *script, _ bool, args []string) error {
-	p, err := endSpec.parse(args)
-	if err == nil {
-		err = p.exactly(1, "ALIAS")
-	}
+	p, err := endSpec.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
 	}
@@ -280,10 +264,7 @@ func runBoot(s *script, _ bool, args []string) error {
 }
 
 func runAgent(s *script, _ bool, args []string) error {
-	p, err := argSpec{"substituters=", "trusted="}.parse(args)
-	if err == nil {
-		err = p.noPositional()
-	}
+	p, err := argSpec{"substituters=", "trusted="}.parseN(args, 0, "no positional argument")
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,7 +27,6 @@ type world struct {
 	name    string
 
 	closures map[string]*sim.ClosureSpec // by alias
-	aliases  []string                    // declaration order
 	agent    agentConfig
 
 	last      *lastRun
@@ -158,6 +156,3 @@ func (w *world) takeEventErrs() error {
 func (w *world) summary() string {
 	return w.readable(w.h.Summary())
 }
-
-// sortedAliases lists the declared aliases in declaration order.
-func (w *world) sortedAliases() []string { return slices.Clone(w.aliases) }
