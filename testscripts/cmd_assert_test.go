@@ -49,7 +49,7 @@ func assertCommands() []command {
 
 func (s *script) lastOutcome() (*lastRun, error) {
 	if s.w.last == nil {
-		return nil, fmt.Errorf("no activate or rollback has run yet")
+		return nil, fmt.Errorf("no activate, rollback or recover has run yet")
 	}
 	return s.w.last, nil
 }
@@ -61,6 +61,12 @@ func runOutcome(s *script, _ bool, args []string) error {
 	last, err := s.lastOutcome()
 	if err != nil {
 		return err
+	}
+	switch {
+	case last.killed != "":
+		return fmt.Errorf("the last run printed no outcome: the agent was killed %s", last.killed)
+	case last.fields == nil:
+		return fmt.Errorf("the last run printed no outcome: recover found no unfinished run")
 	}
 	var problems []string
 	if got := render(last.fields["outcome"]); got != args[0] {

@@ -82,8 +82,9 @@ func runActivate(raw bool) func(*script, bool, []string) error {
 		if err != nil {
 			return err
 		}
-		return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) pipeline.Outcome {
-			return pipeline.Activate(ctx, d, pipeline.Target{Closure: closure, Meta: meta}, o)
+		return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) (*pipeline.Outcome, error) {
+			out := pipeline.Activate(ctx, d, pipeline.Target{Closure: closure, Meta: meta}, o)
+			return &out, nil
 		})
 	}
 }
@@ -97,15 +98,17 @@ func runRollback(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) pipeline.Outcome {
-		return pipeline.Rollback(ctx, d, meta, o)
+	return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) (*pipeline.Outcome, error) {
+		out := pipeline.Rollback(ctx, d, meta, o)
+		return &out, nil
 	})
 }
 
 // runAgent wires the pipeline to the host through the real backend, runs
 // it, prints the outcome JSON and keeps it. The pipeline's log goes to the
-// script's stderr, stamped with virtual time.
-func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) pipeline.Outcome) error {
+// script's stderr, stamped with virtual time. A kill-agent rule applies to
+// this run only.
+func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (*pipeline.Outcome, error)) error {
 	h := s.w.host()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -116,13 +119,31 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) p
 		}
 		h.Clock().Schedule(at, func() { cancel(errors.New("interrupted: SIGTERM")) })
 	}
-	b := real.New(real.Config{Runner: h, Locker: h.Locker(),
+	process := &mortalAgent{h: h, kill: s.w.kill}
+	s.w.kill = nil
+	b := real.New(real.Config{Runner: process, Locker: process,
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Log: log,
 		Journal: pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir}}
-	start := len(h.Log())
-	out := agent(ctx, deps)
+	s.w.last = &lastRun{logStart: len(h.Log())}
+	out, err, died := runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
+	switch {
+	case died != "":
+		s.w.last.killed = died
+		_, err = fmt.Fprintf(s.ts.Stdout(), "agent killed (%s)\n", died)
+		return err
+	case err != nil:
+		return err
+	case out == nil:
+		_, err = fmt.Fprintln(s.ts.Stdout(), "no unfinished run")
+		return err
+	}
+	return s.keep(*out)
+}
+
+// keep prints the outcome and keeps it for `outcome`.
+func (s *script) keep(out pipeline.Outcome) error {
 	js, err := marshalOutcome(out)
 	if err != nil {
 		return err
@@ -131,7 +152,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) p
 	if err := json.Unmarshal(js, &fields); err != nil {
 		return err
 	}
-	s.w.last = &lastRun{json: js, fields: fields, logStart: start}
+	s.w.last.json, s.w.last.fields = js, fields
 	_, err = fmt.Fprintf(s.ts.Stdout(), "%s\n", js)
 	return err
 }

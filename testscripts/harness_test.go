@@ -50,7 +50,10 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"ran-switch-of negated", world0 + "activate new\n! ran-switch-of new\n", `a unit ran new's switch-to-configuration`},
 		{"scheduled error", world0 + "at 1s current nope\n", `unknown closure "nope"`},
 		{"not schedulable", world0 + "at 1s activate new\n", `"activate" cannot be scheduled`},
-		{"outcome before a run", world0 + "outcome settled\n", `no activate or rollback has run yet`},
+		{"outcome before a run", world0 + "outcome settled\n", `no activate, rollback or recover has run yet`},
+		{"killed run has no outcome", world0 + "kill-agent after systemd-run\nactivate new\noutcome settled\n", `the last run printed no outcome: the agent was killed after systemd-run`},
+		{"kill-agent usage", world0 + "kill-agent during systemd-run\n", `want before|after PROGRAM`},
+		{"stale stdout", world0 + "activate new\ncommands last\nrecover\nstdout systemd-run\n", "no match for `systemd-run` found in stdout"},
 		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
 	}
 	for _, c := range cases {

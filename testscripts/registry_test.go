@@ -51,6 +51,7 @@ func condition(name string) (bool, error) {
 func init() {
 	commands = append(commands, worldCommands()...)
 	commands = append(commands, runCommands()...)
+	commands = append(commands, killAgentCommand(), recoverCommand())
 	commands = append(commands, assertCommands()...)
 	commands = append(commands, command{
 		name:    "at",

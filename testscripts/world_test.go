@@ -29,6 +29,7 @@ type world struct {
 	closures map[string]*sim.ClosureSpec // by alias
 	agent    agentConfig
 
+	kill      *killRule // where the next agent process dies
 	last      *lastRun
 	eventErrs []error // errors of effects scheduled with `at`
 }
@@ -39,10 +40,12 @@ type agentConfig struct {
 	substituters, trustedKeys []string
 }
 
-// lastRun is the last activate or rollback.
+// lastRun is the last activate, rollback or recover.
 type lastRun struct {
-	json     []byte
-	fields   map[string]any
+	json   []byte
+	fields map[string]any // nil when it printed no outcome
+	// killed says where the agent died, when it did.
+	killed   string
 	logStart int // index of its first command in the host's log
 }
 
