@@ -33,7 +33,7 @@ func assertCommands() []command {
 			summary: "checks a transient unit as systemctl show would report it: LoadState, ActiveState, SubState, Result, ExecMainCode (1 exited, 2 killed, 3 dumped), ExecMainStatus",
 			run:     runUnit},
 		{name: "commands", prints: true, usage: "commands [last]",
-			summary: "prints the host's ordered command log to stdout, `+TIME ARGV => EXIT` a line, store paths shown as /nix/store/<ALIAS>; last: only the last activate or rollback's commands",
+			summary: "prints the host's ordered command log to stdout, `+TIME ARGV => EXIT` a line, store paths shown as /nix/store/<ALIAS>; last: only the commands of the last activate, rollback or recover",
 			run:     runCommandLog},
 		{name: "runs", prints: true, usage: "runs",
 			summary: "prints every transient unit start to stdout: unit, closure whose switch-to-configuration ran, action, start, and how it ended",

@@ -53,7 +53,7 @@ func worldCommands() []command {
 			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it",
 			effect:  unreachableEffect},
 		{name: "unit-collected", usage: "unit-collected UNIT",
-			summary: "the unit's status is lost, as after `systemd-run --collect` unloaded it (systemd 252): systemctl show answers LoadState=not-found with ExecMainStatus=0, stop and reset-failed answer `not loaded`",
+			summary: "the unit's status is lost, as after `systemd-run --collect` unloaded it (systemd 252): systemctl show answers LoadState=not-found with ExecMainStatus=0, stop and reset-failed answer `not loaded`; emulated with faults, so `unit` still shows the simulator's own state",
 			effect:  unitCollectedEffect},
 	}
 }

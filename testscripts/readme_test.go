@@ -3,6 +3,7 @@ package testscripts
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,6 +71,29 @@ func renderReadme() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "\n## Conditions\n\n%s\n", conditionsDoc)
+	b.WriteString(scenarioIndex())
+	return b.String()
+}
+
+// scenarioIndex lists every scenario with its opening comment, by area.
+func scenarioIndex() string {
+	var b strings.Builder
+	b.WriteString("\n## Scenarios\n\nGenerated from the opening comment line of each file in testdata/.\n")
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.txtar"))
+	area := ""
+	for _, f := range files {
+		name := filepath.Base(f)
+		if a, _, _ := strings.Cut(name, "_"); a != area {
+			area = a
+			fmt.Fprintf(&b, "\n### %s\n\n", area)
+		}
+		data, err := os.ReadFile(f)
+		first, _, _ := strings.Cut(string(data), "\n")
+		if err != nil {
+			first = err.Error()
+		}
+		fmt.Fprintf(&b, "- `%s`: %s\n", strings.TrimSuffix(name, ".txtar"), strings.TrimSpace(strings.TrimPrefix(first, "#")))
+	}
 	return b.String()
 }
 

@@ -50,15 +50,16 @@ func condition(name string) (bool, error) {
 
 func init() {
 	commands = append(commands, worldCommands()...)
+	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
 	commands = append(commands, killAgentCommand(), recoverCommand())
 	commands = append(commands, assertCommands()...)
-	commands = append(commands, command{
-		name:    "at",
-		usage:   "at DURATION COMMAND [ARGS...]",
+}
+
+func atCommand() command {
+	return command{name: "at", usage: "at DURATION COMMAND [ARGS...]",
 		summary: "schedules a world-changing command (lock, fault, current, unit-collected, ...) at DURATION of virtual time from now, so it happens while the agent runs; its errors fail the next command",
-		run:     runAt,
-	})
+		run:     runAt}
 }
 
 // lookup finds a command by name.
