@@ -25,6 +25,11 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.probeLock(ctx, closure); out != nil {
 		return *out
 	}
+	// A host whose current-system cannot be read cannot be verified: stop before changing anything.
+	if _, err := r.readBasename(r.o.CurrentSystem); err != nil {
+		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(),
+			Reason: "nothing changed: " + err.Error()}
+	}
 	storePath := r.storePath(closure)
 	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
 	if out := r.realise(ctx, closure, storePath); out != nil {
