@@ -1,0 +1,184 @@
+package explore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// command is one command an agent process ran on the host, with what it
+// returned.
+type command struct {
+	at     time.Duration
+	argv   []string
+	exit   int // -1 when it returned no status
+	stdout string
+	stderr string
+	killed bool
+}
+
+// process is one invocation of the agent as the host sees it: it runs
+// commands and lock probes on the host until it is killed. It implements
+// proc.Runner and the real backend's Locker.
+//
+// GOTCHA: sim.Host.KillBefore/KillAfter kill every later caller of the host
+// for good, so a fresh invocation could never run pipeline.Recover after
+// them; the kill is therefore applied here, at the agent's own process
+// boundary, with the same semantics (before: the command does not run;
+// after: it takes effect, its caller never sees the result).
+type process struct {
+	h    *sim.Host
+	kill KillSpec
+	// match counts commands matching the kill rule; nil when there is none.
+	match sim.Matcher
+	seen  int
+	dead  bool
+	// done is set when the invocation returned: a later kill is moot, and
+	// a later command is counted in late (and still runs).
+	done bool
+	late int
+	// onKill ends the agent (cancel its context, freeze its journal).
+	onKill func()
+	cmds   []command
+}
+
+func newProcess(h *sim.Host, kill KillSpec, onKill func()) *process {
+	p := &process{h: h, kill: kill, onKill: onKill}
+	if kill.Mode == KillBefore || kill.Mode == KillAfter {
+		p.match = sim.Cmd(kill.Program, kill.Words...)
+	}
+	return p
+}
+
+// die kills the process now, unless it has already returned.
+func (p *process) die() {
+	if p.dead || p.done {
+		return
+	}
+	p.dead = true
+	if p.onKill != nil {
+		p.onKill()
+	}
+}
+
+// hit reports whether argv is the command the kill rule names, counting it.
+func (p *process) hit(argv []string) bool {
+	if p.match == nil || !p.match(argv) {
+		return false
+	}
+	p.seen++
+	return p.seen == max(p.kill.Nth, 1)
+}
+
+// countLate counts a command issued after the invocation returned.
+func (p *process) countLate() {
+	if p.done {
+		p.late++
+	}
+}
+
+// Run implements proc.Runner.
+func (p *process) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
+	c := command{at: p.h.Elapsed(), argv: cmd.Argv, exit: -1}
+	p.countLate()
+	killNow := p.hit(cmd.Argv)
+	if p.dead || (killNow && p.kill.Mode == KillBefore) {
+		p.die()
+		c.killed = true
+		p.cmds = append(p.cmds, c)
+		return proc.Result{}, sim.ErrKilled
+	}
+	res, err := p.h.Run(ctx, cmd)
+	if err == nil {
+		c.exit, c.stdout, c.stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
+	}
+	if killNow && p.kill.Mode == KillAfter {
+		p.die()
+		c.killed = true
+		res, err = proc.Result{}, sim.ErrKilled
+	}
+	p.cmds = append(p.cmds, c)
+	return res, err
+}
+
+// Probe implements the real backend's Locker over the host's lock.
+func (p *process) Probe(name string) (pipeline.LockState, error) {
+	argv := []string{sim.LockProbeArgv0, name}
+	c := command{at: p.h.Elapsed(), argv: argv, exit: -1}
+	p.countLate()
+	killNow := p.hit(argv)
+	if p.dead || (killNow && p.kill.Mode == KillBefore) {
+		p.die()
+		c.killed = true
+		p.cmds = append(p.cmds, c)
+		return pipeline.LockFree, sim.ErrKilled
+	}
+	state, err := p.h.Locker().Probe(name)
+	if err == nil {
+		c.exit = int(state)
+	}
+	if killNow && p.kill.Mode == KillAfter {
+		p.die()
+		c.killed = true
+		state, err = pipeline.LockFree, sim.ErrKilled
+	}
+	p.cmds = append(p.cmds, c)
+	return state, err
+}
+
+// journal is the agent's in-flight journal: the host's file journal, with
+// injected write failures, frozen once the agent is dead (a dead process
+// writes nothing more), as pipeline/recover_test.go models it.
+type journal struct {
+	inner  pipeline.FileJournal
+	fault  JournalFault
+	frozen bool
+	saves  int
+}
+
+func (j *journal) Load() (*pipeline.Record, error) { return j.inner.Load() }
+
+// Save fails with ENOSPC from the configured call on.
+func (j *journal) Save(r pipeline.Record) error {
+	if j.frozen {
+		return nil
+	}
+	j.saves++
+	if j.fault.SaveFailsFrom > 0 && j.saves >= j.fault.SaveFailsFrom {
+		return &fs.PathError{Op: "writefileatomic", Path: j.file(), Err: syscall.ENOSPC}
+	}
+	return j.inner.Save(r)
+}
+
+// Clear fails with EROFS when configured.
+func (j *journal) Clear() error {
+	if j.frozen {
+		return nil
+	}
+	if j.fault.ClearFails {
+		return &fs.PathError{Op: "remove", Path: j.file(), Err: syscall.EROFS}
+	}
+	return j.inner.Clear()
+}
+
+func (j *journal) file() string { return path.Join(j.inner.Dir, "in-flight.json") }
+
+// fileJournal is the host's journal in the default state directory.
+func fileJournal(h *sim.Host) pipeline.FileJournal {
+	return pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir}
+}
+
+// errKilledAt explains the agent's context end.
+func errKilledAt(at time.Duration) error {
+	return fmt.Errorf("explore: agent killed at +%s: %w", at, errKilled)
+}
+
+var errKilled = errors.New("killed")

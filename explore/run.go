@@ -1,0 +1,179 @@
+package explore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// Run is one explored run: the faults, the world they made, what the agent
+// and the fresh invocation after it reported, what the host looked like,
+// and the invariants it broke.
+type Run struct {
+	// Index is the run's position in the exhaustive order (-1 otherwise).
+	Index int
+	// Seed is the random-mode seed that drew the run (0 otherwise).
+	Seed uint64
+	// Combo is the fault set as ascending catalogue indices.
+	Combo []int
+	// Faults are the catalogue's faults of Combo.
+	Faults []Fault
+	Spec   Spec
+	// Outcome is what the agent's Activate or Rollback returned.
+	Outcome pipeline.Outcome
+	// Killed reports that the agent was killed, at KilledAt (virtual time
+	// since the host was created).
+	Killed   bool
+	KilledAt time.Duration
+	// Recovered is what the next invocation's pipeline.Recover reported
+	// (nil: there was no in-flight record); RecoverErr its error.
+	Recovered  *pipeline.Outcome
+	RecoverErr error
+	// Violations are the invariants the run broke, in invariant order.
+	Violations []Violation
+	// Summary is the host's state at the end (sim.Host.Summary) and Log its
+	// command log.
+	Summary string
+	Log     []sim.LogEntry
+
+	start, agentEnd, end observation
+	// agentCmds and recoverCmds are each invocation's commands.
+	agentCmds, recoverCmds []command
+	// recoverStart is when the fresh invocation began.
+	recoverStart time.Duration
+	// lateCommands counts commands an invocation's process issued after the
+	// invocation had returned its outcome (the host then goes on for a
+	// budget and an interval, so anything left behind gets its chance).
+	lateCommands int
+	// host is kept until the checks are done (the summary and log of a
+	// violating run are read from it).
+	host *sim.Host
+	// buildErr is set when the world could not be built.
+	buildErr error
+}
+
+// observation is the host as the invariants see it at one instant.
+type observation struct {
+	at         time.Duration
+	current    string // basename, "" when missing or not a store path
+	profile    string // basename the profile resolves to, "" when none
+	generation int
+	runs       []sim.UnitRun
+	// record is the in-flight record (read at the end only).
+	record *pipeline.Record
+}
+
+func observe(h *sim.Host) observation {
+	return observation{at: h.Elapsed(), current: storeBase(h.CurrentSystem()), profile: h.ProfileTarget(),
+		generation: h.ProfileGeneration(), runs: h.Runs()}
+}
+
+// storeBase returns the basename of a store path, "" otherwise.
+func storeBase(p string) string {
+	rest, ok := strings.CutPrefix(p, sim.StoreDir+"/")
+	if !ok || strings.Contains(rest, "/") {
+		return ""
+	}
+	return rest
+}
+
+// execute runs the spec: the agent, then a fresh invocation's recovery,
+// then the host alone for a budget and an interval.
+func execute(s Spec, wrap func(pipeline.Deps) pipeline.Deps) *Run {
+	r := &Run{Index: -1, Spec: s}
+	h, err := s.build()
+	if err != nil {
+		r.buildErr = err
+		return r
+	}
+	r.host, r.start = h, observe(h)
+	agent := r.runAgent(h, wrap)
+	r.agentEnd = observe(h)
+	recovery := r.runRecovery(h, wrap)
+	r.end = observe(h)
+	r.end.record, _ = fileJournal(h).Load()
+	h.Clock().Advance(PollBudget + PollInterval)
+	r.lateCommands = agent.late + recovery.late
+	return r
+}
+
+// runAgent runs Activate or Rollback in a process that the spec may kill.
+func (r *Run) runAgent(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *process {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	j := &journal{inner: fileJournal(h), fault: r.Spec.Journal}
+	p := newProcess(h, r.Spec.Kill, func() {
+		j.frozen = true
+		r.Killed, r.KilledAt = true, h.Elapsed()
+		cancel(errKilledAt(h.Elapsed()))
+	})
+	if r.Spec.Kill.Mode == KillAt {
+		h.Clock().Schedule(r.Spec.Kill.At, p.die)
+	}
+	deps := agentDeps(h, p, j, wrap)
+	if r.Spec.Op == OpRollback {
+		r.Outcome = pipeline.Rollback(ctx, deps, nil, options())
+	} else {
+		r.Outcome = pipeline.Activate(ctx, deps, pipeline.Target{Closure: newSys}, options())
+	}
+	p.done = true
+	r.agentCmds = p.cmds
+	return p
+}
+
+// runRecovery is the next invocation of the binary: it resolves an
+// unfinished earlier run first, as every invocation does.
+func (r *Run) runRecovery(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *process {
+	r.recoverStart = h.Elapsed()
+	p := newProcess(h, KillSpec{}, nil)
+	deps := agentDeps(h, p, fileJournal(h), wrap)
+	r.Recovered, r.RecoverErr = pipeline.Recover(context.Background(), deps, options())
+	p.done = true
+	r.recoverCmds = p.cmds
+	return p
+}
+
+// agentDeps wires the pipeline through the real backend over the host, as
+// backends/sim/e2e_test.go does, with p as the process boundary.
+func agentDeps(h *sim.Host, p *process, j pipeline.Journal, wrap func(pipeline.Deps) pipeline.Deps) pipeline.Deps {
+	b := real.New(real.Config{Runner: p, Locker: p})
+	d := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Journal: j}
+	if wrap != nil {
+		d = wrap(d)
+	}
+	return d
+}
+
+// expected is the closure a successful run ends on.
+func (r *Run) expected() string {
+	if r.Spec.Op == OpRollback {
+		return oldSys
+	}
+	return newSys
+}
+
+// final is the last final outcome of the run: the recovered one when the
+// agent was killed or interrupted, else the agent's; nil when nothing was
+// recovered from a killed or interrupted agent.
+func (r *Run) final() *pipeline.Outcome {
+	if !r.Killed && r.Outcome.Kind != pipeline.Interrupted {
+		return &r.Outcome
+	}
+	return r.Recovered
+}
+
+// Names returns the run's fault names joined with "+" ("baseline" for none).
+func (r *Run) Names() string {
+	if len(r.Faults) == 0 {
+		return "baseline"
+	}
+	names := make([]string, len(r.Faults))
+	for i, f := range r.Faults {
+		names[i] = f.Name
+	}
+	return strings.Join(names, "+")
+}
