@@ -1,0 +1,459 @@
+package explore
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+)
+
+// Invariant is a property every run must have.
+type Invariant struct {
+	// Name identifies it in reports and scenarios.
+	Name string
+	// Doc says what it demands.
+	Doc string
+	// check returns one detail per violation (none: it holds).
+	check func(r *Run) []string
+}
+
+// Violation is one broken invariant of a run.
+type Violation struct {
+	Invariant string
+	Detail    string
+}
+
+func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
+
+// Invariants lists every invariant, in the order they are checked.
+func Invariants() []Invariant { return slices.Clone(invariants) }
+
+var invariants = []Invariant{
+	{"no-effect-after-failed-realise", "after nix-store --realise failed (or printed another path), no nix-env --set, no systemd-run, and the profile is unchanged", checkNoEffectAfterFailedRealise},
+	{"nothing-changed-when-refused", "skipped, invalid-input, realise-failed and signature-mismatch leave the profile as it was and start no unit", checkNothingChangedWhenRefused},
+	{"trust-classified", "a realise whose stderr has the host Nix's untrusted-substitute or lacks-signature text ends in signature-mismatch, and signature-mismatch only then", checkTrustClassified},
+	{"success-only-when-switched", "settled and rollback-succeeded only when current-system and the profile are the expected closure; the degraded kinds only when current-system is", checkSuccessOnlyWhenSwitched},
+	{"exit-status-truthful", "a reported exit status or signal is the unit's true one (or null); an outcome's exit_code equals its switch report's", checkExitStatusTruthful},
+	{"profile-not-left-silently", "the profile never ends on a closure that is not running unless the final outcome is a failure that says where the profile is (generation) or warns about it", checkProfileNotLeftSilently},
+	{"recovery-consistent", "after a kill, a changed host is always recovered; a recovered outcome agrees with the host: abandoned only when nothing was fired, with the profile's generation, a switch verdict only when a unit ran", checkRecoveryConsistent},
+	{"nothing-fired-twice", "at most one unit start over the run and its recovery; recovery fires nothing and rolls nothing back", checkNothingFiredTwice},
+	{"outcome-valid-json", "every outcome marshals to a JSON object with a known kind, a phase from pipeline.Phases (required for failures), exit_code null or an integer, elapsed_ms >= 0", checkOutcomeValidJSON},
+	{"within-budget", "each invocation ends within the poll budget plus one interval of virtual time after its fire (or after its start when nothing was fired)", checkWithinBudget},
+	{"no-command-after-outcome", "no invocation issues a command after it returned its outcome (the host runs on for a budget and an interval to let stragglers show)", checkNoCommandAfterOutcome},
+	{"journal-cleared", "no in-flight record is left once an invocation has reported a final (not interrupted) outcome", checkJournalCleared},
+}
+
+// check runs every invariant on r.
+func (r *Run) check() {
+	if r.buildErr != nil {
+		r.Violations = []Violation{{"world", r.buildErr.Error()}}
+		return
+	}
+	for _, inv := range invariants {
+		for _, d := range inv.check(r) {
+			r.Violations = append(r.Violations, Violation{inv.Name, d})
+		}
+	}
+}
+
+// realiseCmd returns the agent's nix-store --realise, nil when it ran none.
+func (r *Run) realiseCmd() *command {
+	for i, c := range r.agentCmds {
+		if isCmd(c.argv, "nix-store", "--realise") {
+			return &r.agentCmds[i]
+		}
+	}
+	return nil
+}
+
+func isCmd(argv []string, program string, words ...string) bool {
+	return sim.Cmd(program, words...)(argv)
+}
+
+// changers are the commands that change the host.
+func changes(argv []string) bool {
+	return isCmd(argv, "nix-env", "--set") || isCmd(argv, "nix-env", "--rollback") || isCmd(argv, "systemd-run")
+}
+
+func checkNoEffectAfterFailedRealise(r *Run) []string {
+	c := r.realiseCmd()
+	if c == nil || c.killed {
+		return nil
+	}
+	want := sim.StoreDir + "/" + newSys
+	failed := c.exit != 0 || strings.TrimSpace(c.stdout) != want
+	if !failed {
+		return nil
+	}
+	var out []string
+	for _, later := range append(slices.Clone(r.agentCmds), r.recoverCmds...) {
+		if later.exit == 0 && changes(later.argv) {
+			out = append(out, fmt.Sprintf("realise exited %d printing %q, then %s ran", c.exit, strings.TrimSpace(c.stdout), strings.Join(later.argv[:2], " ")))
+		}
+	}
+	if r.agentEnd.profile != r.start.profile || r.agentEnd.generation != r.start.generation {
+		out = append(out, fmt.Sprintf("realise failed, yet the profile moved from %s (gen %d) to %s (gen %d)",
+			short(r.start.profile), r.start.generation, short(r.agentEnd.profile), r.agentEnd.generation))
+	}
+	return out
+}
+
+// refusals are the kinds that say nothing was changed.
+var refusals = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch}
+
+func checkNothingChangedWhenRefused(r *Run) []string {
+	var out []string
+	if !r.Killed && slices.Contains(refusals, r.Outcome.Kind) {
+		if r.agentEnd.profile != r.start.profile || r.agentEnd.generation != r.start.generation {
+			out = append(out, fmt.Sprintf("%s, yet the profile moved to %s (gen %d)", r.Outcome.Kind, short(r.agentEnd.profile), r.agentEnd.generation))
+		}
+		if n := len(r.agentEnd.runs); n > 0 {
+			out = append(out, fmt.Sprintf("%s, yet %d unit(s) ran", r.Outcome.Kind, n))
+		}
+	}
+	return out
+}
+
+// untrustedTexts are the host Nix's texts for a refused signature.
+func (r *Run) untrustedTexts() []string {
+	p, err := sim.NixPhrasing(orDefault(r.Spec.NixVersion, sim.DefaultNixVersion))
+	if err != nil {
+		return nil
+	}
+	path := sim.StoreDir + "/" + newSys
+	return []string{p.UntrustedSubstitute(path, cacheURL), p.LacksSignature(path)}
+}
+
+func checkTrustClassified(r *Run) []string {
+	c := r.realiseCmd()
+	if c == nil || c.killed || r.Killed || r.Outcome.Kind == pipeline.Interrupted {
+		return nil
+	}
+	untrusted := false
+	for _, t := range r.untrustedTexts() {
+		untrusted = untrusted || strings.Contains(c.stderr, t)
+	}
+	got := r.Outcome.Kind == pipeline.SignatureMismatch
+	switch {
+	case c.exit != 0 && untrusted && !got:
+		return []string{fmt.Sprintf("realise refused the signature (Nix %s text), outcome %s", orDefault(r.Spec.NixVersion, "2.8"), r.Outcome.Kind)}
+	case got && !untrusted:
+		return []string{"signature-mismatch, but realise's stderr has no untrusted-signature text"}
+	}
+	return nil
+}
+
+// reported is one outcome with the host as it was when it was reported.
+type reported struct {
+	name string // "agent" or "recovery"
+	out  *pipeline.Outcome
+	obs  observation
+	cmds []command
+	// start is when the invocation began.
+	start time.Duration
+}
+
+// outcomes lists the run's reported outcomes: the agent's (unless it was
+// killed: a dead process reports nothing), and the recovered one.
+func (r *Run) outcomes() []reported {
+	var out []reported
+	if !r.Killed {
+		out = append(out, reported{name: "agent", out: &r.Outcome, obs: r.agentEnd, cmds: r.agentCmds})
+	}
+	if r.Recovered != nil {
+		out = append(out, reported{name: "recovery", out: r.Recovered, obs: r.end, cmds: r.recoverCmds, start: r.recoverStart})
+	}
+	return out
+}
+
+func checkSuccessOnlyWhenSwitched(r *Run) []string {
+	var out []string
+	want := r.expected()
+	for _, o := range r.outcomes() {
+		switch o.out.Kind {
+		case pipeline.Settled, pipeline.RollbackSucceeded:
+			if o.obs.current != want || o.obs.profile != want {
+				out = append(out, fmt.Sprintf("%s %s with current-system %s and profile %s, want %s", o.name, o.out.Kind,
+					short(o.obs.current), short(o.obs.profile), short(want)))
+			}
+		case pipeline.SettledDegraded, pipeline.RollbackDegraded:
+			if o.obs.current != want {
+				out = append(out, fmt.Sprintf("%s %s with current-system %s, want %s", o.name, o.out.Kind, short(o.obs.current), short(want)))
+			}
+		}
+	}
+	return out
+}
+
+// unitRun returns the last start of the run's unit seen in obs.
+func (r *Run) unitRun(obs observation) *sim.UnitRun {
+	name := r.Spec.unit() + ".service"
+	for i := len(obs.runs) - 1; i >= 0; i-- {
+		if obs.runs[i].Unit == name {
+			return &obs.runs[i]
+		}
+	}
+	return nil
+}
+
+func checkExitStatusTruthful(r *Run) []string {
+	var out []string
+	for _, o := range r.outcomes() {
+		out = append(out, r.switchReportTruthful(o)...)
+		if d := outcomeExitMatches(o); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// switchReportTruthful compares a switch report with the unit's true end.
+func (r *Run) switchReportTruthful(o reported) []string {
+	sw := o.out.Switch
+	if sw == nil {
+		return nil
+	}
+	ur := r.unitRun(o.obs)
+	var out []string
+	if sw.ExitCode != nil && sw.ExitCode.Known {
+		if ur == nil || !ur.Exited || ur.ExecMainCode != sim.CodeExited || ur.ExecMainStatus != sw.ExitCode.Code {
+			out = append(out, fmt.Sprintf("%s reports switch.exit_code %d, the unit's true end is %s", o.name, sw.ExitCode.Code, trueEnd(ur)))
+		}
+	}
+	if sw.Signal != nil {
+		if ur == nil || !ur.Exited || ur.ExecMainCode == sim.CodeExited || ur.ExecMainStatus != *sw.Signal {
+			out = append(out, fmt.Sprintf("%s reports switch.signal %d, the unit's true end is %s", o.name, *sw.Signal, trueEnd(ur)))
+		}
+	}
+	return out
+}
+
+// outcomeExitMatches: an outcome's own exit_code is its switch report's,
+// or, without a report, the status of a command that invocation ran.
+func outcomeExitMatches(o reported) string {
+	ec := o.out.ExitCode
+	if ec == nil || !ec.Known {
+		return ""
+	}
+	if sw := o.out.Switch; sw != nil {
+		if sw.ExitCode == nil || !sw.ExitCode.Known || sw.ExitCode.Code != ec.Code {
+			return fmt.Sprintf("%s exit_code %d differs from its switch report's %s", o.name, ec.Code, exitText(sw.ExitCode))
+		}
+		return ""
+	}
+	for _, c := range o.cmds {
+		if c.exit == ec.Code && c.exit != 0 {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s exit_code %d, but no command of that invocation exited %d", o.name, ec.Code, ec.Code)
+}
+
+func trueEnd(ur *sim.UnitRun) string {
+	switch {
+	case ur == nil:
+		return "never started"
+	case !ur.Exited:
+		return "still running"
+	case ur.ExecMainCode == sim.CodeExited:
+		return fmt.Sprintf("exit %d", ur.ExecMainStatus)
+	}
+	return fmt.Sprintf("signal %d", ur.ExecMainStatus)
+}
+
+func exitText(e *pipeline.ExitStatus) string {
+	if e == nil || !e.Known {
+		return "null"
+	}
+	return fmt.Sprint(e.Code)
+}
+
+// successes are the kinds that claim the closure is running.
+var successes = []pipeline.Kind{pipeline.Settled, pipeline.RollbackSucceeded}
+
+func checkProfileNotLeftSilently(r *Run) []string {
+	end := r.end
+	if end.profile == r.start.profile || end.profile == end.current {
+		return nil
+	}
+	where := fmt.Sprintf("the profile ends on %s (gen %d) while current-system is %s", short(end.profile), end.generation, short(end.current))
+	f := r.final()
+	if f == nil {
+		return []string{where + ", and no final outcome says so (agent interrupted, nothing recovered)"}
+	}
+	kind := string(f.Kind)
+	if f.Recovered {
+		kind += " (recovered)"
+	}
+	switch {
+	case slices.Contains(successes, f.Kind):
+		return []string{fmt.Sprintf("%s, yet the final outcome is %s", where, kind)}
+	case f.Generation != end.generation && !mentionsProfile(f.Warnings):
+		return []string{fmt.Sprintf("%s; the final outcome %s says generation %d and warns of nothing", where, kind, f.Generation)}
+	}
+	return nil
+}
+
+func mentionsProfile(warnings []string) bool {
+	for _, w := range warnings {
+		if strings.Contains(w, string(pipeline.PhaseProfileCorrect)) || strings.Contains(w, "profile") {
+			return true
+		}
+	}
+	return false
+}
+
+// verdicts are the recovered kinds that report on a unit's run.
+var verdicts = []pipeline.Kind{pipeline.Settled, pipeline.SettledDegraded, pipeline.VerifyMismatch,
+	pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded}
+
+func checkRecoveryConsistent(r *Run) []string {
+	var out []string
+	changed := r.agentEnd.profile != r.start.profile || r.agentEnd.generation != r.start.generation || len(r.agentEnd.runs) > 0
+	if r.Killed && changed && r.Recovered == nil {
+		out = append(out, fmt.Sprintf("killed at +%s after changing the host (profile gen %d -> %d, %d unit start(s)), but the next invocation recovered nothing (err %v)",
+			r.KilledAt, r.start.generation, r.agentEnd.generation, len(r.agentEnd.runs), r.RecoverErr))
+	}
+	rec := r.Recovered
+	if rec == nil {
+		return out
+	}
+	fired := len(r.end.runs) > 0
+	switch {
+	case rec.Kind == pipeline.Abandoned && fired:
+		out = append(out, fmt.Sprintf("recovered abandoned (%q), yet %s ran %s's switch-to-configuration",
+			rec.Reason, r.end.runs[0].Unit, short(r.end.runs[0].Closure)))
+	case rec.Kind == pipeline.Abandoned && rec.Generation != r.end.generation:
+		out = append(out, fmt.Sprintf("recovered abandoned with generation %d, the profile is at %d", rec.Generation, r.end.generation))
+	case slices.Contains(verdicts, rec.Kind) && !fired:
+		out = append(out, fmt.Sprintf("recovered %s, but no unit ever ran", rec.Kind))
+	}
+	return out
+}
+
+func checkNothingFiredTwice(r *Run) []string {
+	var out []string
+	if n := len(r.end.runs); n > 1 {
+		out = append(out, fmt.Sprintf("%d unit starts over the run and its recovery", n))
+	}
+	for _, c := range r.recoverCmds {
+		if c.exit == 0 && (isCmd(c.argv, "systemd-run") || isCmd(c.argv, "nix-env", "--rollback")) {
+			out = append(out, "recovery ran "+strings.Join(c.argv[:2], " "))
+		}
+	}
+	return out
+}
+
+// failureKinds need a phase saying where they were decided.
+var failureKinds = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch,
+	pipeline.SwitchFailed, pipeline.VerifyMismatch, pipeline.DeferredPendingReboot, pipeline.RollbackFailed,
+	pipeline.Abandoned, pipeline.Interrupted}
+
+var allKinds = append([]pipeline.Kind{pipeline.Settled, pipeline.SettledDegraded, pipeline.RollbackSucceeded,
+	pipeline.RollbackDegraded}, failureKinds...)
+
+func checkOutcomeValidJSON(r *Run) []string {
+	var out []string
+	for _, o := range r.outcomes() {
+		if d := validJSON(*o.out); d != "" {
+			out = append(out, o.name+": "+d)
+		}
+	}
+	return out
+}
+
+// validJSON checks one outcome's wire form ("" when valid).
+func validJSON(o pipeline.Outcome) string {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return "does not marshal: " + err.Error()
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return "not a JSON object: " + err.Error()
+	}
+	kind, _ := m["outcome"].(string)
+	phase, hasPhase := m["phase"].(string)
+	switch {
+	case !slices.Contains(allKinds, pipeline.Kind(kind)):
+		return fmt.Sprintf("unknown outcome %q", kind)
+	case hasPhase && !slices.Contains(pipeline.Phases, pipeline.Phase(phase)):
+		return fmt.Sprintf("phase %q is not in the contract", phase)
+	case !hasPhase && slices.Contains(failureKinds, pipeline.Kind(kind)):
+		return fmt.Sprintf("%s without a phase", kind)
+	}
+	if v, ok := m["exit_code"]; ok && v != nil {
+		if n, isNum := v.(float64); !isNum || n != float64(int(n)) {
+			return fmt.Sprintf("exit_code %v is neither null nor an integer", v)
+		}
+	}
+	if n, ok := m["elapsed_ms"].(float64); !ok || n < 0 {
+		return fmt.Sprintf("elapsed_ms %v", m["elapsed_ms"])
+	}
+	if o.Earlier != nil {
+		return validJSON(*o.Earlier)
+	}
+	return ""
+}
+
+func checkWithinBudget(r *Run) []string {
+	var out []string
+	for _, o := range r.outcomes() {
+		if o.out.Kind == pipeline.Interrupted {
+			continue
+		}
+		limit := o.start + PollBudget + PollInterval
+		if ur := r.unitRun(o.obs); ur != nil {
+			limit = max(o.start, ur.StartedAt+PollBudget) + PollInterval
+		}
+		if o.obs.at > limit {
+			out = append(out, fmt.Sprintf("%s reported at +%s, limit +%s", o.name, o.obs.at, limit))
+		}
+	}
+	return out
+}
+
+func checkNoCommandAfterOutcome(r *Run) []string {
+	if r.lateCommands > 0 {
+		return []string{fmt.Sprintf("%d command(s) issued after their invocation had returned its outcome", r.lateCommands)}
+	}
+	return nil
+}
+
+func checkJournalCleared(r *Run) []string {
+	last := r.final()
+	if r.Recovered != nil {
+		last = r.Recovered
+	}
+	if last == nil || last.Kind == pipeline.Interrupted || r.end.record == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("an in-flight record (op %s, step %s) is left after the final outcome %s",
+		r.end.record.Op, r.end.record.Step, last.Kind)}
+}
+
+// short names a closure by its alias, or gives the basename.
+func short(basename string) string {
+	switch basename {
+	case "":
+		return "(none)"
+	case oldSys:
+		return aliasOld
+	case newSys:
+		return aliasNew
+	case thirdSys:
+		return aliasThird
+	}
+	return basename
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
