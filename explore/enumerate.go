@@ -164,3 +164,29 @@ func (c Catalogue) dropUnmet(combo []int) []int {
 func (c Catalogue) groupIndex(group string) int {
 	return slices.IndexFunc(c, func(f Fault) bool { return f.Group == group })
 }
+
+// Normalize turns any list of catalogue indices (fuzz input) into a valid
+// combination of at most maxFaults faults: out-of-range indices wrap, the
+// op is a rollback when the op fault appears, and faults are kept in input
+// order while they fit (the op fault first, then one per group, applying
+// to the op; requirements met at the end).
+func (c Catalogue) Normalize(indices []int, maxFaults int) []int {
+	op, opIdx := OpActivate, c.groupIndex(groupOp)
+	for i := range indices {
+		indices[i] = ((indices[i] % len(c)) + len(c)) % len(c)
+		if indices[i] == opIdx {
+			op = OpRollback
+		}
+	}
+	var combo []int
+	if op == OpRollback {
+		combo = append(combo, opIdx) // LOADBEARING: the op fault first, or it may not fit
+	}
+	for _, idx := range indices {
+		if len(combo) < maxFaults && c[idx].Applies(op) && !c.clashes(combo, idx) {
+			combo = append(combo, idx)
+		}
+	}
+	slices.Sort(combo)
+	return c.dropUnmet(combo)
+}

@@ -218,3 +218,14 @@ func TestScenarioQuotesTextsAndSplicesAliases(t *testing.T) {
 	q := quote("error: cannot add path '/nix/store/" + newSys + "' because")
 	assert.Equal(t, `'error: cannot add path ''/nix/store/'$new''' because'`, q)
 }
+
+func TestNormalizeAlwaysGivesAValidCombination(t *testing.T) {
+	c := NewCatalogue()
+	got := c.Normalize([]int{158, 55, 48, 120, 65, 88, 86}, 6)
+	assert.True(t, c.Valid(got), "%v", got)
+	assert.Contains(t, got, c.groupIndex(groupOp), "86 wraps to the op fault: a rollback")
+	for seed := range 500 {
+		in := []int{seed * 7, seed * 13, -seed, seed * 31, seed, seed * 3}
+		require.True(t, c.Valid(c.Normalize(in, 4)), "%v", in)
+	}
+}
