@@ -30,7 +30,7 @@ func (n trustBlindNix) Realise(ctx context.Context, storePath string) (string, e
 
 func TestTrustBlindPipelineIsCaughtAndShrunk(t *testing.T) {
 	e := New(Config{Wrap: func(d pipeline.Deps) pipeline.Deps { d.Nix = trustBlindNix{d.Nix}; return d }, Examples: 1 << 20})
-	rep := e.Exhaustive(2)
+	rep := e.Exhaustive(context.Background(), 2)
 	require.Positive(t, rep.Violating["no-effect-after-failed-realise"], "%v", rep.Violating)
 	i := slices.IndexFunc(rep.Examples, func(r *Run) bool { return r.Broke("no-effect-after-failed-realise") })
 	m := e.Shrink(rep.Examples[i], "no-effect-after-failed-realise")

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -21,7 +22,7 @@ func TestExhaustiveDepth2(t *testing.T) {
 		t.Skip("depth 2 runs ~2,900 activations")
 	}
 	e := New(Config{Examples: 1 << 20})
-	rep := e.Exhaustive(2)
+	rep := e.Exhaustive(context.Background(), 2)
 	t.Logf("depth 2: %d runs (per size %v) in %s; violating runs per invariant: %v", rep.Runs, rep.PerSize, rep.Elapsed, rep.Violating)
 	require.Equal(t, e.Catalogue().Count(2), rep.PerSize, "every combination ran once")
 	reported := map[string]bool{}
@@ -166,12 +167,12 @@ func TestDrawIsSeededAndValid(t *testing.T) {
 
 func TestRandomReportsReplayBySeed(t *testing.T) {
 	e := New(Config{Examples: 1 << 20})
-	rep := e.Random(1000, 40, 5)
+	rep := e.Random(context.Background(), 1000, 40, 5)
 	assert.Equal(t, 40, rep.Runs)
-	again := e.Random(1000, 40, 5)
+	again := e.Random(context.Background(), 1000, 40, 5)
 	assert.Equal(t, rep.Violating, again.Violating, "a seed replays a whole session")
 	for _, r := range rep.Examples {
-		again := e.Random(r.Seed, 1, 5)
+		again := e.Random(context.Background(), r.Seed, 1, 5)
 		require.Len(t, again.Examples, 1, "seed %d replays its violation", r.Seed)
 		assert.Equal(t, r.Combo, again.Examples[0].Combo)
 		assert.Equal(t, r.Violations, again.Examples[0].Violations)

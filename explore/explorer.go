@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sort"
@@ -48,10 +49,18 @@ func (e *Explorer) Catalogue() Catalogue { return e.cat }
 // Catalogue.Valid) and checks every invariant. Index and Seed are left for
 // the caller.
 func (e *Explorer) Run(combo []int) *Run {
+	return e.run(combo, false)
+}
+
+// Trace is Run that always keeps the host's summary and command log (Run
+// keeps them for violating runs only).
+func (e *Explorer) Trace(combo []int) *Run { return e.run(combo, true) }
+
+func (e *Explorer) run(combo []int, trace bool) *Run {
 	r := execute(e.cat.Spec(combo), e.cfg.Wrap)
 	r.Combo, r.Faults = slices.Clone(combo), e.cat.Faults(combo)
 	r.check()
-	if len(r.Violations) > 0 && r.host != nil {
+	if (trace || len(r.Violations) > 0) && r.host != nil {
 		r.Summary, r.Log = r.host.Summary(), r.host.Log()
 	}
 	r.host = nil
@@ -72,6 +81,8 @@ type Report struct {
 	PerSize []int
 	// Elapsed is the wall time.
 	Elapsed time.Duration
+	// Interrupted: the context ended before every run was made.
+	Interrupted bool
 	// Violating counts the runs that broke each invariant.
 	Violating map[string]int
 	// Examples are the first violating runs per invariant (Config.Examples
@@ -89,25 +100,26 @@ type job struct {
 	combo []int
 }
 
-// Exhaustive runs every valid combination of up to depth faults.
-func (e *Explorer) Exhaustive(depth int) Report {
+// Exhaustive runs every valid combination of up to depth faults, until ctx
+// ends.
+func (e *Explorer) Exhaustive(ctx context.Context, depth int) Report {
 	rep := Report{Mode: "exhaustive", Depth: depth}
-	e.explore(&rep, func(jobs chan<- job) {
+	e.explore(ctx, &rep, func(jobs chan<- job) {
 		e.cat.Enumerate(depth, func(index int, combo []int) bool {
 			jobs <- job{index: index, combo: slices.Clone(combo)}
-			return true
+			return ctx.Err() == nil
 		})
 	})
 	return rep
 }
 
-// Random runs n combinations of 1 to maxFaults faults; run i is drawn from
-// seed+i (Catalogue.Draw), so `--seed S --runs 1` replays the run that
-// printed seed S.
-func (e *Explorer) Random(seed uint64, n, maxFaults int) Report {
+// Random runs n combinations of 1 to maxFaults faults, until ctx ends; run
+// i is drawn from seed+i (Catalogue.Draw), so `--seed S --runs 1` replays
+// the run that printed seed S.
+func (e *Explorer) Random(ctx context.Context, seed uint64, n, maxFaults int) Report {
 	rep := Report{Mode: "random", Depth: maxFaults, Seed: seed}
-	e.explore(&rep, func(jobs chan<- job) {
-		for i := range n {
+	e.explore(ctx, &rep, func(jobs chan<- job) {
+		for i := 0; i < n && ctx.Err() == nil; i++ {
 			s := seed + uint64(i)
 			jobs <- job{index: i, seed: s, combo: e.cat.Draw(s, maxFaults)}
 		}
@@ -116,7 +128,7 @@ func (e *Explorer) Random(seed uint64, n, maxFaults int) Report {
 }
 
 // explore runs the jobs produce sends on the workers and fills rep.
-func (e *Explorer) explore(rep *Report, produce func(chan<- job)) {
+func (e *Explorer) explore(ctx context.Context, rep *Report, produce func(chan<- job)) {
 	began := time.Now()
 	jobs, results := make(chan job, 64), make(chan *Run, 64)
 	var wg sync.WaitGroup
@@ -141,7 +153,7 @@ func (e *Explorer) explore(rep *Report, produce func(chan<- job)) {
 	}
 	rep.sortExamples()
 	rep.trimExamples(e.cfg.Examples)
-	rep.Elapsed = time.Since(began)
+	rep.Elapsed, rep.Interrupted = time.Since(began), ctx.Err() != nil
 }
 
 // tally counts a run; violating runs are kept for trimExamples.

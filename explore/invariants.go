@@ -55,7 +55,7 @@ func (r *Run) check() {
 	}
 	for _, inv := range invariants {
 		for _, d := range inv.check(r) {
-			r.Violations = append(r.Violations, Violation{inv.Name, d})
+			r.Violations = append(r.Violations, Violation{inv.Name, readable(d)})
 		}
 	}
 }
