@@ -36,6 +36,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] rollback
        nixfleet-activate [flags] recover
        nixfleet-activate [flags] status
+       nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
 
 Every invocation first recovers an unfinished earlier run from its in-flight
 record (see recover) and reports it under "earlier".

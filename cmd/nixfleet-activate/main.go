@@ -31,6 +31,9 @@ func main() {
 // run is main without the process: it parses args, runs one subcommand and
 // returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "explore" {
+		return runExplore(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseArgs(args, stderr)
 	if errors.Is(err, errHelp) {
 		return ExitSuccess
