@@ -27,5 +27,9 @@ bench:
 demo:
 	$(GO) run ./cmd/nixfleet-activate --sim happy --log-format text activate
 
+## explore: every combination of up to 3 faults against the pipeline on the simulated host (explore -h).
+explore:
+	$(GO) run ./cmd/nixfleet-activate explore --depth 3
+
 clean:
 	rm -rf bin
