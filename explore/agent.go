@@ -135,36 +135,52 @@ func (p *process) Probe(name string) (pipeline.LockState, error) {
 }
 
 // journal is the agent's in-flight journal: the host's file journal, with
-// injected write failures, frozen once the agent is dead (a dead process
-// writes nothing more), as pipeline/recover_test.go models it.
+// the state directory's failures, frozen once the agent is dead (a dead
+// process writes nothing more), as pipeline/recover_test.go models it.
 type journal struct {
 	inner  pipeline.FileJournal
 	fault  JournalFault
 	frozen bool
-	saves  int
+	// written counts record writes that succeeded.
+	written int
 }
 
 func (j *journal) Load() (*pipeline.Record, error) { return j.inner.Load() }
 
-// Save fails with ENOSPC from the configured call on.
+// failing reports the errno a change gets now (nil: none).
+func (j *journal) failing() error {
+	switch {
+	case j.fault.Mode == "" || j.written < j.fault.After:
+		return nil
+	case j.fault.Mode == JournalFull:
+		return syscall.ENOSPC
+	}
+	return syscall.EROFS
+}
+
+// Save fails once the fault applies.
 func (j *journal) Save(r pipeline.Record) error {
 	if j.frozen {
 		return nil
 	}
-	j.saves++
-	if j.fault.SaveFailsFrom > 0 && j.saves >= j.fault.SaveFailsFrom {
-		return &fs.PathError{Op: "writefileatomic", Path: j.file(), Err: syscall.ENOSPC}
+	if err := j.failing(); err != nil {
+		return &fs.PathError{Op: "writefileatomic", Path: j.file(), Err: err}
 	}
-	return j.inner.Save(r)
+	if err := j.inner.Save(r); err != nil {
+		return err
+	}
+	j.written++
+	return nil
 }
 
-// Clear fails with EROFS when configured.
+// Clear fails on a read-only state directory (removing works on a full
+// disk).
 func (j *journal) Clear() error {
 	if j.frozen {
 		return nil
 	}
-	if j.fault.ClearFails {
-		return &fs.PathError{Op: "remove", Path: j.file(), Err: syscall.EROFS}
+	if err := j.failing(); errors.Is(err, syscall.EROFS) {
+		return &fs.PathError{Op: "remove", Path: j.file(), Err: err}
 	}
 	return j.inner.Clear()
 }

@@ -309,16 +309,18 @@ func killFaults() []Fault {
 	return out
 }
 
+// journalFaults: the state directory fills up or turns read-only after
+// the Nth record write (the baseline writes four: realised, profile-set,
+// firing, fired).
 func journalFaults() []Fault {
-	j := func(name, point string, f JournalFault) Fault {
-		return Fault{Name: "journal=" + name, Group: "journal", Point: point, ops: both,
-			apply: func(s *Spec) { s.Journal = f }}
+	j := func(mode string, after int) Fault {
+		name := "journal=" + mode
+		if after > 0 {
+			name += fmt.Sprintf("-after-%d", after)
+		}
+		return Fault{Name: name, Group: "journal", Point: fmt.Sprintf("the state directory after %d record write(s)", after),
+			ops: both, apply: func(s *Spec) { s.Journal = JournalFault{Mode: mode, After: after} }}
 	}
-	return []Fault{
-		j("save-fails", "every in-flight record write (disk full)", JournalFault{SaveFailsFrom: 1}),
-		j("save-fails-after-first", "record writes after the first (disk full mid-run)", JournalFault{SaveFailsFrom: 2}),
-		j("clear-fails", "clearing the record (read-only state directory)", JournalFault{ClearFails: true}),
-		j("read-only-after-first", "writes after the first and the clear (state directory remounted read-only)",
-			JournalFault{SaveFailsFrom: 2, ClearFails: true}),
-	}
+	return []Fault{j(JournalFull, 0), j(JournalFull, 1), j(JournalReadOnly, 0), j(JournalReadOnly, 1),
+		j(JournalReadOnly, 3), j(JournalReadOnly, 4)}
 }

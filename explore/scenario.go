@@ -64,7 +64,7 @@ func (r *Run) agentLines() []string {
 		run = "rollback"
 	}
 	run += fmt.Sprintf(" budget=%s", PollBudget)
-	out = append(out, r.journalGap()...)
+	out = append(out, r.journalLines()...)
 	k := r.Spec.Kill
 	switch {
 	case k.Mode == KillAt:
@@ -87,25 +87,22 @@ func (r *Run) agentLines() []string {
 		out = append(out, "# observed: "+outcomeLine(r.Outcome))
 	}
 	if r.Killed || r.Recovered != nil {
-		out = append(out, "", "recover")
+		out = append(out, "")
+		if r.Spec.Journal.Mode != "" {
+			out = append(out, "journal writable")
+		}
+		out = append(out, "recover")
 	}
 	return out
 }
 
-// journalGap names the journal fault the language cannot inject.
-func (r *Run) journalGap() []string {
+// journalLines put the state directory in the fault's state for the agent.
+func (r *Run) journalLines() []string {
 	j := r.Spec.Journal
-	if j.SaveFailsFrom == 0 && !j.ClearFails {
+	if j.Mode == "" {
 		return nil
 	}
-	var what []string
-	if j.SaveFailsFrom > 0 {
-		what = append(what, fmt.Sprintf("the in-flight record's writes fail from the %s on (ENOSPC)", ordinal(j.SaveFailsFrom)))
-	}
-	if j.ClearFails {
-		what = append(what, "clearing it fails (EROFS)")
-	}
-	return []string{"# GAP: no command makes the agent's journal fail: " + strings.Join(what, ", ") + "; this scenario runs without it."}
+	return []string{"journal " + j.Mode + optInt("after", j.After)}
 }
 
 func ordinal(n int) string {
@@ -161,7 +158,8 @@ func outcomeLine(o pipeline.Outcome) string {
 
 // negatedOutcome is `! outcome KIND`, which the language refuses today.
 func negatedOutcome(kind pipeline.Kind) []string {
-	return []string{"# GAP: `outcome` is not negatable; this line needs `! outcome KIND`.", "! outcome " + string(kind)}
+	return []string{"# GAP: `outcome` refuses `!`; once fixed, replace the next line with the fixed outcome (`outcome KIND ...`).",
+		"! outcome " + string(kind)}
 }
 
 // checksFor is what the invariant demands of this run, in the language.

@@ -192,12 +192,22 @@ type KillSpec struct {
 	At  time.Duration
 }
 
-// JournalFault makes the agent's journal fail: Save from the SaveFailsFrom-
-// th call on (0: never), Clear always when ClearFails.
+// JournalFault makes the state directory fail for the agent, as the
+// scenario language's `journal full|read-only [after=N]` does: once After
+// record writes have succeeded, every write fails (ENOSPC when full, EROFS
+// when read-only) and, read-only, so does clearing the record (removing
+// works on a full disk). The next invocation finds it writable again.
 type JournalFault struct {
-	SaveFailsFrom int
-	ClearFails    bool
+	// Mode is "" (no fault), JournalFull or JournalReadOnly.
+	Mode  string
+	After int
 }
+
+// Journal fault modes, named as the scenario language names them.
+const (
+	JournalFull     = "full"
+	JournalReadOnly = "read-only"
+)
 
 // newSpec returns the baseline world for op.
 func newSpec(op Op) Spec {

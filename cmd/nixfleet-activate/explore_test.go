@@ -22,11 +22,11 @@ func TestExploreDepth1ReportsOnlyKnownIssues(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errOut := exploreArgs(t, "explore", "--depth", "1", "--out", dir)
 	assert.Equal(t, ExitSuccess, code, errOut)
-	assert.Contains(t, out, "exhaustive: depth 1, [1 79] combinations by size\n80 runs [1 79] in ")
-	assert.Contains(t, out, "known issue (journal=read-only-after-first)")
-	written, err := os.ReadFile(filepath.Join(dir, "explore_journal-read-only-after-first.txtar"))
+	assert.Regexp(t, `exhaustive: depth 1, \[1 (\d+)\] combinations by size\n\d+ runs \[1 \d+\] in `, out)
+	assert.Contains(t, out, "known issue (journal=read-only-after-1)")
+	written, err := os.ReadFile(filepath.Join(dir, "explore_journal-read-only-after-1.txtar"))
 	require.NoError(t, err)
-	assert.Contains(t, string(written), "# Explorer repro [journal=read-only-after-first] recovery-consistent")
+	assert.Contains(t, string(written), "# Explorer repro [journal=read-only-after-1] recovery-consistent")
 }
 
 func TestExploreStrictFailsOnKnownIssues(t *testing.T) {
