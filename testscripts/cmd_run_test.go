@@ -119,19 +119,24 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		}
 		h.Clock().Schedule(at, func() { cancel(errors.New("interrupted: SIGTERM")) })
 	}
-	process := &mortalAgent{h: h, kill: s.w.kill}
+	process := newMortalAgent(h, s.w.kill, cancel)
 	s.w.kill = nil
 	b := real.New(real.Config{Runner: process, Locker: process,
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
-	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Log: log,
-		Journal: pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir}}
+	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
+		Journal: process.journal(pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir})}
 	s.w.last = &lastRun{logStart: len(h.Log())}
-	out, err, died := runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
+	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
+	var corrupt *pipeline.CorruptRecordError
 	switch {
 	case died != "":
 		s.w.last.killed = died
 		_, err = fmt.Fprintf(s.ts.Stdout(), "agent killed (%s)\n", died)
+		return err
+	case errors.As(err, &corrupt):
+		// As the binary's recover: reported, kept aside, not fatal.
+		_, err = fmt.Fprintln(s.ts.Stdout(), corrupt.Error())
 		return err
 	case err != nil:
 		return err

@@ -53,6 +53,14 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"outcome before a run", world0 + "outcome settled\n", `no activate, rollback or recover has run yet`},
 		{"killed run has no outcome", world0 + "kill-agent after systemd-run\nactivate new\noutcome settled\n", `the last run printed no outcome: the agent was killed after systemd-run`},
 		{"kill-agent usage", world0 + "kill-agent during systemd-run\n", `want before|after PROGRAM`},
+		{"kill-agent at usage", world0 + "kill-agent at soon\n", `"soon": want a duration`},
+		{"kill-agent nth", world0 + "kill-agent before nix-env --set nth=0\n", `nth="0": want a count from 1`},
+		{"kill-agent without program", world0 + "kill-agent after nth=2\n", `want a PROGRAM after after`},
+		{"killed at a time has no outcome", world0 + "kill-agent at 1s\nactivate new\noutcome settled\n", `the agent was killed at 1s`},
+		{"killed at the nth command", world0 + "kill-agent before systemctl show nth=2\nactivate new\nelapsed 0s\n", `virtual time is 4.275s, want 0s`},
+		{"in-flight step", world0 + "kill-agent after systemd-run\nactivate new\nin-flight fired\n", `state is "firing", want "fired"`},
+		{"in-flight closure", world0 + "kill-agent after systemd-run\nactivate new\nin-flight firing closure=old\n", `closure is "new", want "old"`},
+		{"in-flight none", world0 + "activate new interrupt-at=1s\nin-flight none\n", `state is "fired", want "none"`},
 		{"stale stdout", world0 + "activate new\ncommands last\nrecover\nstdout systemd-run\n", "no match for `systemd-run` found in stdout"},
 		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
 	}
@@ -63,6 +71,14 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 			assert.Contains(t, log, c.want)
 		})
 	}
+}
+
+// TestHarnessTimeKillAfterTheRunIsMoot pins that a kill time the run
+// outlives ends nothing: the run reports, and a later run is not killed.
+func TestHarnessTimeKillAfterTheRunIsMoot(t *testing.T) {
+	failed, log := runScript(t, world0+"kill-agent at 1h\nactivate new\noutcome settled\nadvance 2h\n"+
+		"recover\nstdout '^no unfinished run$'\nin-flight none\n")
+	assert.False(t, failed, log)
 }
 
 // TestHarnessPassesTheTypicalSetUp is the control for the cases above.

@@ -17,7 +17,7 @@ import (
 var areas = []string{"lock", "trust", "profile", "current", "unit", "defer", "rollback", "input", "switch", "recover", "cli"}
 
 // effectCommands assert what a run did to the host, beside its outcome.
-var effectCommands = []string{"link", "profile-is", "generations", "boot-default", "unit", "commands", "runs", "ran-switch-of"}
+var effectCommands = []string{"link", "profile-is", "generations", "boot-default", "unit", "commands", "runs", "ran-switch-of", "in-flight"}
 
 // outcomeCommands always leave an outcome to assert.
 var outcomeCommands = []string{"activate", "activate-raw", "rollback"}
