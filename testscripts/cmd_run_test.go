@@ -107,7 +107,8 @@ func runRollback(s *script, _ bool, args []string) error {
 // runAgent wires the pipeline to the host through the real backend, runs
 // it, prints the outcome JSON and keeps it. The pipeline's log goes to the
 // script's stderr, stamped with virtual time. A kill-agent rule applies to
-// this run only.
+// this run only; the journal is the host's state directory as `journal`
+// left it.
 func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (*pipeline.Outcome, error)) error {
 	h := s.w.host()
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -125,7 +126,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
-		Journal: process.journal(pipeline.FileJournal{FS: h.FS(), Dir: pipeline.DefaultStateDir})}
+		Journal: process.journal(s.w.state.journal())}
 	s.w.last = &lastRun{logStart: len(h.Log())}
 	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
 	var corrupt *pipeline.CorruptRecordError

@@ -3,7 +3,11 @@ package testscripts
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stretchr/testify/assert"
@@ -61,6 +65,9 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"in-flight step", world0 + "kill-agent after systemd-run\nactivate new\nin-flight fired\n", `state is "firing", want "fired"`},
 		{"in-flight closure", world0 + "kill-agent after systemd-run\nactivate new\nin-flight firing closure=old\n", `closure is "new", want "old"`},
 		{"in-flight none", world0 + "activate new interrupt-at=1s\nin-flight none\n", `state is "fired", want "none"`},
+		{"in-flight kept", world0 + "journal torn\nactivate new\nin-flight none kept=0\n", `kept is "1", want "0"`},
+		{"journal usage", world0 + "journal broken\n", `want full, read-only, writable, garbage`},
+		{"journal after with a record", world0 + "journal torn after=1\n", `after= goes with full or read-only`},
 		{"stale stdout", world0 + "activate new\ncommands last\nrecover\nstdout systemd-run\n", "no match for `systemd-run` found in stdout"},
 		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
 	}
@@ -85,4 +92,34 @@ func TestHarnessTimeKillAfterTheRunIsMoot(t *testing.T) {
 func TestHarnessPassesTheTypicalSetUp(t *testing.T) {
 	failed, log := runScript(t, world0+"activate new\noutcome settled\nlink /run/current-system new\n")
 	assert.False(t, failed, log)
+}
+
+// TestStateDirFaults pins the journal faults `journal` injects: ENOSPC
+// refuses new files and directories but not unlink, EROFS refuses every
+// change, and after=N lets N whole record writes through first.
+func TestStateDirFaults(t *testing.T) {
+	d := newStateDir(fsview.NewMem())
+	j := d.journal()
+	rec := pipeline.Record{Op: pipeline.OpActivate, Step: pipeline.StepRealised}
+
+	d.fault = syscall.ENOSPC
+	require.ErrorIs(t, j.Save(rec), syscall.ENOSPC, "mkdir of the state directory")
+	d.fault, d.after = syscall.ENOSPC, 1
+	require.NoError(t, j.Save(rec))
+	require.ErrorIs(t, j.Save(rec), syscall.ENOSPC)
+	require.NoError(t, j.Clear(), "unlink works on a full disk")
+
+	d.fault, d.after = syscall.EROFS, 1
+	require.NoError(t, j.Save(rec))
+	require.ErrorIs(t, j.Save(rec), syscall.EROFS)
+	require.ErrorIs(t, j.Clear(), syscall.EROFS)
+	got, err := j.Load()
+	require.NoError(t, err, "reads work on a read-only filesystem")
+	assert.Equal(t, pipeline.StepRealised, got.Step)
+
+	d.fault = nil
+	require.NoError(t, j.Clear())
+	got, err = j.Load()
+	require.NoError(t, err)
+	assert.Nil(t, got)
 }

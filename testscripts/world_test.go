@@ -29,6 +29,7 @@ type world struct {
 	closures map[string]*sim.ClosureSpec // by alias
 	agent    agentConfig
 
+	state     *stateDir // the agent's journal's view of the host, with its faults
 	kill      *killRule // where the next agent process dies
 	last      *lastRun
 	eventErrs []error // errors of effects scheduled with `at`
@@ -63,7 +64,7 @@ func (w *world) build(cfg sim.HostConfig) error {
 	if err != nil {
 		return err
 	}
-	w.cfg, w.h = cfg, h
+	w.cfg, w.h, w.state = cfg, h, newStateDir(h.FS())
 	return nil
 }
 
