@@ -76,7 +76,8 @@ func renderReadme() string {
 	return b.String()
 }
 
-// scenarioIndex lists every scenario with its opening comment, by area.
+// scenarioIndex lists every scenario with its opening comment, by area,
+// then the known bugs.
 func scenarioIndex() string {
 	var b strings.Builder
 	b.WriteString("\n## Scenarios\n\nGenerated from the opening comment line of each file in testdata/.\n")
@@ -88,14 +89,25 @@ func scenarioIndex() string {
 			area = a
 			fmt.Fprintf(&b, "\n### %s\n\n", area)
 		}
-		data, err := os.ReadFile(f)
-		first, _, _ := strings.Cut(string(data), "\n")
-		if err != nil {
-			first = err.Error()
-		}
-		fmt.Fprintf(&b, "- `%s`: %s\n", strings.TrimSuffix(name, ".txtar"), strings.TrimSpace(strings.TrimPrefix(first, "#")))
+		b.WriteString(indexLine(f))
+	}
+	b.WriteString("\n## Known bugs\n\nScenarios of open bugs, in " + knownDir + "/: each is written as the fixed code must behave and\nfails today as its `" + knownSection + "` section says; `TestKnownBugs` fails once one passes (then\nmove it to testdata/ and drop that section).\n\n")
+	known, _ := filepath.Glob(filepath.Join(knownDir, "*.txtar"))
+	for _, f := range known {
+		b.WriteString(indexLine(f))
 	}
 	return b.String()
+}
+
+// indexLine is a scenario's line in the index: its name and opening comment.
+func indexLine(file string) string {
+	data, err := os.ReadFile(file)
+	first, _, _ := strings.Cut(string(data), "\n")
+	if err != nil {
+		first = err.Error()
+	}
+	name := strings.TrimSuffix(filepath.Base(file), ".txtar")
+	return fmt.Sprintf("- `%s`: %s\n", name, strings.TrimSpace(strings.TrimPrefix(first, "#")))
 }
 
 func capitalise(s string) string {
