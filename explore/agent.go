@@ -78,59 +78,64 @@ func (p *process) hit(argv []string) bool {
 	return p.seen == max(p.kill.Nth, 1)
 }
 
-// countLate counts a command issued after the invocation returned.
-func (p *process) countLate() {
+// enter starts recording a command. It returns false when the command must
+// not run: the process is dead, or dies before it; killAfter says the
+// process dies once the command has taken effect.
+func (p *process) enter(argv []string) (c command, killAfter, ok bool) {
+	c = command{at: p.h.Elapsed(), argv: argv, exit: -1}
 	if p.done {
 		p.late++
 	}
-}
-
-// Run implements proc.Runner.
-func (p *process) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
-	c := command{at: p.h.Elapsed(), argv: cmd.Argv, exit: -1}
-	p.countLate()
-	killNow := p.hit(cmd.Argv)
+	killNow := p.hit(argv)
 	if p.dead || (killNow && p.kill.Mode == KillBefore) {
 		p.die()
 		c.killed = true
 		p.cmds = append(p.cmds, c)
+		return c, false, false
+	}
+	return c, killNow && p.kill.Mode == KillAfter, true
+}
+
+// leave records the command's end; true when the process died after it.
+func (p *process) leave(c command, killAfter bool) bool {
+	if killAfter {
+		p.die()
+		c.killed = true
+	}
+	p.cmds = append(p.cmds, c)
+	return killAfter
+}
+
+// Run implements proc.Runner.
+func (p *process) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
+	c, killAfter, ok := p.enter(cmd.Argv)
+	if !ok {
 		return proc.Result{}, sim.ErrKilled
 	}
 	res, err := p.h.Run(ctx, cmd)
 	if err == nil {
 		c.exit, c.stdout, c.stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
 	}
-	if killNow && p.kill.Mode == KillAfter {
-		p.die()
-		c.killed = true
-		res, err = proc.Result{}, sim.ErrKilled
+	if p.leave(c, killAfter) {
+		return proc.Result{}, sim.ErrKilled
 	}
-	p.cmds = append(p.cmds, c)
 	return res, err
 }
 
-// Probe implements the real backend's Locker over the host's lock.
+// Probe implements the real backend's Locker over the host's lock; the
+// command's exit is flock's (0 free, 1 held).
 func (p *process) Probe(name string) (pipeline.LockState, error) {
-	argv := []string{sim.LockProbeArgv0, name}
-	c := command{at: p.h.Elapsed(), argv: argv, exit: -1}
-	p.countLate()
-	killNow := p.hit(argv)
-	if p.dead || (killNow && p.kill.Mode == KillBefore) {
-		p.die()
-		c.killed = true
-		p.cmds = append(p.cmds, c)
+	c, killAfter, ok := p.enter([]string{sim.LockProbeArgv0, name})
+	if !ok {
 		return pipeline.LockFree, sim.ErrKilled
 	}
 	state, err := p.h.Locker().Probe(name)
 	if err == nil {
 		c.exit = int(state)
 	}
-	if killNow && p.kill.Mode == KillAfter {
-		p.die()
-		c.killed = true
-		state, err = pipeline.LockFree, sim.ErrKilled
+	if p.leave(c, killAfter) {
+		return pipeline.LockFree, sim.ErrKilled
 	}
-	p.cmds = append(p.cmds, c)
 	return state, err
 }
 
