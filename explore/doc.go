@@ -30,4 +30,13 @@
 // combinations from a seeded generator; each run's own seed replays it.
 //
 // Everything is deterministic: a run depends only on its fault set.
+//
+// Entry points: `nixfleet-activate explore [--depth k] [--seed s --runs n]`
+// (cmd/nixfleet-activate/explore.go; `explore -h`), `make explore` (depth
+// 3), TestExhaustiveDepth2 (CI), FuzzFaultCombinations (`go test -fuzz`),
+// and BenchmarkActivations (`go test -bench . -cpu 1 ./explore`).
+//
+// Violations the real pipeline has today are listed in Known, each with the
+// cause in pipeline/ and its minimal repro; the tests fail on anything else,
+// and on a Known entry that no longer reproduces (remove it once fixed).
 package explore
