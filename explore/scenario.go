@@ -12,9 +12,11 @@ import (
 // Scenario renders the run as a scenario of the testscripts language
 // (testscripts/README.md): a first comment line saying what it pins, the
 // world, the agent's run, a recovery when the agent was killed, and for each
-// broken invariant the checks a fixed pipeline must pass. Where the language
-// has no command for a fault, a "# GAP:" comment names what is missing and
-// the closest form follows. File name: ScenarioName.
+// broken invariant the checks a fixed pipeline must pass. Every catalogue
+// fault has a command (kill-agent before|after ... nth=N | at D, journal
+// full|read-only after=N, at D fault|current|unit-collected); where a check
+// cannot be said, a "# GAP:" comment names what is missing and the closest
+// form follows. File name: ScenarioName.
 func (r *Run) Scenario() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Explorer repro [%s] %s: %s.\n", r.Names(), strings.Join(r.invariantNames(), ", "), r.firstDetail())
@@ -65,22 +67,11 @@ func (r *Run) agentLines() []string {
 	}
 	run += fmt.Sprintf(" budget=%s", PollBudget)
 	out = append(out, r.journalLines()...)
-	k := r.Spec.Kill
-	switch {
-	case k.Mode == KillAt:
-		out = append(out, fmt.Sprintf("# GAP: kill-agent cannot kill at a virtual time; closest form: interrupt-at (SIGTERM) at the kill's time %s, then recover.", k.At))
-		run += fmt.Sprintf(" interrupt-at=%s", k.At)
-	case k.Mode != KillNever && max(k.Nth, 1) > 1:
-		out = append(out, fmt.Sprintf("# GAP: kill-agent dies at the first matching command; this run died %s the %s %s; closest form: interrupt-at the time it was issued (+%s), then recover.",
-			k.Mode, ordinal(k.Nth), strings.TrimSpace(k.Program+" "+strings.Join(k.Words, " ")), r.KilledAt))
-		run += fmt.Sprintf(" interrupt-at=%s", r.KilledAt)
-	case k.Mode != KillNever:
-		out = append(out, strings.TrimSpace(fmt.Sprintf("kill-agent %s %s %s", k.Mode, k.Program, strings.Join(k.Words, " "))))
+	if l := killLine(r.Spec.Kill); l != "" {
+		out = append(out, l)
 	}
 	out = append(out, run)
 	switch {
-	case r.Killed && k.Mode == KillAt || max(k.Nth, 1) > 1:
-		out = append(out, "outcome interrupted")
 	case r.Killed:
 		out = append(out, "stdout 'agent killed'")
 	case r.Recovered != nil:
@@ -96,6 +87,21 @@ func (r *Run) agentLines() []string {
 	return out
 }
 
+// killLine is the `kill-agent` line of a kill ("" for none).
+func killLine(k KillSpec) string {
+	switch k.Mode {
+	case KillNever:
+		return ""
+	case KillAt:
+		return fmt.Sprintf("kill-agent at %s", k.At)
+	}
+	line := strings.TrimSpace(fmt.Sprintf("kill-agent %s %s %s", k.Mode, k.Program, strings.Join(k.Words, " ")))
+	if k.Nth > 1 {
+		line += fmt.Sprintf(" nth=%d", k.Nth)
+	}
+	return line
+}
+
 // journalLines put the state directory in the fault's state for the agent.
 func (r *Run) journalLines() []string {
 	j := r.Spec.Journal
@@ -103,18 +109,6 @@ func (r *Run) journalLines() []string {
 		return nil
 	}
 	return []string{"journal " + j.Mode + optInt("after", j.After)}
-}
-
-func ordinal(n int) string {
-	switch max(n, 1) {
-	case 1:
-		return "1st"
-	case 2:
-		return "2nd"
-	case 3:
-		return "3rd"
-	}
-	return fmt.Sprintf("%dth", n)
 }
 
 // checkLines are the observed outcome (as a comment) and, per broken
