@@ -111,7 +111,8 @@ func (v *View) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error
 	}
 	tmp := tempName(p)
 	if err := v.raw.WriteFile(tmp, data, perm); err != nil {
-		return pathErr(op, name, err)
+		// GOTCHA: a write that fails half way (ENOSPC) has already created tmp.
+		return v.discard(tmp, pathErr(op, name, err))
 	}
 	syncer, durable := v.raw.(Syncer)
 	if durable {

@@ -19,7 +19,7 @@ func TestActivateHappyPathOrderAndOutcome(t *testing.T) {
 	require.Equal(t, Settled, out.Kind, out.Reason)
 	assert.Equal(t, []string{
 		"lock", "realise " + newClosure, "set " + newClosure,
-		"fire nixfleet-activate-switch switch " + newClosure,
+		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
 	}, h.effects)
 	assert.Equal(t, newClosure, h.current(t))
 	assert.Equal(t, newClosure, h.profile(t))

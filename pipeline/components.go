@@ -90,8 +90,9 @@ func (r *run) deferToBoot(ctx context.Context, closure string, changed []string)
 		if ctx.Err() != nil {
 			return interrupted(PhaseDeferBootloader, closure, ctx)
 		}
-		return Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: closure, Components: changed,
-			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+		out := r.fireFailed(err, SwitchFailed, PhaseDeferBootloader, closure)
+		out.Components = changed
+		return out
 	}
 	return r.awaitBoot(ctx, watch{expected: closure, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, changed)
 }

@@ -51,6 +51,7 @@ type fakeHost struct {
 	setCalls    int
 	rollbackErr error
 	fireErr     error
+	releaseErr  error
 	plans       map[string]switchPlan // by closure basename
 	units       map[string]UnitStatus
 	generation  int
@@ -142,6 +143,18 @@ func (h *fakeHost) RollbackProfile(_ context.Context, profile string) error {
 func (h *fakeHost) SwitchLock(context.Context, string) (LockState, error) {
 	h.record("lock")
 	return h.lockState, h.lockErr
+}
+
+func (h *fakeHost) ReleaseUnit(_ context.Context, unit string) error {
+	h.record("release %s", unit)
+	if h.releaseErr != nil {
+		return h.releaseErr
+	}
+	if st, ok := h.units[unit]; ok && st.State == UnitRunning {
+		return fmt.Errorf("%w: %s", ErrUnitBusy, unit)
+	}
+	delete(h.units, unit)
+	return nil
 }
 
 func (h *fakeHost) Fire(_ context.Context, req FireRequest) error {

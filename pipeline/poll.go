@@ -11,6 +11,9 @@ type watch struct {
 	expected, previous, unit string
 	// deadline ends the poll budget (fire time + PollBudget).
 	deadline time.Time
+	// readFirst reads the link before the first wait (a resumed run may
+	// already be past its deadline).
+	readFirst bool
 }
 
 // verdicts maps poll results to the kinds and phases of one mode (activate
@@ -67,8 +70,8 @@ func (r *run) sleep(ctx context.Context, d time.Duration) bool {
 func (r *run) pollLink(ctx context.Context, w watch, v verdicts) *Outcome {
 	var last string
 	var lastErr error
-	for {
-		if !r.sleep(ctx, r.o.PollInterval) {
+	for first := true; ; first = false {
+		if !(first && w.readFirst) && !r.sleep(ctx, r.o.PollInterval) {
 			out := interrupted(v.poll, w.expected, ctx)
 			return &out
 		}

@@ -37,6 +37,10 @@ type Backend interface {
 	// exclusively while it runs (/run/nixos/switch-to-configuration.lock
 	// since NixOS 23.05). An error means the state is unknown.
 	SwitchLock(ctx context.Context, path string) (LockState, error)
+	// ReleaseUnit frees a transient unit's name: a unit left loaded by an
+	// earlier run is stopped and reset; not loaded needs nothing. Errors:
+	// ErrUnitBusy (wrapped) when the unit is still running.
+	ReleaseUnit(ctx context.Context, unit string) error
 	// Fire starts <req.Closure>/bin/switch-to-configuration <req.Action>
 	// detached in the transient unit req.Unit and returns once the unit is
 	// queued, not when the switch ends. A unit of the same name left failed

@@ -33,6 +33,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 		out.Closure = rec.Closure
 	}
 	out.Previous = rec.Previous
+	if out.Generation == 0 {
+		out.Generation = rec.Generation
+	}
 	out = r.finish(out)
 	return &out, nil
 }
@@ -42,7 +45,11 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 	switch rec.Step {
 	case StepFiring:
 		if !r.wasFired(ctx, rec) {
-			return r.abandoned(rec, PhaseSystemdRunFire, "the agent stopped while firing; the unit never started")
+			phase := PhaseSystemdRunFire
+			if rec.Op == OpRollback {
+				phase = PhaseRollbackFire
+			}
+			return r.abandoned(rec, phase, "the agent stopped while firing; the unit never started")
 		}
 		return r.resume(ctx, rec)
 	case StepFired:
@@ -82,7 +89,8 @@ func (r *run) resume(ctx context.Context, rec Record) Outcome {
 	if fired.IsZero() {
 		fired = rec.StartedAt
 	}
-	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: fired.Add(r.o.PollBudget)}
+	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: fired.Add(r.o.PollBudget),
+		readFirst: true}
 	switch {
 	case rec.Action == ActionBoot:
 		return r.awaitBoot(ctx, w, rec.Components)

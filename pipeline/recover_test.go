@@ -311,3 +311,43 @@ func TestFileJournalRoundTripOnTheOSView(t *testing.T) {
 	assert.Nil(t, got)
 	require.NoError(t, j.Clear(), "clearing nothing is fine")
 }
+
+// failingAfter lets n record writes through, then fails every one.
+type failingAfter struct {
+	*dyingJournal
+	n int
+}
+
+func (f *failingAfter) Save(r Record) error {
+	if f.n == 0 {
+		return errors.New("no space left on device")
+	}
+	f.n--
+	return f.dyingJournal.Save(r)
+}
+
+func TestNoFireWithoutAFiringRecord(t *testing.T) {
+	w := newCrashWorld(t)
+	d := w.deps()
+	d.Journal = &failingAfter{w.j, 2} // realised and profile-set get through, firing does not
+	out := Activate(w.ctx, d, Target{Closure: newClosure}, Options{})
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseJournal, out.Phase)
+	assert.Equal(t, 0, fires(w.effects))
+}
+
+func TestKillWhileFiringWithAnEarlierUnitLoaded(t *testing.T) {
+	w := newCrashWorld(t)
+	require.Equal(t, Settled, w.activate().Kind, "leaves the unit loaded, exited 0")
+	w.addClosure(thirdClosure, "6.6")
+	d := w.deps()
+	d.Backend = killingBackend{w, false}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.ctx, w.cancel = ctx, cancel
+	out := Activate(w.ctx, d, Target{Closure: thirdClosure}, Options{})
+	assert.Equal(t, Interrupted, out.Kind)
+
+	rec := w.recover(t)
+	assert.Equal(t, Abandoned, rec.Kind, "the earlier run's unit was released before 'firing': it is not taken for this fire")
+	assert.Equal(t, PhaseSystemdRunFire, rec.Phase)
+}

@@ -76,8 +76,7 @@ func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome
 		if ctx.Err() != nil {
 			return interrupted(PhaseRollbackFire, target, ctx)
 		}
-		return Outcome{Kind: RollbackFailed, Phase: PhaseRollbackFire, Closure: target,
-			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+		return r.fireFailed(err, RollbackFailed, PhaseRollbackFire, target)
 	}
 	return r.follow(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, rollbackVerdicts, nil)
 }

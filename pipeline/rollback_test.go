@@ -25,7 +25,7 @@ func TestRollbackFiresTheRolledBackClosuresOwnSwitch(t *testing.T) {
 	h := rolledForward(t)
 	out := rollback(h)
 	require.Equal(t, RollbackSucceeded, out.Kind, out.Reason)
-	assert.Equal(t, []string{"lock", "rollback", "fire nixfleet-activate-rollback switch " + oldClosure}, h.effects)
+	assert.Equal(t, []string{"lock", "rollback", "release nixfleet-activate-rollback", "fire nixfleet-activate-rollback switch " + oldClosure}, h.effects)
 	assert.Equal(t, oldClosure, out.Closure)
 	assert.Equal(t, newClosure, out.Previous)
 	assert.Equal(t, 1, out.Generation)

@@ -46,34 +46,43 @@ func ValidateFireRequest(req pipeline.FireRequest) error {
 
 // Fire starts CLOSURE/bin/switch-to-configuration ACTION in the transient
 // unit req.Unit (RunCmd) and returns once systemd has executed it, not when
-// the switch ends. It first reads the unit's status: a running unit gives an
-// error wrapping ErrUnitBusy and nothing is started; a unit still loaded
-// after an earlier run is stopped and reset so its name can be reused
-// (systemd 252 refuses a loaded name: "Unit U.service was already loaded or
-// has a fragment file"). Errors: ErrBadFireRequest, ErrUnitBusy (wrapped),
-// *pipeline.CommandError, or a plain error on timeout.
+// the switch ends. It first frees the name with ReleaseUnit, so a running
+// unit gives an error wrapping ErrUnitBusy and nothing is started. Errors:
+// ErrBadFireRequest, ErrUnitBusy (wrapped), *pipeline.CommandError, or a
+// plain error on timeout.
 func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 	if err := ValidateFireRequest(req); err != nil {
 		return err
 	}
+	if err := b.ReleaseUnit(ctx, req.Unit); err != nil {
+		return err
+	}
+	_, err := b.runChecked(ctx, b.RunCmd(req))
+	return err
+}
+
+// ReleaseUnit frees a transient unit's name for the next systemd-run: a
+// unit still loaded after an earlier run is stopped and reset (systemd 252
+// refuses a loaded name: "Unit U.service was already loaded or has a
+// fragment file"); a unit that is not loaded needs nothing. Errors: a
+// running unit wraps ErrUnitBusy (nothing is stopped), *pipeline.CommandError,
+// or a plain error on timeout.
+func (b *Backend) ReleaseUnit(ctx context.Context, unit string) error {
 	// LOADBEARING: status before stop: stopping a running unit would kill a
 	// switch-to-configuration half way through activation.
-	status, err := b.UnitStatus(ctx, req.Unit)
+	status, err := b.UnitStatus(ctx, unit)
 	if err != nil {
 		return err
 	}
 	switch status.State {
 	case pipeline.UnitRunning:
-		return fmt.Errorf("%w: %s", ErrUnitBusy, serviceName(req.Unit))
+		return fmt.Errorf("%w: %s", ErrUnitBusy, serviceName(unit))
 	case pipeline.UnitExited:
 		// LOADBEARING: clear the old unit before systemd-run, which refuses
 		// a name that is still loaded.
-		if err := b.clearUnit(ctx, req.Unit); err != nil {
-			return err
-		}
+		return b.clearUnit(ctx, unit)
 	}
-	_, err = b.runChecked(ctx, b.RunCmd(req))
-	return err
+	return nil
 }
 
 // clearUnit unloads a unit that has exited: stop, then reset-failed.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/clock"
@@ -46,7 +47,7 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	})
 	view := fsview.NewOS(cfg.root)
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
-		Journal: pipeline.FileJournal{FS: view, Dir: cfg.stateDir}}
+		Journal: pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now}}
 	return env, nil
 }
 
