@@ -400,17 +400,23 @@ func validJSON(o pipeline.Outcome) string {
 	return ""
 }
 
+// limit is the latest virtual time invocation o may report: a budget and
+// an interval after its fire, or after its start when it came later or
+// nothing was fired.
+func (r *Run) limit(o reported) time.Duration {
+	if ur := r.unitRun(o.obs); ur != nil {
+		return max(o.start, ur.StartedAt+PollBudget) + PollInterval
+	}
+	return o.start + PollBudget + PollInterval
+}
+
 func checkWithinBudget(r *Run) []string {
 	var out []string
 	for _, o := range r.outcomes() {
 		if o.out.Kind == pipeline.Interrupted {
 			continue
 		}
-		limit := o.start + PollBudget + PollInterval
-		if ur := r.unitRun(o.obs); ur != nil {
-			limit = max(o.start, ur.StartedAt+PollBudget) + PollInterval
-		}
-		if o.obs.at > limit {
+		if limit := r.limit(o); o.obs.at > limit {
 			out = append(out, fmt.Sprintf("%s reported at +%s, limit +%s", o.name, o.obs.at, limit))
 		}
 	}

@@ -224,12 +224,14 @@ func (r *Run) exitChecks(last *pipeline.Outcome) []string {
 	return []string{fmt.Sprintf("outcome %s switch.exit_code=null switch.signal=%d", last.Kind, ur.ExecMainStatus)}
 }
 
-// budgetLimit is the latest virtual time a run may end.
+// budgetLimit is the latest virtual time the scenario's last agent command
+// may end (the within-budget invariant's limit).
 func (r *Run) budgetLimit() string {
-	if ur := r.unitRun(r.end); ur != nil {
-		return (ur.StartedAt + PollBudget + PollInterval).String()
+	outs := r.outcomes()
+	if len(outs) == 0 {
+		return (PollBudget + PollInterval).String()
 	}
-	return (PollBudget + PollInterval).String()
+	return r.limit(outs[len(outs)-1]).String()
 }
 
 func linkAlias(basename string) string {
