@@ -24,15 +24,9 @@ type KnownIssue struct {
 
 // Known lists the open issues, most severe first.
 var Known = []KnownIssue{
-	{"recovery-consistent", regexp.MustCompile(`^recovered abandoned \("the agent stopped before firing.*, yet \S+ ran`),
-		"journal=read-only-after-1",
-		"pipeline/recover.go recover(): a record left at step realised/profile-set/rolled-back (its later writes and its clear failed: endRecord only warns) is taken at its word: \"abandoned, nothing was switched\" while the unit ran and current-system is the closure"},
 	{"recovery-consistent", regexp.MustCompile(`^recovered abandoned \("the agent stopped while firing; the unit never started.*, yet \S+ ran`),
 		"unit=collected-at-0+kill=after-fire",
 		"pipeline/recover.go wasFired(): a unit whose status reads not-found (collected, or systemctl show failing) is taken as never started while its switch runs; current-system has not flipped yet when recovery starts"},
-	{"profile-not-left-silently", regexp.MustCompile(`final outcome \S+ \(recovered\) says generation 0 and warns of nothing$`),
-		"flip=never+kill=after-fire",
-		"pipeline/recover.go Recover(): a resumed outcome never gets Generation (rec.Generation is in the record), so a recovered failure does not say the profile now points at the closure"},
 	{"profile-not-left-silently", regexp.MustCompile(`final outcome (switch-failed|verify-mismatch|rollback-failed) says generation [1-9][0-9]* and warns of nothing$`),
 		"flip=never+profile=third@4s",
 		"pipeline/activate.go activate(): result.Generation is the one nix-env --set made; when the activation moved the profile (or self-correction made a newer generation) a failure outcome reports a stale generation"},
@@ -48,9 +42,6 @@ var Known = []KnownIssue{
 	{"profile-not-left-silently", regexp.MustCompile(`yet the final outcome is settled`),
 		"set=fails-from-1s+profile=third@4s",
 		"same cause as the entry above (failed self-correction reported as settled)"},
-	{"within-budget", regexp.MustCompile(`^recovery reported at`),
-		"end=exit-0@25s+profile=third@4s+kill=before-self-correct",
-		"pipeline/poll.go pollLink(): a recovery that starts at or after the deadline still sleeps one interval before its first read, then waits for the unit and runs nix-env --set: it ends past budget + interval"},
 }
 
 // matches reports whether the issue explains v.
