@@ -14,7 +14,7 @@ test:
 ## test-real: the suites against real Nix and real systemd (needs root; installs packages).
 test-real:
 	bash scripts/real/setup.sh
-	NIXFLEET_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 15m ./backends/real/...
+	NIXFLEET_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 15m ./backends/real/... ./cmd/nixfleet-activate/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -58,7 +58,43 @@ func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 		return err
 	}
 	_, err := b.runChecked(ctx, b.RunCmd(req))
+	if err != nil && startJobFailed(err) && b.unitRanItsProgram(ctx, req.Unit) {
+		// GOTCHA: with --service-type=exec, a program that exits non-zero
+		// within milliseconds can fail systemd-run's start job (systemd 252,
+		// under load); the switch did run, so it is followed, not refused.
+		return nil
+	}
 	return err
+}
+
+// startJobFailed reports systemd-run's "Job for U.service failed because
+// the control process exited with error code." (systemd 252).
+func startJobFailed(err error) bool {
+	var ce *pipeline.CommandError
+	return errors.As(err, &ce) && jobFailed.MatchString(ce.Stderr)
+}
+
+var jobFailed = regexp.MustCompile(`Job for \S+ failed`)
+
+// Exec setup failures (systemd's EXIT_CHDIR 200 .. EXIT_CREDENTIALS 243,
+// src/basic/exit-status.h in systemd 252): the program never ran.
+const (
+	firstExecSetupStatus = 200
+	lastExecSetupStatus  = 243
+)
+
+// unitRanItsProgram reports whether the unit's main process ran and ended
+// on its own terms (an exit status outside systemd's exec setup failures,
+// or a signal), as opposed to never being executed.
+func (b *Backend) unitRanItsProgram(ctx context.Context, unit string) bool {
+	st, err := b.UnitStatus(ctx, unit)
+	switch {
+	case err != nil || st.State != pipeline.UnitExited:
+		return false
+	case st.Signal != nil:
+		return true
+	}
+	return st.ExitCode != nil && (*st.ExitCode < firstExecSetupStatus || *st.ExitCode > lastExecSetupStatus)
 }
 
 // ReleaseUnit frees a transient unit's name for the next systemd-run: a

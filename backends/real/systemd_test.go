@@ -104,6 +104,34 @@ func TestFireReportsASystemdRunFailure(t *testing.T) {
 	assert.Equal(t, stderr, ce.Stderr)
 }
 
+func TestFireFollowsAProgramThatFailedItsStartJobAfterRunning(t *testing.T) {
+	jobFailed := "Job for nixfleet-switch.service failed because the control process exited with error code.\n"
+	showExec203 := showOutput("exit-code", "4242", "1", "203", "loaded", "failed", "failed")
+	cases := map[string]struct {
+		show    string
+		wantErr bool
+	}{
+		"ran and exited 4":     {showFailed, false},
+		"never executed (203)": {showExec203, true},
+		"status not readable":  {showNotFound, true},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			b, _ := newScripted(t, Config{},
+				step{argv: showArgv, res: ok(showNotFound)},
+				step{argv: wantRunArgv, res: fail(1, jobFailed)},
+				step{argv: showArgv, res: ok(c.show)})
+			err := b.Fire(context.Background(), fireReq)
+			if c.wantErr {
+				var ce *pipeline.CommandError
+				require.ErrorAs(t, err, &ce)
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}
+
 func TestFireRejectsUnsafeRequestsBeforeRunningAnything(t *testing.T) {
 	bad := []pipeline.FireRequest{
 		{Unit: "", Closure: closure, Action: pipeline.ActionSwitch},
