@@ -230,3 +230,16 @@ func TestNormalizeAlwaysGivesAValidCombination(t *testing.T) {
 		require.True(t, c.Valid(c.Normalize(in, 4)), "%v", in)
 	}
 }
+
+func TestObservationMatchesTheSimsOwnProfileReading(t *testing.T) {
+	s := newSpec(OpRollback)
+	h, err := s.build()
+	require.NoError(t, err)
+	o := observe(h)
+	assert.Equal(t, h.ProfileTarget(), o.profile)
+	assert.Equal(t, h.ProfileGeneration(), o.generation)
+	assert.Equal(t, 2, o.generation)
+	assert.Equal(t, 0, generationOf("system-x-link"))
+	assert.Equal(t, 0, generationOf("other-3-link"))
+	assert.Equal(t, 12, generationOf("/nix/var/nix/profiles/system-12-link"))
+}

@@ -2,6 +2,8 @@ package explore
 
 import (
 	"context"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,9 +69,31 @@ type observation struct {
 	record *pipeline.Record
 }
 
+// observe reads the host. The profile's generation is the number of the
+// generation link it points at ("system-N-link", Nix 2.8), read from the
+// link itself: cheaper than listing the generations (sim.Host.Profile).
 func observe(h *sim.Host) observation {
-	return observation{at: h.Elapsed(), current: storeBase(h.CurrentSystem()), profile: h.ProfileTarget(),
-		generation: h.ProfileGeneration(), runs: h.Runs()}
+	o := observation{at: h.Elapsed(), current: storeBase(h.CurrentSystem()), runs: h.Runs()}
+	if target, err := h.FS().EvalSymlinks(sim.DefaultProfile); err == nil {
+		o.profile = storeBase(target)
+	}
+	if link, err := h.FS().Readlink(sim.DefaultProfile); err == nil {
+		o.generation = generationOf(link)
+	}
+	return o
+}
+
+// generationOf parses N from a "system-N-link" (0 otherwise).
+func generationOf(link string) int {
+	digits, ok := strings.CutPrefix(path.Base(link), path.Base(sim.DefaultProfile)+"-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(digits, "-link"))
+	if err != nil || !strings.HasSuffix(digits, "-link") {
+		return 0
+	}
+	return n
 }
 
 // storeBase returns the basename of a store path, "" otherwise.
