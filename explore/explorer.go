@@ -221,18 +221,30 @@ func (r *Run) invariantNames() []string {
 func (r *Run) Broke(invariant string) bool { return slices.Contains(r.invariantNames(), invariant) }
 
 // Shrink returns the run of the smallest subset of r's faults that still
-// breaks invariant (r's first broken one when ""), trying subsets by size,
-// then lexicographically; r itself when no smaller subset does.
+// breaks invariant (r's first broken one when "") the same way: explained
+// by the same known issue, or by none (see ShrinkViolation).
 func (e *Explorer) Shrink(r *Run, invariant string) *Run {
-	if invariant == "" {
-		names := r.invariantNames()
-		if len(names) == 0 {
-			return r
+	for _, v := range r.Violations {
+		if invariant == "" || v.Invariant == invariant {
+			return e.ShrinkViolation(r, v)
 		}
-		invariant = names[0]
+	}
+	return r
+}
+
+// ShrinkViolation returns the run of the smallest subset of r's faults
+// that still breaks v's invariant in v's class (the same known issue, or
+// none), trying subsets by size, then lexicographically; r rerun when no
+// smaller subset does.
+func (e *Explorer) ShrinkViolation(r *Run, v Violation) *Run {
+	class := KnownIssueOf(v)
+	same := func(run *Run) bool {
+		return slices.ContainsFunc(run.Violations, func(w Violation) bool {
+			return w.Invariant == v.Invariant && KnownIssueOf(w) == class
+		})
 	}
 	for size := 0; size < len(r.Combo); size++ {
-		if found := e.shrinkTo(r.Combo, size, invariant); found != nil {
+		if found := e.shrinkTo(r.Combo, size, same); found != nil {
 			found.Index, found.Seed = -1, 0
 			return found
 		}
@@ -240,9 +252,9 @@ func (e *Explorer) Shrink(r *Run, invariant string) *Run {
 	return e.Rerun(r)
 }
 
-// shrinkTo returns the first run over a size-subset of combo that breaks
-// invariant, nil when none does.
-func (e *Explorer) shrinkTo(combo []int, size int, invariant string) *Run {
+// shrinkTo returns the first run over a size-subset of combo that keeps,
+// nil when none does.
+func (e *Explorer) shrinkTo(combo []int, size int, keeps func(*Run) bool) *Run {
 	var found *Run
 	var pick func(start int, sub []int) bool
 	pick = func(start int, sub []int) bool {
@@ -250,7 +262,7 @@ func (e *Explorer) shrinkTo(combo []int, size int, invariant string) *Run {
 			if !e.cat.Valid(sub) {
 				return false
 			}
-			if r := e.Run(sub); r.Broke(invariant) {
+			if r := e.Run(sub); keeps(r) {
 				found = r
 				return true
 			}

@@ -41,7 +41,7 @@ func FuzzFaultCombinations(f *testing.F) {
 		}
 		r := e.Run(combo)
 		for _, v := range r.Unknown() {
-			m := e.Shrink(r, v.Invariant)
+			m := e.ShrinkViolation(r, v)
 			t.Fatalf("[%s] broke %s\nminimal repro %s:\n%s\nhost:\n%s", r.Names(), v, m.ScenarioName(), m.Scenario(), m.Summary)
 		}
 	})
