@@ -151,7 +151,7 @@ func printRepros(e *explore.Explorer, rep explore.Report, invariant string, c ex
 		if !r.Broke(invariant) || len(seen) >= c.repros {
 			continue
 		}
-		m := e.Shrink(r, invariant)
+		m := e.ShrinkViolation(r, firstViolation(r, invariant))
 		if seen[m.Names()] {
 			continue
 		}
