@@ -33,6 +33,15 @@ type ClosureOpts struct {
 	// both paths, so `readlink kernel` compares equal; different versions give
 	// different kernels, as a NixOS kernel upgrade would.
 	KernelVersion string
+	// SystemdVersion names the shared systemd store path "systemd-<v>"
+	// (default "252") that the closure's "systemd" link points at, as in
+	// NixOS; DbusVersion names the shared "dbus-<v>" path (default
+	// "1.14.10") whose share/systemd/system/dbus.service the closure's
+	// etc/systemd/system/dbus.service links to. Like the kernel, equal
+	// versions give equal link targets, so a live switch between two
+	// closures is possible; a different version makes the pipeline defer to
+	// the next boot (pipeline.CriticalComponents).
+	SystemdVersion, DbusVersion string
 	// TestRoot is the absolute directory standing for "/" of the host under
 	// test: switch-to-configuration flips TestRoot/run/current-system and
 	// appends "<action> <closure>" lines to TestRoot/run/switch-to-configuration.log.
@@ -48,13 +57,14 @@ const SwitchLog = "run/switch-to-configuration.log"
 var storeName = regexp.MustCompile(`^[A-Za-z0-9+._?=-]+$`)
 
 // closureExpr is a function of string arguments (passed with --argstr) that
-// builds the system closure and its kernel and initrd without nixpkgs.
+// builds the system closure and its shared component paths (kernel, initrd,
+// systemd, dbus) without nixpkgs.
 const closureExpr = `
-{ host, release, variant, kernelVersion, systemScript, partScript,
+{ host, release, variant, kernelVersion, systemdVersion, dbusVersion, systemScript, partScript,
   exitCode, flipDelay, neverFlip, testRoot }:
 let
   part = name: file: derivation {
-    inherit name file kernelVersion;
+    inherit name file;
     system = "x86_64-linux";
     builder = "/bin/sh";
     args = [ "-c" partScript ];
@@ -66,16 +76,20 @@ in derivation {
   args = [ "-c" systemScript ];
   kernel = part ("linux-" + kernelVersion) "bzImage";
   initrd = part ("initrd-linux-" + kernelVersion) "initrd";
-  inherit host release variant kernelVersion exitCode flipDelay neverFlip testRoot;
+  systemd = part ("systemd-" + systemdVersion) "lib/systemd/systemd";
+  dbus = part ("dbus-" + dbusVersion) "share/systemd/system/dbus.service";
+  inherit host release variant exitCode flipDelay neverFlip testRoot;
 }
 `
 
-// partScript builds a kernel or initrd path: $out/$file holding a line that
-// depends only on the name and kernel version.
+// partScript builds a shared component path (kernel, initrd, systemd,
+// dbus): $out/$file holding one line that depends only on the name, which
+// carries the version. Closures built with equal versions therefore share
+// the path.
 const partScript = `set -eu
 PATH=/usr/bin:/bin
-mkdir "$out"
-printf '%s %s\n' "$name" "$kernelVersion" > "$out/$file"
+mkdir -p "$(dirname "$out/$file")"
+printf '%s\n' "$name" > "$out/$file"
 `
 
 // systemScript builds the system path. The generated switch-to-configuration
@@ -89,13 +103,11 @@ PATH=/usr/bin:/bin
 mkdir -p "$out/bin" "$out/etc/systemd/system" "$out/sw/lib/systemd"
 ln -s "$kernel/bzImage" "$out/kernel"
 ln -s "$initrd/initrd" "$out/initrd"
-ln -s "$out/sw" "$out/systemd"
+ln -s "$systemd" "$out/systemd"
+ln -s "$systemd/lib/systemd/systemd" "$out/sw/lib/systemd/systemd"
+ln -s "$dbus/share/systemd/system/dbus.service" "$out/etc/systemd/system/dbus.service"
 printf '%s\n' "$release" > "$out/nixos-version"
 printf '%s\n' "$variant" > "$out/variant"
-printf '#!/bin/sh\nexit 0\n' > "$out/sw/lib/systemd/systemd"
-chmod +x "$out/sw/lib/systemd/systemd"
-printf '[Unit]\nDescription=D-Bus System Message Bus\n[Service]\nExecStart=/bin/true\n' \
-  > "$out/etc/systemd/system/dbus.service"
 cat > "$out/bin/switch-to-configuration" <<END_OF_SCRIPT
 #!/bin/sh
 # Test stand-in for NixOS's switch-to-configuration.
@@ -126,12 +138,19 @@ func (o ClosureOpts) withDefaults() ClosureOpts {
 	if o.KernelVersion == "" {
 		o.KernelVersion = "6.1.0"
 	}
+	if o.SystemdVersion == "" {
+		o.SystemdVersion = "252"
+	}
+	if o.DbusVersion == "" {
+		o.DbusVersion = "1.14.10"
+	}
 	return o
 }
 
 func (o ClosureOpts) validate() error {
 	for _, f := range []struct{ field, value string }{
 		{"Host", o.Host}, {"Release", o.Release}, {"KernelVersion", o.KernelVersion},
+		{"SystemdVersion", o.SystemdVersion}, {"DbusVersion", o.DbusVersion},
 	} {
 		if !storeName.MatchString(f.value) {
 			return fmt.Errorf("ClosureOpts.%s %q: not a valid store name", f.field, f.value)
@@ -153,11 +172,14 @@ func (o ClosureOpts) validate() error {
 // BuildClosure builds a NixOS-shaped system closure with nix-build (no
 // nixpkgs: builtins.derivation with the /bin/sh builder) and returns its store
 // path, /nix/store/<hash>-nixos-system-<Host>-<Release>. The path holds
-// bin/switch-to-configuration (see ClosureOpts), kernel and initrd links into
-// their own store paths, systemd -> sw, sw/lib/systemd/systemd,
-// etc/systemd/system/dbus.service, nixos-version and variant. No gc root is
-// created; DeleteFromStore removes the closure again. Invalid opts fail t.
-// Takes 0.2-0.9 s when the derivation is new.
+// bin/switch-to-configuration (see ClosureOpts), links into shared component
+// store paths laid out as in NixOS (kernel -> linux-<v>/bzImage, initrd ->
+// initrd-linux-<v>/initrd, systemd -> systemd-<v>, sw/lib/systemd/systemd ->
+// systemd-<v>/lib/systemd/systemd, etc/systemd/system/dbus.service ->
+// dbus-<v>/share/systemd/system/dbus.service), nixos-version and variant. No
+// gc root is created; DeleteFromStore removes the closure again (and the
+// shared paths no other valid closure refers to). Invalid opts fail t. Takes
+// 0.2-0.9 s when the derivation is new.
 func BuildClosure(t testing.TB, opts ClosureOpts) string {
 	t.Helper()
 	n := RequireNix(t)
@@ -178,6 +200,8 @@ func BuildClosure(t testing.TB, opts ClosureOpts) string {
 		"--argstr", "release", opts.Release,
 		"--argstr", "variant", opts.Variant,
 		"--argstr", "kernelVersion", opts.KernelVersion,
+		"--argstr", "systemdVersion", opts.SystemdVersion,
+		"--argstr", "dbusVersion", opts.DbusVersion,
 		"--argstr", "systemScript", systemScript,
 		"--argstr", "partScript", partScript,
 		"--argstr", "exitCode", strconv.Itoa(opts.ExitCode),
