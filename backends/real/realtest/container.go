@@ -28,6 +28,14 @@ type ContainerOpts struct {
 	// container, e.g. ClosureOpts.TestRoot so the switch script's link flip
 	// is visible on both sides. The host's /nix is always bound.
 	Binds []string
+	// Caches are binary caches the container's Nix reads: each one's Dir is
+	// bound at the same path, like Binds.
+	// GOTCHA: Nix 2.8 (Debian nix-bin) skips a file:// substituter whose
+	// directory does not exist without a word, so an unbound cache turns
+	// every realise inside the container into "don't know how to build
+	// these paths", whatever the keys. StartContainer checks after the boot
+	// that every bound directory is visible inside.
+	Caches []*Cache
 	// BootTimeout bounds the boot up to `systemctl is-system-running --wait`
 	// (default 60 s; a boot takes about 1.5-2 s).
 	BootTimeout time.Duration
@@ -66,6 +74,9 @@ var containerSeq atomic.Int64
 //	systemd-nspawn -D ROOT --volatile=overlay --register=no --keep-unit -b
 //	  --console=read-only --private-network -M NAME --bind=/nix --bind=DIR...
 //
+// DIR are opts.Binds and the directories of opts.Caches; each must be
+// visible inside once booted, or t fails.
+//
 // nspawn runs in a cgroup of its own (see containerCgroups), so containers
 // can run in parallel. Readiness: PID 1 is nspawn's child named "systemd";
 // /run/systemd/private exists; `systemctl is-system-running --wait` prints
@@ -95,6 +106,9 @@ func StartContainer(t testing.TB, opts ContainerOpts) *Container {
 	if err := c.waitBooted(ctx, t); err != nil {
 		t.Fatalf("container %s: %v\nconsole:\n%s", c.Name, err, c.Console())
 	}
+	if err := c.checkBinds(opts.binds()); err != nil {
+		t.Fatalf("container %s: %v", c.Name, err)
+	}
 	return c
 }
 
@@ -109,6 +123,28 @@ func (o ContainerOpts) withDefaults(rootfs string) ContainerOpts {
 		o.StopTimeout = 20 * time.Second
 	}
 	return o
+}
+
+// binds lists every directory bound at its own path: Binds, then the
+// caches' directories.
+func (o ContainerOpts) binds() []string {
+	dirs := append([]string(nil), o.Binds...)
+	for _, cache := range o.Caches {
+		dirs = append(dirs, cache.Dir())
+	}
+	return dirs
+}
+
+// checkBinds reports the first bound directory that the container does not
+// see at its own path (through /proc/PID1/root).
+func (c *Container) checkBinds(dirs []string) error {
+	for _, dir := range dirs {
+		inside := fmt.Sprintf("/proc/%d/root%s", c.PID1, filepath.Clean(dir))
+		if fi, err := os.Stat(inside); err != nil || !fi.IsDir() {
+			return fmt.Errorf("bound directory %s is not visible inside: %v", dir, err)
+		}
+	}
+	return nil
 }
 
 func (c *Container) start(opts ContainerOpts) error {
@@ -134,7 +170,7 @@ func (c *Container) start(opts ContainerOpts) error {
 	if exists("/nix") {
 		args = append(args, "--bind=/nix")
 	}
-	for _, b := range opts.Binds {
+	for _, b := range opts.binds() {
 		args = append(args, "--bind="+b)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
@@ -245,12 +281,17 @@ func (c *Container) Runner() proc.Runner {
 		if len(cmd.Argv) == 0 {
 			return proc.Result{}, errors.New("realtest: empty argv")
 		}
-		inside := proc.Cmd{
-			Argv: append([]string{"nsenter", "-t", strconv.Itoa(c.PID1), "-a", "--"}, cmd.Argv...),
-			Env:  append([]string{containerPath}, cmd.Env...),
-		}
-		return proc.Exec{}.Run(ctx, inside)
+		return proc.Exec{}.Run(ctx, c.inside(cmd))
 	})
+}
+
+// inside wraps cmd so that it runs in the container: `nsenter -t PID1 -a --
+// ARGV...`, with the container's PATH ahead of cmd's own Env.
+func (c *Container) inside(cmd proc.Cmd) proc.Cmd {
+	return proc.Cmd{
+		Argv: append([]string{"nsenter", "-t", strconv.Itoa(c.PID1), "-a", "--"}, cmd.Argv...),
+		Env:  append([]string{containerPath}, cmd.Env...),
+	}
 }
 
 // Exec runs argv inside the container (see Runner) and returns its standard

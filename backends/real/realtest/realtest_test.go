@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,26 +175,37 @@ func TestSwitchScriptFlipsOnSwitchOnly(t *testing.T) {
 	assert.Equal(t, "boot "+path+"\nswitch "+path+"\n", string(log))
 }
 
-func TestNeverFlipAndKernels(t *testing.T) {
+func TestNeverFlipAndSharedComponents(t *testing.T) {
 	n := RequireNix(t)
 	root := t.TempDir()
 	a := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-a", NeverFlip: true, TestRoot: root})
 	b := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-b", TestRoot: root})
-	c := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-c", KernelVersion: "6.6.1", TestRoot: root})
+	c := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t) + "-c", KernelVersion: "6.6.1",
+		SystemdVersion: "253", DbusVersion: "1.14.12", TestRoot: root})
 	t.Cleanup(func() { DeleteFromStore(t, a); DeleteFromStore(t, b); DeleteFromStore(t, c) })
 	assert.NotEqual(t, a, b)
 
 	assert.Equal(t, 0, n.Run(t, filepath.Join(a, "bin", "switch-to-configuration"), "switch").ExitCode)
 	assert.NoFileExists(t, filepath.Join(root, "run", "current-system"))
 
-	kernel := func(p string) string {
-		target, err := os.Readlink(filepath.Join(p, "kernel"))
+	target := func(p, rel string) string {
+		resolved, err := filepath.EvalSymlinks(filepath.Join(p, rel))
 		require.NoError(t, err)
-		return target
+		return resolved
 	}
-	assert.Equal(t, kernel(a), kernel(b), "same kernel version, same kernel path")
-	assert.NotEqual(t, kernel(a), kernel(c))
-	assert.Contains(t, kernel(c), "-linux-6.6.1/bzImage")
+	for _, comp := range []struct{ rel, wantC string }{
+		{"kernel", "-linux-6.6.1/bzImage"},
+		{"initrd", "-initrd-linux-6.6.1/initrd"},
+		{"systemd", "-systemd-253"},
+		{"sw/lib/systemd/systemd", "-systemd-253/lib/systemd/systemd"},
+		{"etc/systemd/system/dbus.service", "-dbus-1.14.12/share/systemd/system/dbus.service"},
+	} {
+		assert.Equal(t, target(a, comp.rel), target(b, comp.rel), "%s: same versions, same store path", comp.rel)
+		assert.NotEqual(t, target(a, comp.rel), target(c, comp.rel), comp.rel)
+		assert.True(t, strings.HasSuffix(target(c, comp.rel), comp.wantC), "%s: %s", comp.rel, target(c, comp.rel))
+		assert.NotContains(t, target(a, comp.rel), filepath.Base(a), "%s lives outside the closure's own path", comp.rel)
+	}
+	assert.Equal(t, target(a, "systemd")+"/lib/systemd/systemd", target(a, "sw/lib/systemd/systemd"))
 }
 
 // showUnit reads `systemctl show` KEY=VALUE lines into a map.
@@ -301,4 +313,38 @@ func TestRepoRootFindsGoMod(t *testing.T) {
 	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(root, "go.mod"))
 	assert.FileExists(t, filepath.Join(root, rootfsScript))
+}
+
+// TestContainerStartSignalsTheCommand checks Start's PID (the command's
+// own, not nsenter's), its exit by signal and by status, and that caches
+// given as ContainerOpts.Caches are visible inside while other temporary
+// directories are not.
+func TestContainerStartSignalsTheCommand(t *testing.T) {
+	RequireNix(t)
+	cache := NewCache(t)
+	c := StartContainer(t, ContainerOpts{Caches: []*Cache{cache}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, exit, err := c.Exec(ctx, "test", "-d", cache.Dir())
+	require.NoError(t, err)
+	assert.Equal(t, 0, exit, "the cache directory is bound")
+	assert.ErrorContains(t, c.checkBinds([]string{t.TempDir()}), "is not visible inside")
+
+	sleeper := c.Start(t, "sleep", "600")
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleeper.PID))
+	require.NoError(t, err)
+	assert.Equal(t, "sleep\n", string(comm))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", sleeper.PID))
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^NSpid:\s+\d+\s+\d+$`, string(status), "a PID of this machine, inside the container's namespace")
+	require.NoError(t, sleeper.Signal(syscall.SIGTERM))
+	ended, err := sleeper.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, syscall.SIGTERM, ended.Signal, "nsenter dies by the command's signal")
+	assert.Equal(t, -1, ended.Code)
+
+	script := c.Start(t, "/bin/sh", "-c", "sleep 0.3; echo out; echo err >&2; exit 7")
+	ended, err = script.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ProcessExit{Stdout: "out\n", Stderr: "err\n", Code: 7, State: ended.State}, ended)
 }
