@@ -243,3 +243,15 @@ func TestObservationMatchesTheSimsOwnProfileReading(t *testing.T) {
 	assert.Equal(t, 0, generationOf("other-3-link"))
 	assert.Equal(t, 12, generationOf("/nix/var/nix/profiles/system-12-link"))
 }
+
+func TestScenarioStatesEachCheckOnce(t *testing.T) {
+	e := New(Config{})
+	c := e.Catalogue()
+	combo := []int{c.Index("op=rollback"), c.Index("profile=third@4s")}
+	slices.Sort(combo)
+	r := e.Run(combo)
+	if len(r.invariantNames()) < 2 {
+		t.Skip("the pipeline no longer breaks two invariants here")
+	}
+	assert.Equal(t, 1, strings.Count(r.Scenario(), "\n! outcome rollback-succeeded\n"), r.Scenario())
+}

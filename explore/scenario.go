@@ -122,9 +122,23 @@ func (r *Run) checkLines() []string {
 		out = append(out, "# observed: "+outcomeLine(*last))
 	}
 	for _, name := range r.invariantNames() {
-		out = append(out, r.checksFor(name, last)...)
+		checks := r.checksFor(name, last)
+		if !allPresent(out, checks) {
+			out = append(out, checks...)
+		}
 	}
 	return out
+}
+
+// allPresent reports whether every check line (comments aside) is in out
+// already: two invariants may demand the same thing of a run.
+func allPresent(out, checks []string) bool {
+	for _, c := range checks {
+		if !strings.HasPrefix(c, "#") && !slices.Contains(out, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // last is the outcome the scenario's last agent command prints.
