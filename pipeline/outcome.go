@@ -183,9 +183,13 @@ type Outcome struct {
 	ExitCode *ExitStatus `json:"exit_code,omitempty"`
 	// Components lists what forced a deferral ("kernel", "systemd", ...).
 	Components []string `json:"components,omitempty"`
-	// Generation is the system profile's generation number after the set
-	// (or the rollback), when known.
+	// Generation is the system profile's generation number when the
+	// outcome is reported, set whenever the run changed the profile.
 	Generation int `json:"generation,omitempty"`
+	// Profile is the closure the system profile points at when the outcome
+	// is reported, set whenever the run changed the profile, so a profile
+	// left on a failed closure (or moved by the activation) is visible.
+	Profile string `json:"profile,omitempty"`
 	// Switch reports the unit after the link settled.
 	Switch *SwitchReport `json:"switch,omitempty"`
 	// RebootPending: the booted kernel, initrd or kernel modules differ from

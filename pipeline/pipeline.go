@@ -133,12 +133,24 @@ func newRun(d Deps, o Options) *run {
 
 // finish stamps the elapsed time and the target's meta, and logs the outcome.
 func (r *run) finish(out Outcome) Outcome {
+	if r.rec != nil {
+		r.reportProfile(&out)
+	}
 	r.endRecord(&out)
 	out.Warnings = append(r.warnings, out.Warnings...)
 	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()
 	out.Meta = r.meta
 	r.log.Info("outcome", "outcome", out.Kind, "phase", out.Phase, "closure", out.Closure)
 	return out
+}
+
+// reportProfile states where the profile is now: the activation script or
+// a self-correction may have moved it since the run's own set.
+func (r *run) reportProfile(out *Outcome) {
+	if gen := r.profileGeneration(); gen != 0 {
+		out.Generation = gen
+	}
+	out.Profile, _ = r.readBasename(r.o.Profile)
 }
 
 func (r *run) storePath(basename string) string { return path.Join(r.o.StoreDir, basename) }

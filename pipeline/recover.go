@@ -33,9 +33,6 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 		out.Closure = rec.Closure
 	}
 	out.Previous = rec.Previous
-	if out.Generation == 0 {
-		out.Generation = rec.Generation
-	}
 	out = r.finish(out)
 	return &out, nil
 }
@@ -73,13 +70,17 @@ func (r *run) abandoned(rec Record, phase Phase, reason string) Outcome {
 }
 
 // wasFired decides whether a fire that was under way when the agent died
-// took effect: the unit exists, or current-system already moved.
+// took effect: the unit exists, or current-system already moved. The unit
+// was released before "firing" was recorded, so a loaded unit is this
+// run's; the units are never --collect'ed, so a missing one never started.
 func (r *run) wasFired(ctx context.Context, rec Record) bool {
 	if cur, err := r.readBasename(r.o.CurrentSystem); err == nil && cur == rec.Closure && cur != rec.Previous {
 		return true
 	}
 	st, err := r.d.Backend.UnitStatus(ctx, rec.Unit)
-	return err == nil && st.State != UnitUnknown
+	// GOTCHA: an unreadable status proves nothing: follow the run (a timeout
+	// then reports null) rather than call a fired switch abandoned.
+	return err != nil || st.State != UnitUnknown
 }
 
 // resume follows a fired unit to its outcome, as the original run would
@@ -95,7 +96,7 @@ func (r *run) resume(ctx context.Context, rec Record) Outcome {
 	case rec.Action == ActionBoot:
 		return r.awaitBoot(ctx, w, rec.Components)
 	case rec.Op == OpRollback:
-		return r.follow(ctx, w, rollbackVerdicts, nil)
+		return r.followRollback(ctx, w)
 	}
 	return r.followActivation(ctx, w)
 }

@@ -48,7 +48,7 @@ func (r *run) rollback(ctx context.Context) Outcome {
 	}
 	r.rec.Closure, r.rec.Generation = target, r.profileGeneration()
 	out := r.fireRollback(ctx, target, previous)
-	out.Previous, out.Generation = previous, r.profileGeneration()
+	out.Previous = previous
 	return out
 }
 
@@ -78,5 +78,15 @@ func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome
 		}
 		return r.fireFailed(err, RollbackFailed, PhaseRollbackFire, target)
 	}
-	return r.follow(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, rollbackVerdicts, nil)
+	return r.followRollback(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)})
+}
+
+// followRollback polls a fired rollback to its outcome, mending the profile
+// (moved by the activation script) before the final verification.
+func (r *run) followRollback(ctx context.Context, w watch) Outcome {
+	var corrected bool
+	var warnings []string
+	out := r.follow(ctx, w, rollbackVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, w.expected) })
+	out.ProfileCorrected, out.Warnings = corrected, append(out.Warnings, warnings...)
+	return out
 }
