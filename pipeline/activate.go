@@ -16,19 +16,8 @@ func Activate(ctx context.Context, d Deps, target Target, o Options) Outcome {
 }
 
 func (r *run) activate(ctx context.Context, closure string) Outcome {
-	if err := ValidateBasename(closure); err != nil {
-		return Outcome{Kind: InvalidInput, Phase: PhaseValidate, Reason: err.Error()}
-	}
-	if out := r.unresolvedRecord(closure); out != nil {
+	if out := r.preflight(ctx, closure); out != nil {
 		return *out
-	}
-	if out := r.probeLock(ctx, closure); out != nil {
-		return *out
-	}
-	// A host whose current-system cannot be read cannot be verified: stop before changing anything.
-	if _, err := r.readBasename(r.o.CurrentSystem); err != nil {
-		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(),
-			Reason: "nothing changed: " + err.Error()}
 	}
 	storePath := r.storePath(closure)
 	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
@@ -46,13 +35,38 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	}
 	r.rec.Generation = generation
 	_ = r.saveStep(StepProfileSet)
+	return r.switchTo(ctx, closure)
+}
+
+// preflight runs the checks that change nothing: the basename, an
+// unresolved earlier run, the switch lock, and a readable current-system
+// (a host whose current-system cannot be read cannot be verified).
+func (r *run) preflight(ctx context.Context, closure string) *Outcome {
+	if err := ValidateBasename(closure); err != nil {
+		return &Outcome{Kind: InvalidInput, Phase: PhaseValidate, Reason: err.Error()}
+	}
+	if out := r.unresolvedRecord(closure); out != nil {
+		return out
+	}
+	if out := r.probeLock(ctx, closure); out != nil {
+		return out
+	}
+	if _, err := r.readBasename(r.o.CurrentSystem); err != nil {
+		return &Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(),
+			Reason: "nothing changed: " + err.Error()}
+	}
+	return nil
+}
+
+// switchTo reads the pre-switch current-system, then switches live or
+// defers to the next boot when a critical component changes.
+func (r *run) switchTo(ctx context.Context, closure string) Outcome {
 	previous, err := r.readBasename(r.o.CurrentSystem)
 	if err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseReadCurrent, closure, ctx)
 		}
-		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, Generation: generation,
-			ExitCode: UnknownExit(), Reason: err.Error()}
+		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(), Reason: err.Error()}
 	}
 	r.log.Info("pre-switch current-system", "previous", previous)
 	r.rec.Previous = previous
@@ -62,7 +76,7 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	} else {
 		result = r.switchLive(ctx, closure, previous)
 	}
-	result.Previous, result.Generation = previous, generation
+	result.Previous = previous
 	return result
 }
 
