@@ -2,6 +2,7 @@ package realtest
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,6 +29,13 @@ type ClosureOpts struct {
 	FlipDelay time.Duration
 	// NeverFlip makes switch-to-configuration leave the link alone.
 	NeverFlip bool
+	// FlipGate, when set, is an absolute file name that
+	// switch-to-configuration waits for (checking every 50 ms, after
+	// FlipDelay, whatever the action) before it flips the link and exits: a
+	// test holds the switch mid-run, deterministically, until it creates the
+	// file (OpenGate). Inside a Container its directory must be bound, e.g.
+	// a file under TestRoot.
+	FlipGate string
 	// KernelVersion names the kernel and initrd store paths ("linux-<v>",
 	// "initrd-linux-<v>", default "6.1.0"). Closures with equal versions share
 	// both paths, so `readlink kernel` compares equal; different versions give
@@ -61,7 +69,7 @@ var storeName = regexp.MustCompile(`^[A-Za-z0-9+._?=-]+$`)
 // systemd, dbus) without nixpkgs.
 const closureExpr = `
 { host, release, variant, kernelVersion, systemdVersion, dbusVersion, systemScript, partScript,
-  exitCode, flipDelay, neverFlip, testRoot }:
+  exitCode, flipDelay, neverFlip, flipGate, testRoot }:
 let
   part = name: file: derivation {
     inherit name file;
@@ -78,7 +86,7 @@ in derivation {
   initrd = part ("initrd-linux-" + kernelVersion) "initrd";
   systemd = part ("systemd-" + systemdVersion) "lib/systemd/systemd";
   dbus = part ("dbus-" + dbusVersion) "share/systemd/system/dbus.service";
-  inherit host release variant exitCode flipDelay neverFlip testRoot;
+  inherit host release variant exitCode flipDelay neverFlip flipGate testRoot;
 }
 `
 
@@ -95,9 +103,9 @@ printf '%s\n' "$name" > "$out/$file"
 // systemScript builds the system path. The generated switch-to-configuration
 // follows NixOS semantics for the link: "switch" and "test" activate (flip
 // run/current-system), "boot" and "dry-activate" do not; any other action is
-// a usage error (exit 1), as in NixOS. testRoot, flipDelay, neverFlip and
-// exitCode are validated by ClosureOpts.validate, so quoting them in single
-// quotes is safe.
+// a usage error (exit 1), as in NixOS. testRoot, flipDelay, neverFlip,
+// flipGate and exitCode are validated by ClosureOpts.validate, so quoting
+// them in single quotes is safe.
 const systemScript = `set -eu
 PATH=/usr/bin:/bin
 mkdir -p "$out/bin" "$out/etc/systemd/system" "$out/sw/lib/systemd"
@@ -120,6 +128,7 @@ esac
 mkdir -p '$testRoot/run'
 echo "\$action $out" >> '$testRoot/run/switch-to-configuration.log'
 if [ '$flipDelay' != 0 ]; then sleep '$flipDelay'; fi
+if [ -n '$flipGate' ]; then while [ ! -e '$flipGate' ]; do sleep 0.05; done; fi
 case "\$action" in
 switch|test) if [ '$neverFlip' != 1 ]; then ln -sfn '$out' '$testRoot/run/current-system'; fi ;;
 esac
@@ -162,11 +171,31 @@ func (o ClosureOpts) validate() error {
 	if o.FlipDelay < 0 {
 		return fmt.Errorf("ClosureOpts.FlipDelay %v: negative", o.FlipDelay)
 	}
-	if !filepath.IsAbs(o.TestRoot) || filepath.Clean(o.TestRoot) != o.TestRoot || o.TestRoot == "/" ||
-		strings.ContainsAny(o.TestRoot, "'\n") {
+	if !quotableAbs(o.TestRoot) || o.TestRoot == "/" {
 		return fmt.Errorf("ClosureOpts.TestRoot %q: want a clean absolute directory other than /, without quotes or newlines", o.TestRoot)
 	}
+	if o.FlipGate != "" && !quotableAbs(o.FlipGate) {
+		return fmt.Errorf("ClosureOpts.FlipGate %q: want a clean absolute file name without quotes or newlines", o.FlipGate)
+	}
 	return nil
+}
+
+// quotableAbs reports whether p is a clean absolute path that can sit in
+// single quotes in the switch script.
+func quotableAbs(p string) bool {
+	return filepath.IsAbs(p) && filepath.Clean(p) == p && !strings.ContainsAny(p, "'\n")
+}
+
+// OpenGate creates the file gate (a ClosureOpts.FlipGate) and its
+// directory, letting every switch-to-configuration waiting for it go on.
+func OpenGate(t testing.TB, gate string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(gate), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // BuildClosure builds a NixOS-shaped system closure with nix-build (no
@@ -207,6 +236,7 @@ func BuildClosure(t testing.TB, opts ClosureOpts) string {
 		"--argstr", "exitCode", strconv.Itoa(opts.ExitCode),
 		"--argstr", "flipDelay", flipDelay,
 		"--argstr", "neverFlip", neverFlip,
+		"--argstr", "flipGate", opts.FlipGate,
 		"--argstr", "testRoot", opts.TestRoot,
 	}
 	return n.MustRun(t, argv...)

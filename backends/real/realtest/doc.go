@@ -13,15 +13,19 @@
 // Nix. The helpers run single-user, daemon-less Nix as root and pass the three
 // settings of scripts/real/setup.sh as NIX_CONFIG (see NixConfig), so they do
 // not depend on the machine's /etc/nix/nix.conf. BuildClosure builds a small
-// NixOS-shaped system closure without nixpkgs; NewCache makes a signed
-// file:// binary cache; DeleteFromStore removes a closure from the local
-// store so that a later `nix-store --realise` must substitute it.
+// NixOS-shaped system closure without nixpkgs (kernel, initrd, systemd and
+// dbus as shared store paths chosen by version; a switch script that can be
+// held at a gate file, OpenGate); NewCache makes a signed file:// binary
+// cache; DeleteFromStore removes a closure from the local store so that a
+// later `nix-store --realise` must substitute it.
 //
 // systemd. StartContainer boots the cached Debian bookworm root filesystem
-// (scripts/real/rootfs.sh) with `systemd-nspawn -b`, binding the host's /nix
-// and the test's directories at the same paths, and returns a Container whose
-// Exec and Runner run commands inside it through `nsenter -t PID1 -a`, so the
-// real backend can run unchanged against the container's systemd.
+// (scripts/real/rootfs.sh) with `systemd-nspawn -b`, binding the host's /nix,
+// the test's directories and its caches (ContainerOpts.Caches) at the same
+// paths, and returns a Container whose Exec and Runner run commands inside it
+// through `nsenter -t PID1 -a`, so the real backend can run unchanged against
+// the container's systemd; Start runs one in the background, to be signalled
+// mid-run.
 //
 // OBSERVED.md next to this file records, verbatim, what these tools printed
 // and returned on the reference machine; it is the contract the simulator

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,9 +27,27 @@ type Process struct {
 	PID int
 
 	nsenter        *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr syncBuffer
 	done           chan struct{} // closed when nsenter has exited
 	waitErr        error         // nsenter's Wait, valid after done
+}
+
+// syncBuffer is a bytes.Buffer that may be read while the command writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // ProcessExit is how a Process ended.
@@ -51,7 +70,8 @@ const startLookup = 30 * time.Second
 // when it enters a PID namespace and waits for that child, then exits with
 // the child's status or kills itself with the child's signal. PID is
 // therefore the command's own, and a signal sent to it reaches the command,
-// not nsenter. The command's standard output and error are kept for Wait. A
+// not nsenter. The command's standard output and error are kept for Wait
+// and can be read while it runs (Output). A
 // command still running at the end of the test is killed (SIGKILL) on
 // t.Cleanup. Fails t when nsenter cannot start or the command does not show
 // up within 30 s (it must run long enough to be seen: tens of
@@ -75,7 +95,8 @@ func (c *Container) Start(t testing.TB, argv ...string) *Process {
 	t.Cleanup(p.kill)
 	pid, err := p.findCommand(filepath.Base(argv[0]))
 	if err != nil {
-		t.Fatalf("%v in container %s: %v\nstderr:\n%s", argv, c.Name, err, p.stderrIfDone())
+		_, stderr := p.Output()
+		t.Fatalf("%v in container %s: %v\nstderr:\n%s", argv, c.Name, err, stderr)
 	}
 	p.PID = pid
 	return p
@@ -103,16 +124,14 @@ func (p *Process) findCommand(program string) (int, error) {
 	return 0, fmt.Errorf("not running as %q after %v", comm, startLookup)
 }
 
-// stderrIfDone returns what nsenter and the command wrote to standard
-// error, once nsenter has ended (the buffer is not safe to read before).
-func (p *Process) stderrIfDone() string {
-	select {
-	case <-p.done:
-		return p.stderr.String()
-	default:
-		return "(still running)"
-	}
+// Output returns what the command (and nsenter) wrote so far to standard
+// output and standard error.
+func (p *Process) Output() (stdout, stderr string) {
+	return p.stdout.String(), p.stderr.String()
 }
+
+// Done is closed once the command (and nsenter) have ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Signal sends sig to the command (not to nsenter).
 func (p *Process) Signal(sig syscall.Signal) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -173,6 +174,33 @@ func TestSwitchScriptFlipsOnSwitchOnly(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(root, SwitchLog))
 	require.NoError(t, err)
 	assert.Equal(t, "boot "+path+"\nswitch "+path+"\n", string(log))
+}
+
+func TestFlipGateHoldsTheSwitch(t *testing.T) {
+	RequireNix(t)
+	root := t.TempDir()
+	gate := filepath.Join(root, "gates", "go")
+	path := BuildClosure(t, ClosureOpts{Variant: uniqueVariant(t), ExitCode: 4, FlipGate: gate, TestRoot: root})
+	t.Cleanup(func() { DeleteFromStore(t, path) })
+	cmd := exec.Command(filepath.Join(path, "bin", "switch-to-configuration"), "switch")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	log := filepath.Join(root, SwitchLog)
+	require.Eventually(t, func() bool { _, err := os.Stat(log); return err == nil }, time.Minute, 10*time.Millisecond,
+		"the switch logs its action before the gate")
+	assert.NoFileExists(t, filepath.Join(root, "run", "current-system"), "held at the gate")
+
+	OpenGate(t, gate)
+	err := cmd.Wait()
+	var exitErr *exec.ExitError
+	require.ErrorAs(t, err, &exitErr)
+	assert.Equal(t, 4, exitErr.ExitCode())
+	target, err := os.Readlink(filepath.Join(root, "run", "current-system"))
+	require.NoError(t, err)
+	assert.Equal(t, path, target)
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	assert.Equal(t, "switch "+path+"\n", string(data))
 }
 
 func TestNeverFlipAndSharedComponents(t *testing.T) {
