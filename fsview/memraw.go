@@ -2,6 +2,7 @@ package fsview
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"sort"
@@ -14,21 +15,41 @@ import (
 )
 
 // MemRaw is the in-memory Raw layer: files and directories live in afero's
-// MemMapFs, links in a table of raw target strings beside it (MemMapFs has
-// no symlinks; spf13/afero#258). It checks what MemMapFs does not (a parent
-// must exist; a directory must be empty to be removed; rename(2)'s EISDIR,
-// ENOTDIR and ENOTEMPTY) so it fails like Linux. One mutex makes every
-// operation atomic, so it is safe for concurrent use and Rename is atomic
-// to other callers.
+// MemMapFs, links in an index beside it (MemMapFs has no symlinks;
+// spf13/afero#258). The index holds every name the layer has, with its
+// kind, its fs.FileInfo and, for a directory, the number of its entries, so
+// Lstat, Readlink and the checks below answer without asking MemMapFs
+// (whose Stat opens a file handle). It checks what MemMapFs does not (a
+// parent must exist; a directory must be empty to be removed; rename(2)'s
+// EISDIR, ENOTDIR and ENOTEMPTY) so it fails like Linux. One mutex makes
+// every operation atomic, so it is safe for concurrent use and Rename is
+// atomic to other callers.
 type MemRaw struct {
 	mu    sync.Mutex
 	files afero.Fs
-	links map[string]string // clean absolute name -> target verbatim
+	nodes map[string]*memNode // clean absolute name -> what is there
+}
+
+// memNode is one indexed name.
+type memNode struct {
+	kind memKind
+	// info is afero's FileInfo for a file or directory (it reads the live
+	// file, so sizes and modes stay current) or the linkInfo of a link.
+	info fs.FileInfo
+	// target is a link's target, verbatim.
+	target string
+	// entries counts a directory's files, directories and links.
+	entries int
 }
 
 // NewMemRaw returns an empty in-memory Raw layer holding only "/".
 func NewMemRaw() *MemRaw {
-	return &MemRaw{files: afero.NewMemMapFs(), links: map[string]string{}}
+	files := afero.NewMemMapFs()
+	root, err := files.Stat("/")
+	if err != nil {
+		panic(err) // MemMapFs always has its root
+	}
+	return &MemRaw{files: files, nodes: map[string]*memNode{"/": {kind: memDir, info: root}}}
 }
 
 // NewMem returns a View over an empty in-memory filesystem (see MemRaw).
@@ -48,24 +69,25 @@ const (
 
 // kind reports what name is; m.mu must be held.
 func (m *MemRaw) kind(name string) memKind {
-	if _, ok := m.links[name]; ok {
-		return memLink
+	if n, ok := m.nodes[name]; ok {
+		return n.kind
 	}
-	info, err := m.files.Stat(name)
-	switch {
-	case err != nil:
-		return memMissing
-	case info.IsDir():
-		return memDir
-	default:
-		return memFile
+	return memMissing
+}
+
+// parentOf is the directory holding the clean absolute name ("/" for "/").
+func parentOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	if i <= 0 {
+		return "/"
 	}
+	return name[:i]
 }
 
 // parentErr checks that name's parent is an existing directory; m.mu must
 // be held.
 func (m *MemRaw) parentErr(name string) syscall.Errno {
-	switch m.kind(path.Dir(name)) {
+	switch m.kind(parentOf(name)) {
 	case memDir:
 		return 0
 	case memMissing:
@@ -84,6 +106,37 @@ func (m *MemRaw) createErr(name string) syscall.Errno {
 	return m.parentErr(name)
 }
 
+// add indexes a new name under its parent; m.mu must be held.
+func (m *MemRaw) add(name string, n *memNode) {
+	m.nodes[name] = n
+	if name != "/" {
+		m.nodes[parentOf(name)].entries++
+	}
+}
+
+// drop removes name from the index (not from MemMapFs); m.mu must be held.
+func (m *MemRaw) drop(name string) {
+	delete(m.nodes, name)
+	if p, ok := m.nodes[parentOf(name)]; ok && name != "/" {
+		p.entries--
+	}
+}
+
+// addStat indexes the file or directory MemMapFs now holds at name; m.mu
+// must be held.
+func (m *MemRaw) addStat(name string, kind memKind) error {
+	info, err := m.files.Stat(name)
+	if err != nil {
+		return err
+	}
+	m.add(name, &memNode{kind: kind, info: info})
+	return nil
+}
+
+func newLink(name, target string) *memNode {
+	return &memNode{kind: memLink, target: target, info: linkInfo{name: path.Base(name), size: int64(len(target))}}
+}
+
 func memErr(op, name string, errno syscall.Errno) error {
 	return &fs.PathError{Op: op, Path: name, Err: errno}
 }
@@ -93,14 +146,10 @@ func memErr(op, name string, errno syscall.Errno) error {
 func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if target, ok := m.links[name]; ok {
-		return linkInfo{name: path.Base(name), size: int64(len(target))}, nil
+	if n, ok := m.nodes[name]; ok {
+		return n.info, nil
 	}
-	info, err := m.files.Stat(name)
-	if err != nil {
-		return nil, memErr("lstat", name, syscall.ENOENT)
-	}
-	return info, nil
+	return nil, memErr("lstat", name, syscall.ENOENT)
 }
 
 // Readlink returns the target of the link name verbatim; EINVAL if name is
@@ -108,13 +157,14 @@ func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
 func (m *MemRaw) Readlink(name string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if target, ok := m.links[name]; ok {
-		return target, nil
-	}
-	if m.kind(name) == memMissing {
+	n, ok := m.nodes[name]
+	switch {
+	case !ok:
 		return "", memErr("readlink", name, syscall.ENOENT)
+	case n.kind != memLink:
+		return "", memErr("readlink", name, syscall.EINVAL)
 	}
-	return "", memErr("readlink", name, syscall.EINVAL)
+	return n.target, nil
 }
 
 // Symlink records name -> target; EEXIST if name exists.
@@ -124,13 +174,14 @@ func (m *MemRaw) Symlink(target, name string) error {
 	if errno := m.createErr(name); errno != 0 {
 		return memErr("symlink", name, errno)
 	}
-	m.links[name] = target
+	m.add(name, newLink(name, target))
 	return nil
 }
 
 // Rename moves oldname (file, directory with its subtree and links, or
 // link) to newname, replacing newname in the same critical section, with
-// rename(2)'s errors.
+// rename(2)'s errors. A link moves in the index alone; a file or directory
+// moves in MemMapFs too.
 func (m *MemRaw) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -141,15 +192,20 @@ func (m *MemRaw) Rename(oldname, newname string) error {
 		return nil
 	}
 	m.clear(newname)
-	if target, ok := m.links[oldname]; ok {
-		delete(m.links, oldname)
-		m.links[newname] = target
+	n := m.nodes[oldname]
+	if n.kind == memLink {
+		m.drop(oldname)
+		m.add(newname, newLink(newname, n.target))
 		return nil
 	}
 	if err := m.files.Rename(oldname, newname); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: cause(err)}
 	}
-	m.moveLinks(oldname, newname)
+	m.drop(oldname)
+	m.add(newname, n) // afero's FileInfo follows its file to the new name
+	if n.kind == memDir {
+		m.moveBelow(oldname, newname)
+	}
 	return nil
 }
 
@@ -175,29 +231,37 @@ func (m *MemRaw) renameErr(oldname, newname string) syscall.Errno {
 
 // clear removes whatever newname is before a rename replaces it.
 func (m *MemRaw) clear(name string) {
-	delete(m.links, name)
-	_ = m.files.Remove(name) // missing is fine; a dir here is empty
+	n, ok := m.nodes[name]
+	if !ok {
+		return
+	}
+	m.drop(name)
+	if n.kind != memLink {
+		_ = m.files.Remove(name) // a dir here is empty
+	}
 }
 
-// moveLinks re-homes the links below a renamed directory.
-func (m *MemRaw) moveLinks(oldDir, newDir string) {
-	for name, target := range m.links {
+// moveBelow re-keys the index entries below a renamed directory (MemMapFs
+// has moved its own). Entry counts move with their nodes.
+func (m *MemRaw) moveBelow(oldDir, newDir string) {
+	moved := map[string]*memNode{}
+	for name, n := range m.nodes {
 		if rest, ok := strings.CutPrefix(name, oldDir+"/"); ok {
-			delete(m.links, name)
-			m.links[newDir+"/"+rest] = target
+			delete(m.nodes, name)
+			if n.kind == memLink {
+				n = newLink(newDir+"/"+rest, n.target)
+			}
+			moved[newDir+"/"+rest] = n
 		}
 	}
+	maps.Copy(m.nodes, moved)
 }
 
-// empty reports whether the directory dir has no files and no links.
+// empty reports whether the directory dir has no files, directories and
+// links.
 func (m *MemRaw) empty(dir string) bool {
-	for name := range m.links {
-		if path.Dir(name) == dir {
-			return false
-		}
-	}
-	infos, err := afero.ReadDir(m.files, dir)
-	return err == nil && len(infos) == 0
+	n, ok := m.nodes[dir]
+	return ok && n.entries == 0
 }
 
 // Remove deletes a file, a link or an empty directory.
@@ -208,7 +272,7 @@ func (m *MemRaw) Remove(name string) error {
 	case memMissing:
 		return memErr("remove", name, syscall.ENOENT)
 	case memLink:
-		delete(m.links, name)
+		m.drop(name)
 		return nil
 	case memDir:
 		if name == "/" {
@@ -221,6 +285,7 @@ func (m *MemRaw) Remove(name string) error {
 	if err := m.files.Remove(name); err != nil {
 		return &fs.PathError{Op: "remove", Path: name, Err: cause(err)}
 	}
+	m.drop(name)
 	return nil
 }
 
@@ -235,7 +300,7 @@ func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 	if err := m.files.Mkdir(name, perm); err != nil {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: cause(err)}
 	}
-	return nil
+	return pathErrOrNil("mkdir", name, m.addStat(name, memDir))
 }
 
 // ReadFile returns a copy of the file's contents; a link gives ELOOP (as
@@ -263,7 +328,8 @@ func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch m.kind(name) {
+	kind := m.kind(name)
+	switch kind {
 	case memLink:
 		return memErr("write", name, syscall.ELOOP)
 	case memDir:
@@ -273,10 +339,14 @@ func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 			return memErr("write", name, errno)
 		}
 	}
-	if err := afero.WriteFile(m.files, name, data, perm); err != nil {
-		return &fs.PathError{Op: "write", Path: name, Err: cause(err)}
+	err := afero.WriteFile(m.files, name, data, perm)
+	if kind == memMissing {
+		// GOTCHA: a write that fails half way has created the file.
+		if serr := m.addStat(name, memFile); err == nil {
+			err = serr
+		}
 	}
-	return nil
+	return pathErrOrNil("write", name, err)
 }
 
 // ReadDir lists files, directories and links in name, sorted by name.
@@ -294,14 +364,13 @@ func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: cause(err)}
 	}
-	entries := make([]fs.DirEntry, 0, len(infos))
+	entries := make([]fs.DirEntry, 0, m.nodes[name].entries)
 	for _, info := range infos {
 		entries = append(entries, fs.FileInfoToDirEntry(info))
 	}
-	for link, target := range m.links {
-		if path.Dir(link) == name && link != "/" {
-			info := linkInfo{name: path.Base(link), size: int64(len(target))}
-			entries = append(entries, fs.FileInfoToDirEntry(info))
+	for link, n := range m.nodes {
+		if n.kind == memLink && parentOf(link) == name {
+			entries = append(entries, fs.FileInfoToDirEntry(n.info))
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
