@@ -11,11 +11,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,78 +52,13 @@ func buildBinary(t testing.TB, dir string) string {
 	return bin
 }
 
-// nixosShapeExpr rebuilds a realtest closure with the NixOS layout of the two
-// critical components realtest makes unique per closure: "systemd" links to a
-// shared systemd store path (realtest: $out/sw, inside the closure) and
-// etc/systemd/system/dbus.service to a file of a shared dbus store path
-// (realtest: a plain file). Everything else, switch-to-configuration
-// included, is copied with the closure's own path replaced by the new one.
-//
-// GOTCHA: with realtest's layout the pipeline sees systemd and dbus change
-// between any two closures and defers every activation to the next boot
-// (pipeline.CriticalComponents compares canonicalised link targets), so a live
-// switch could never be tested. Drop this wrapper once realtest.BuildClosure
-// lays the components out this way itself.
-const nixosShapeExpr = `
-{ base, name, shapeScript, systemdScript, dbusScript }:
-let
-  component = cname: script: derivation {
-    name = cname;
-    system = "x86_64-linux";
-    builder = "/bin/sh";
-    args = [ "-c" script ];
-  };
-in derivation {
-  inherit name;
-  system = "x86_64-linux";
-  builder = "/bin/sh";
-  args = [ "-c" shapeScript ];
-  inherit base;
-  systemd = component "systemd-252" systemdScript;
-  dbus = component "dbus-1.14.10" dbusScript;
-}
-`
-
-const shapeScript = `set -eu
-PATH=/usr/bin:/bin
-cp -R "$base" "$out"
-chmod -R u+w "$out"
-rm "$out/systemd" "$out/etc/systemd/system/dbus.service"
-ln -s "$systemd" "$out/systemd"
-ln -s "$dbus/share/systemd/system/dbus.service" "$out/etc/systemd/system/dbus.service"
-sed -i "s|$base|$out|g" "$out/bin/switch-to-configuration"
-`
-
-const systemdScript = `set -eu
-PATH=/usr/bin:/bin
-mkdir -p "$out/lib/systemd"
-printf '#!/bin/sh\nexit 0\n' > "$out/lib/systemd/systemd"
-chmod +x "$out/lib/systemd/systemd"
-`
-
-const dbusScript = `set -eu
-PATH=/usr/bin:/bin
-mkdir -p "$out/share/systemd/system"
-printf '[Service]\nExecStart=/bin/true\n' > "$out/share/systemd/system/dbus.service"
-`
-
-// nixosClosure builds a realtest closure with opts and returns its NixOS-shaped
-// copy (see nixosShapeExpr); both are deleted from the store on cleanup.
-// GOTCHA: the base closure is passed as a plain string, not through
-// builtins.storePath: as an input source of the copy's .drv it would stay
-// alive (a valid referrer) and could never be deleted.
-func nixosClosure(t testing.TB, n *realtest.Nix, opts realtest.ClosureOpts) string {
+// buildClosure builds a realtest closure and deletes it from the store on
+// cleanup (with the shared component paths no other valid closure needs).
+func buildClosure(t testing.TB, opts realtest.ClosureOpts) string {
 	t.Helper()
-	base := realtest.BuildClosure(t, opts)
-	_, name, _ := strings.Cut(filepath.Base(base), "-")
-	shaped := n.MustRun(t, "nix-build", "--no-out-link", "-E", nixosShapeExpr,
-		"--argstr", "base", base, "--argstr", "name", name, "--argstr", "shapeScript", shapeScript,
-		"--argstr", "systemdScript", systemdScript, "--argstr", "dbusScript", dbusScript)
-	t.Cleanup(func() {
-		realtest.DeleteFromStore(t, shaped)
-		realtest.DeleteFromStore(t, base)
-	})
-	return shaped
+	path := realtest.BuildClosure(t, opts)
+	t.Cleanup(func() { realtest.DeleteFromStore(t, path) })
+	return path
 }
 
 // e2eVariant gives each run fresh store paths, so parallel runs never delete
@@ -146,6 +85,10 @@ func (h *host) path(rel string) string { return filepath.Join(h.root, rel) }
 func (h *host) profile() string       { return h.path("profiles/system") }
 func (h *host) currentSystem() string { return h.path("run/current-system") }
 func (h *host) lockFile() string      { return h.path("run/nixos/switch-to-configuration.lock") }
+func (h *host) stateDir() string      { return h.path("var/lib/nixfleet-activate") }
+
+// recordFile is where pipeline.FileJournal keeps the in-flight record.
+func (h *host) recordFile() string { return filepath.Join(h.stateDir(), "in-flight.json") }
 
 // flags are the per-path flags pointing into the test root, the cache and
 // short polls; later flags override earlier ones.
@@ -155,6 +98,7 @@ func (h *host) flags(trustedKey string) []string {
 		"--current-system", h.currentSystem(),
 		"--booted-system", h.path("run/booted-system"),
 		"--lock", h.lockFile(),
+		"--state-dir", h.stateDir(),
 		"--substituters", h.cache.URL(),
 		"--trusted-public-keys", trustedKey,
 		"--switch-unit", e2eSwitchUnit,
@@ -166,28 +110,138 @@ func (h *host) flags(trustedKey string) []string {
 	}
 }
 
+// argv is the binary's command line: h.flags, then args.
+func (h *host) argv(trustedKey string, args ...string) []string {
+	return append(append([]string{h.bin}, h.flags(trustedKey)...), args...)
+}
+
 // run runs the binary inside the container with args after h.flags.
 func (h *host) run(t testing.TB, trustedKey string, args ...string) (stdout, stderr string, exit int) {
 	t.Helper()
-	argv := append(append([]string{h.bin}, h.flags(trustedKey)...), args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stdout, stderr, exit, err := h.box.Exec(ctx, argv...)
+	stdout, stderr, exit, err := h.box.Exec(ctx, h.argv(trustedKey, args...)...)
 	require.NoError(t, err, "running the binary: %s", stderr)
 	return stdout, stderr, exit
 }
 
 // outcome runs the binary, decodes its one JSON object and requires its
-// kind to be want; on any other kind the failure shows the whole outcome and
-// the binary's log.
+// kind to be want (see decodeOutcome). Every outcome it is used for is
+// final, so it also checks that no in-flight record is left.
 func (h *host) outcome(t *testing.T, want pipeline.Kind, trustedKey string, args ...string) (pipeline.Outcome, int) {
 	t.Helper()
 	stdout, stderr, exit := h.run(t, trustedKey, args...)
+	t.Logf("%s -> exit %d: %s", strings.Join(args, " "), exit, strings.TrimSpace(stdout))
+	out := decodeOutcome(t, want, stdout, stderr)
+	assert.Nil(t, h.record(t), "a final outcome leaves no in-flight record")
+	return out, exit
+}
+
+// decodeOutcome decodes the binary's one JSON object and requires its kind
+// to be want; on any other kind the failure shows the whole outcome and the
+// binary's log.
+func decodeOutcome(t *testing.T, want pipeline.Kind, stdout, stderr string) pipeline.Outcome {
+	t.Helper()
 	var out pipeline.Outcome
 	require.NoError(t, json.Unmarshal([]byte(stdout), &out), "stdout %q\nstderr:\n%s", stdout, stderr)
-	t.Logf("%s -> exit %d: %s", strings.Join(args, " "), exit, strings.TrimSpace(stdout))
 	require.Equal(t, want, out.Kind, "outcome %s\nlog:\n%s", stdout, stderr)
-	return out, exit
+	return out
+}
+
+// start runs the binary in the background inside the container, so a test
+// can signal it mid-run.
+func (h *host) start(t testing.TB, trustedKey string, args ...string) *realtest.Process {
+	t.Helper()
+	return h.box.Start(t, h.argv(trustedKey, args...)...)
+}
+
+// wait waits for a background run of the binary to end.
+func (h *host) wait(t testing.TB, p *realtest.Process) realtest.ProcessExit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ended, err := p.Wait(ctx)
+	require.NoError(t, err)
+	t.Logf("background run -> exit %d, signal %v: %s", ended.Code, ended.Signal, strings.TrimSpace(ended.Stdout))
+	return ended
+}
+
+// waitFor polls cond every 20 ms until it holds, failing t after a minute
+// or, when p is not nil, once p has ended (its log is shown).
+func waitFor(t testing.TB, p *realtest.Process, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if p != nil {
+			select {
+			case <-p.Done():
+				_, stderr := p.Output()
+				t.Fatalf("the binary ended before %s\nlog:\n%s", what, stderr)
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within a minute", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readRecord decodes the in-flight record file (nil when there is none).
+func (h *host) readRecord() (*pipeline.Record, error) {
+	data, err := os.ReadFile(h.recordFile())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec pipeline.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w", data, err)
+	}
+	return &rec, nil
+}
+
+func (h *host) record(t testing.TB) *pipeline.Record {
+	t.Helper()
+	rec, err := h.readRecord()
+	require.NoError(t, err)
+	return rec
+}
+
+// waitRecord waits until the in-flight record of p's run shows closure at
+// step and returns it.
+func (h *host) waitRecord(t testing.TB, p *realtest.Process, closure string, step pipeline.Step) pipeline.Record {
+	t.Helper()
+	var rec *pipeline.Record
+	waitFor(t, p, "an in-flight record at step "+string(step), func() bool {
+		rec, _ = h.readRecord()
+		return rec != nil && rec.Closure == filepath.Base(closure) && rec.Step == step
+	})
+	return *rec
+}
+
+// waitLog waits until p has logged a message msg (the JSON log's "msg").
+// GOTCHA: log messages are no contract; a step that syncs on one fails here,
+// naming the message, when it is reworded.
+func waitLog(t testing.TB, p *realtest.Process, msg string) {
+	t.Helper()
+	quoted, _ := json.Marshal(msg)
+	waitFor(t, p, "the log line "+string(quoted), func() bool {
+		_, stderr := p.Output()
+		return strings.Contains(stderr, `"msg":`+string(quoted))
+	})
+}
+
+// waitLanded waits until current-system is closure and the switch unit's
+// main process has ended.
+func (h *host) waitLanded(t testing.TB, closure string) {
+	t.Helper()
+	waitFor(t, nil, "switch to "+filepath.Base(closure)+" landing", func() bool {
+		st, err := h.units.UnitStatus(context.Background(), e2eSwitchUnit)
+		return h.link("run/current-system") == closure && err == nil && st.State != pipeline.UnitRunning
+	})
 }
 
 // link resolves a link of the test root to its store path ("" if none).
@@ -220,6 +274,17 @@ func (h *host) unit(t testing.TB, name string) pipeline.UnitStatus {
 	return st
 }
 
+// countLine counts the lines of lines equal to line.
+func countLine(lines []string, line string) int {
+	n := 0
+	for _, l := range lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
 // switchLog returns the "<action> <closure>" lines every
 // switch-to-configuration run appended.
 func (h *host) switchLog(t testing.TB) []string {
@@ -237,19 +302,17 @@ func (h *host) valid(t testing.TB, storePath string) bool {
 
 // bootHost builds the binary, boots a container with dir bound in and makes
 // dir/root a host running `running` (current and booted system, profile
-// generation 1). The cache is fresh and empty, and bound in too.
+// generation 1). The cache is fresh and empty, and visible in the container
+// (ContainerOpts.Caches).
 func bootHost(t testing.TB, n *realtest.Nix, dir, running string) *host {
 	t.Helper()
 	h := &host{nix: n, bin: buildBinary(t, dir), root: filepath.Join(dir, "root"), cache: realtest.NewCache(t)}
-	// GOTCHA: the cache lives in its own temporary directory; unbound, Nix
-	// inside the container skips the missing directory silently and every
-	// realise fails as "don't know how to build", whatever the keys.
 	require.NoError(t, os.MkdirAll(h.path("run"), 0o755))
 	require.NoError(t, os.MkdirAll(h.path("profiles"), 0o755))
 	require.NoError(t, os.Symlink(running, h.currentSystem()))
 	require.NoError(t, os.Symlink(running, h.path("run/booted-system")))
 	n.MustRun(t, "nix-env", "--profile", h.profile(), "--set", running)
-	h.box = realtest.StartContainer(t, realtest.ContainerOpts{Binds: []string{dir, h.cache.Dir()}})
+	h.box = realtest.StartContainer(t, realtest.ContainerOpts{Binds: []string{dir}, Caches: []*realtest.Cache{h.cache}})
 	h.units = real.New(real.Config{Runner: h.box.Runner()})
 	h.gens = real.New(real.Config{Runner: n.Runner()})
 	return h
@@ -260,7 +323,10 @@ func intp(v int) *int { return &v }
 // TestBinaryRealEndToEnd runs the binary through the life of one host, each
 // step starting from the state the previous one left: lock held, wrong key,
 // path in no cache, a clean activation from the cache, a switch exiting 4, a
-// rollback, a switch that never flips, a failed unit name reused, status.
+// rollback, a switch that never flips, a failed unit name reused, status, a
+// kernel change deferred to the next boot, and crash recovery: SIGKILL
+// mid-poll then recover, SIGTERM mid-poll then the next activate (itself
+// interrupted once while it recovers).
 func TestBinaryRealEndToEnd(t *testing.T) {
 	n := realtest.RequireNix(t)
 	realtest.RequireContainer(t)
@@ -268,8 +334,9 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 	root := filepath.Join(dir, "root")
 	closure := func(suffix string, opts realtest.ClosureOpts) string {
 		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
-		return nixosClosure(t, n, opts)
+		return buildClosure(t, opts)
 	}
+	gate := func(suffix string) string { return filepath.Join(root, "gates", suffix) }
 	a := closure("a", realtest.ClosureOpts{})
 	b := closure("b", realtest.ClosureOpts{})
 	// GOTCHA: a switch that exits non-zero within milliseconds races
@@ -280,8 +347,17 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 	// switch-to-configuration runs for seconds; these live 200 ms.
 	c := closure("c-exit4", realtest.ClosureOpts{ExitCode: 4, FlipDelay: 200 * time.Millisecond})
 	d := closure("d-noflip-exit3", realtest.ClosureOpts{NeverFlip: true, ExitCode: 3, FlipDelay: 200 * time.Millisecond})
+	k := closure("k-kernel", realtest.ClosureOpts{KernelVersion: "6.6.1"})
+	// Held at their gates until the test opens them: the binary is killed
+	// while the switch is certainly running (no timing involved).
+	e := closure("e-gated-exit4", realtest.ClosureOpts{ExitCode: 4, FlipGate: gate("e")})
+	f := closure("f-gated", realtest.ClosureOpts{FlipGate: gate("f")})
+	g := closure("g", realtest.ClosureOpts{})
 	h := bootHost(t, n, dir, a)
-	for _, p := range []string{b, c, d} {
+	// The closures of steps that test substitution, or that a skipped run
+	// must not have realised, come only from the cache; the others stay
+	// valid (realise exits 0 at once), which spares a second per closure.
+	for _, p := range []string{b, c, d, g} {
 		h.cache.Publish(t, p)
 		realtest.DeleteFromStore(t, p)
 	}
@@ -416,6 +492,130 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			}, st.Units)
 			assert.Empty(t, st.Errors)
 		}},
+		{"kernel change: deferred to the next boot with switch-to-configuration boot, the link stays", func(t *testing.T) {
+			out, exit := h.outcome(t, pipeline.DeferredPendingReboot, key, "activate", k)
+			assert.Equal(t, ExitDeferred, exit)
+			assert.Equal(t, pipeline.PhaseDeferBootloader, out.Phase)
+			assert.Equal(t, []string{"kernel", "initrd"}, out.Components, "systemd and dbus are shared paths")
+			assert.True(t, out.RebootPending)
+			assert.Equal(t, base(k), out.Closure)
+			assert.Equal(t, base(a), out.Previous)
+			assert.Equal(t, 6, out.Generation)
+			require.NotNil(t, out.Switch)
+			assert.Equal(t, pipeline.KnownExit(0), out.Switch.ExitCode)
+			assert.Equal(t, a, h.link("run/current-system"), "the running system is untouched")
+			assert.Equal(t, k, h.link("profiles/system"), "the new generation is the boot default")
+			log := h.switchLog(t)
+			assert.Equal(t, "boot "+k, log[len(log)-1])
+			assert.Equal(t, 0, countLine(log, "switch "+k), "never switched live")
+		}},
+		{"SIGKILL mid-poll: the unit lands on its own, recover reports it once", func(t *testing.T) {
+			run := h.start(t, key, "--poll-budget", "2m", "activate", e)
+			rec := h.waitRecord(t, run, e, pipeline.StepFired)
+			assert.Equal(t, pipeline.OpActivate, rec.Op)
+			assert.Equal(t, e2eSwitchUnit, rec.Unit)
+			assert.Equal(t, pipeline.ActionSwitch, rec.Action)
+			assert.Equal(t, base(a), rec.Previous)
+			assert.Equal(t, 7, rec.Generation)
+			require.NoError(t, run.Signal(syscall.SIGKILL))
+			ended := h.wait(t, run)
+			assert.Equal(t, syscall.SIGKILL, ended.Signal)
+			assert.Empty(t, ended.Stdout, "killed: no outcome")
+			assert.Equal(t, &rec, h.record(t), "the record stays as the killed run left it")
+			assert.Equal(t, pipeline.UnitRunning, h.unit(t, e2eSwitchUnit).State, "the detached switch outlives the binary")
+			assert.Equal(t, a, h.link("run/current-system"), "held at its gate")
+
+			realtest.OpenGate(t, gate("e"))
+			h.waitLanded(t, e)
+			assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)},
+				h.unit(t, e2eSwitchUnit))
+			out, exit := h.outcome(t, pipeline.SettledDegraded, key, "recover")
+			assert.Equal(t, ExitDegraded, exit)
+			assert.True(t, out.Recovered)
+			assert.Equal(t, base(e), out.Closure)
+			assert.Equal(t, base(a), out.Previous)
+			assert.Equal(t, 7, out.Generation)
+			require.NotNil(t, out.Switch)
+			assert.Equal(t, pipeline.SwitchReport{Unit: e2eSwitchUnit, State: pipeline.UnitExited, Result: "exit-code",
+				ExitCode: pipeline.KnownExit(4)}, *out.Switch, "the true exit status, read after the fact")
+			assert.Nil(t, out.Earlier)
+			assert.Equal(t, e, h.link("run/current-system"))
+			assert.Equal(t, 1, countLine(h.switchLog(t), "switch "+e), "fired once, never again by the recovery")
+
+			stdout, stderr, exit := h.run(t, key, "recover")
+			assert.Equal(t, ExitSuccess, exit, stderr)
+			assert.JSONEq(t, `{"outcome":"nothing-to-recover"}`, stdout)
+		}},
+		{"SIGTERM mid-poll: interrupted, the record and the unit stay", func(t *testing.T) {
+			run := h.start(t, key, "--poll-budget", "2m", "activate", f)
+			h.waitRecord(t, run, f, pipeline.StepFired)
+			require.NoError(t, run.Signal(syscall.SIGTERM))
+			ended := h.wait(t, run)
+			assert.Equal(t, ExitInterrupted, ended.Code)
+			out := decodeOutcome(t, pipeline.Interrupted, ended.Stdout, ended.Stderr)
+			assert.Equal(t, pipeline.PhaseSwitchPoll, out.Phase)
+			assert.Equal(t, base(f), out.Closure)
+			assert.Equal(t, base(e), out.Previous)
+			assert.Equal(t, 8, out.Generation)
+			assert.Nil(t, out.Switch, "the switch had not finished")
+			rec := h.record(t)
+			require.NotNil(t, rec, "kept for the next invocation")
+			assert.Equal(t, pipeline.StepFired, rec.Step)
+			assert.Equal(t, base(f), rec.Closure)
+			assert.Equal(t, base(e), rec.Previous)
+			assert.Equal(t, 8, rec.Generation)
+			assert.Equal(t, pipeline.UnitRunning, h.unit(t, e2eSwitchUnit).State)
+			assert.Equal(t, e, h.link("run/current-system"))
+		}},
+		// recover.go: every activate first follows an unfinished earlier run
+		// to its end within that run's own recorded budget; only a recovery
+		// that is itself interrupted (or a record that cannot be read) keeps
+		// the record and skips the new run at phase journal.
+		{"activate of another closure, stopped while it recovers: skipped at journal, record kept", func(t *testing.T) {
+			run := h.start(t, key, "activate", g)
+			waitLog(t, run, "recovering an unfinished run")
+			require.NoError(t, run.Signal(syscall.SIGTERM))
+			ended := h.wait(t, run)
+			assert.Equal(t, ExitSkipped, ended.Code)
+			out := decodeOutcome(t, pipeline.Skipped, ended.Stdout, ended.Stderr)
+			assert.Equal(t, pipeline.PhaseJournal, out.Phase)
+			require.NotNil(t, out.Earlier, "the earlier run is reported, not discarded")
+			assert.Equal(t, pipeline.Interrupted, out.Earlier.Kind)
+			assert.True(t, out.Earlier.Recovered)
+			assert.Equal(t, base(f), out.Earlier.Closure)
+			rec := h.record(t)
+			require.NotNil(t, rec)
+			assert.Equal(t, base(f), rec.Closure)
+			assert.False(t, h.valid(t, g), "the new run never started: not realised")
+			assert.Equal(t, f, h.link("profiles/system"))
+			assert.Equal(t, pipeline.UnitRunning, h.unit(t, e2eSwitchUnit).State)
+		}},
+		{"activate of another closure follows the earlier switch to its end, reports it under earlier, then switches", func(t *testing.T) {
+			run := h.start(t, key, "activate", g)
+			waitLog(t, run, "recovering an unfinished run")
+			assert.Equal(t, e, h.link("run/current-system"), "the earlier switch is still held when recovery starts")
+			realtest.OpenGate(t, gate("f"))
+			ended := h.wait(t, run)
+			assert.Equal(t, ExitSuccess, ended.Code)
+			out := decodeOutcome(t, pipeline.Settled, ended.Stdout, ended.Stderr)
+			assert.Equal(t, base(g), out.Closure)
+			assert.Equal(t, base(f), out.Previous)
+			assert.Equal(t, 9, out.Generation)
+			require.NotNil(t, out.Earlier)
+			assert.Equal(t, pipeline.Settled, out.Earlier.Kind, "%+v", out.Earlier)
+			assert.True(t, out.Earlier.Recovered)
+			assert.Equal(t, base(f), out.Earlier.Closure)
+			assert.Equal(t, base(e), out.Earlier.Previous)
+			assert.Equal(t, 8, out.Earlier.Generation)
+			require.NotNil(t, out.Earlier.Switch)
+			assert.Equal(t, pipeline.KnownExit(0), out.Earlier.Switch.ExitCode)
+			assert.Nil(t, h.record(t))
+			assert.Equal(t, g, h.link("run/current-system"))
+			log := h.switchLog(t)
+			assert.Equal(t, 1, countLine(log, "switch "+f), "the earlier switch ran once")
+			assert.Equal(t, 1, countLine(log, "switch "+g))
+			assert.Equal(t, "switch "+g, log[len(log)-1])
+		}},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
@@ -435,6 +635,7 @@ func assertUntouched(t *testing.T, h *host, running string, gens []int) {
 	assert.Equal(t, gens, got)
 	assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitUnknown}, h.unit(t, e2eSwitchUnit), "no unit fired")
 	assert.Empty(t, h.switchLog(t))
+	assert.Nil(t, h.record(t), "no in-flight record")
 }
 
 // holdLock takes an exclusive flock(2) on path (creating it), as a running

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -57,8 +55,8 @@ func BenchmarkBinaryRealActivation(b *testing.B) {
 	dir := b.TempDir()
 	root := filepath.Join(dir, "root")
 	variant := e2eVariant(b, "")
-	old := nixosClosure(b, n, realtest.ClosureOpts{Variant: variant + "old", TestRoot: root})
-	target := nixosClosure(b, n, realtest.ClosureOpts{Variant: variant + "new", TestRoot: root})
+	old := buildClosure(b, realtest.ClosureOpts{Variant: variant + "old", TestRoot: root})
+	target := buildClosure(b, realtest.ClosureOpts{Variant: variant + "new", TestRoot: root})
 	h := bootHost(b, n, dir, old)
 	h.cache.Publish(b, target)
 	script := copyPlainScript(b, dir)
@@ -74,8 +72,7 @@ func BenchmarkBinaryRealActivation(b *testing.B) {
 		}
 		runBinary := func() {
 			profile := h.freshProfile(b, old, target, fmt.Sprintf("bin-%d", i))
-			m := h.measure(b, append(append([]string{h.bin}, h.flags(h.cache.PublicKey())...),
-				"--profile", profile, "activate", target)...)
+			m := h.measure(b, h.argv(h.cache.PublicKey(), "--profile", profile, "activate", target)...)
 			var out pipeline.Outcome
 			require.NoError(b, json.Unmarshal(m.stdout, &out), "%s\n%s", m.stdout, m.stderr)
 			require.Equal(b, pipeline.Settled, out.Kind, "%s", m.stdout)
@@ -162,60 +159,45 @@ type measurement struct {
 	peakRSS, treeRSS int64
 }
 
-// measure runs argv in the container with `nsenter -t PID1 -a --` (as
-// realtest's Runner does) and times it from here.
+// measure runs argv in the container (realtest's Container.Start: `nsenter
+// -t PID1 -a --`, as its Runner does) and times it from here.
 func (h *host) measure(b *testing.B, argv ...string) measurement {
 	b.Helper()
-	cmd := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(h.box.PID1), "-a", "--"}, argv...)...)
-	cmd.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	start := time.Now()
-	require.NoError(b, cmd.Start())
-	sampler := sampleChildPeakRSS(cmd.Process.Pid, filepath.Base(argv[0]))
-	err := cmd.Wait()
+	p := h.box.Start(b, argv...)
+	sampler := samplePeakRSS(p.PID)
+	ended, err := p.Wait(ctx)
 	wall := time.Since(start)
-	m := measurement{wall: wall, stdout: stdout.Bytes(), stderr: stderr.Bytes(), peakRSS: sampler()}
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		b.Fatalf("%v: %v", argv, err)
-	}
-	m.exit = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	peak := sampler()
+	require.NoError(b, err, "%v", argv)
+	m := measurement{wall: wall, exit: ended.Code, stdout: []byte(ended.Stdout), stderr: []byte(ended.Stderr), peakRSS: peak}
+	if ru, ok := ended.State.SysUsage().(*syscall.Rusage); ok {
 		m.treeRSS = ru.Maxrss
 	}
 	return m
 }
 
-// sampleChildPeakRSS polls, every millisecond until the returned function
-// is called, the VmHWM of parent's child process once it runs program
-// (nsenter forks once and its child execs the command), and the function
-// returns the highest value in KiB (0 if none was read). VmHWM is the
-// process's own peak resident set: it never decreases, starts afresh at
-// execve and leaves out its children.
-func sampleChildPeakRSS(parent int, program string) (stop func() int64) {
-	// GOTCHA: the kernel keeps 15 bytes of the program name in comm.
-	comm := program[:min(len(program), 15)]
+// samplePeakRSS polls, every millisecond until the returned function is
+// called, the VmHWM of process pid, and the function returns the highest
+// value in KiB (0 if none was read). VmHWM is the process's own peak
+// resident set: it never decreases, starts afresh at execve and leaves out
+// its children.
+func samplePeakRSS(pid int) (stop func() int64) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var peak int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		children := fmt.Sprintf("/proc/%d/task/%d/children", parent, parent)
 		for {
 			select {
 			case <-done:
 				return
 			default:
 			}
-			if data, err := os.ReadFile(children); err == nil {
-				for _, child := range strings.Fields(string(data)) {
-					if readComm(child) == comm {
-						peak = max(peak, vmHWM(child))
-					}
-				}
-			}
+			peak = max(peak, vmHWM(strconv.Itoa(pid)))
 			time.Sleep(time.Millisecond)
 		}
 	}()
@@ -224,11 +206,6 @@ func sampleChildPeakRSS(parent int, program string) (stop func() int64) {
 		wg.Wait()
 		return peak
 	}
-}
-
-func readComm(pid string) string {
-	data, _ := os.ReadFile("/proc/" + pid + "/comm")
-	return strings.TrimSpace(string(data))
 }
 
 // vmHWM reads "VmHWM:  1234 kB" from /proc/PID/status; 0 when gone.
