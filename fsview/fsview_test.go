@@ -56,6 +56,8 @@ var conformance = []struct {
 	{"Rename moves links and replaces atomically", testRename},
 	{"Remove and RemoveAll never follow links", testRemove},
 	{"MkdirAll through links", testMkdirAll},
+	{"MkdirAll with '..', '.' and repeated slashes", testMkdirAllOddSpellings},
+	{"odd spellings resolve as their clean form", testOddSpellings},
 }
 
 func TestConformance(t *testing.T) {
@@ -452,6 +454,36 @@ func testMkdirAll(t *testing.T, v *fsview.View) {
 
 	link(t, v, "/absent", "/dangle")
 	assert.ErrorIs(t, v.MkdirAll("/dangle/x", 0o755), fs.ErrExist, "as mkdir -p on a dangling link")
+}
+
+func testMkdirAllOddSpellings(t *testing.T, v *fsview.View) {
+	require.NoError(t, v.MkdirAll("//m/./new//../other/", 0o755))
+	assert.Equal(t, []string{"new", "other"}, names(t, v, "/m"))
+	link(t, v, "m/other", "/rel")
+	require.NoError(t, v.MkdirAll("/rel/a/../b/c", 0o755))
+	assert.Equal(t, []string{"a", "b"}, names(t, v, "/m/other"))
+	assert.Equal(t, []string{"c"}, names(t, v, "/m/other/b"))
+}
+
+func testOddSpellings(t *testing.T, v *fsview.View) {
+	write(t, v, "/o/d/file", "odd")
+	link(t, v, "d", "/o/rel")
+	link(t, v, "/o//./d/", "/o/abs")
+	link(t, v, "rel/../rel", "/o/back")
+	for _, name := range []string{"//o//d/file", "/o/./d/./file", "/./o/rel//file", "/o/abs/file",
+		"/o/back/file", "/o/rel/../d/file", "/../o/abs/../rel/file"} {
+		got, err := v.EvalSymlinks(name)
+		require.NoError(t, err, name)
+		assert.Equal(t, "/o/d/file", got, name)
+		assert.Equal(t, "odd", read(t, v, name), name)
+	}
+	for _, name := range []string{"/o/abs/", "/o//rel/.", "/o/back/../d//"} {
+		got, err := v.EvalSymlinks(name)
+		require.NoError(t, err, name)
+		assert.Equal(t, "/o/d", got, name)
+	}
+	_, err := v.Stat("/o/d/file/")
+	assert.ErrorIs(t, err, syscall.ENOTDIR)
 }
 
 func TestBasename(t *testing.T) {

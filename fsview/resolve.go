@@ -22,23 +22,25 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 	}
 	dirOnly := len(name) > 1 && strings.HasSuffix(name, "/")
 	follow = follow || dirOnly
-	resolved, pending := "/", components(name)
+	w := walk{src: name, resolved: "/"}
 	var info fs.FileInfo
 	missing, hops := false, 0
-	for len(pending) > 0 {
-		c := pending[0]
-		pending = pending[1:]
+	for {
+		c, ok := w.next()
+		if !ok {
+			break
+		}
 		if c == ".." {
 			// The parent of what was reached, i.e. of a link's target.
-			resolved, info = path.Dir(resolved), nil
+			w.resolved, info = parentOf(w.resolved), nil
 			continue
 		}
-		next := path.Join(resolved, c)
-		last := len(pending) == 0
+		next := w.child(c)
+		last := !w.more()
 		fi, err := v.raw.Lstat(next)
 		if err != nil {
 			if last && errors.Is(err, fs.ErrNotExist) {
-				resolved, info, missing = next, nil, true
+				w.resolved, info, missing = next, nil, true
 				break
 			}
 			return "", nil, pathErr(op, name, err)
@@ -56,20 +58,17 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 				// GOTCHA: Linux resolves an empty link target to ENOENT.
 				return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 			}
-			if path.IsAbs(target) {
-				resolved = "/" // absolute targets restart at the view's root
-			}
-			pending = append(components(target), pending...)
+			w.follow(target)
 			continue
 		}
 		if !last && !fi.IsDir() {
 			return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 		}
-		resolved, info = next, fi
+		w.resolved, info = next, fi
 	}
 	if info == nil && !missing {
 		// Reached through ".." or the bare root: a directory known to exist.
-		fi, err := v.raw.Lstat(resolved)
+		fi, err := v.raw.Lstat(w.resolved)
 		if err != nil {
 			return "", nil, pathErr(op, name, err)
 		}
@@ -78,20 +77,74 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 	if dirOnly && info != nil && !info.IsDir() {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 	}
-	return resolved, info, nil
+	return w.resolved, info, nil
 }
 
-// components splits a slash path into its elements, dropping empty and "."
-// ones (which never change the walk) and keeping "..".
-func components(p string) []string {
-	parts := strings.Split(p, "/")
-	out := parts[:0]
-	for _, c := range parts {
-		if c != "" && c != "." {
-			out = append(out, c)
+// walk is resolve's position: the text still to walk (src[pos:]) and the
+// clean raw path reached so far. It takes components from src in place
+// and, while resolved is the part of src already walked, names a child as
+// a prefix of src, so a walk without links allocates nothing.
+type walk struct {
+	src string
+	pos int
+	// start and end locate the last component taken in src.
+	start, end int
+	resolved   string
+}
+
+// next takes the next component, skipping empty and "." ones (which never
+// change the walk) and keeping "..".
+func (w *walk) next() (string, bool) {
+	for w.pos < len(w.src) {
+		i := w.pos
+		j := strings.IndexByte(w.src[i:], '/')
+		if j < 0 {
+			j = len(w.src)
+		} else {
+			j += i
+		}
+		w.pos = j + 1
+		if c := w.src[i:j]; c != "" && c != "." {
+			w.start, w.end = i, j
+			return c, true
 		}
 	}
-	return out
+	return "", false
+}
+
+// more reports whether a component remains after the one taken.
+func (w *walk) more() bool {
+	rest := walk{src: w.src, pos: w.pos}
+	_, ok := rest.next()
+	return ok
+}
+
+// child is the raw path of component c (the one just taken) below
+// resolved: a prefix of src when src spells resolved, then "/" and c.
+func (w *walk) child(c string) string {
+	if w.resolved == "/" {
+		if w.start == 1 {
+			return w.src[:w.end]
+		}
+		return "/" + c
+	}
+	if w.start == len(w.resolved)+1 && w.src[:len(w.resolved)] == w.resolved {
+		return w.src[:w.end]
+	}
+	return w.resolved + "/" + c
+}
+
+// follow continues the walk through a link's target: an absolute target
+// restarts at the view's root, a relative one from the link's directory
+// (resolved, which the link's own name was not added to).
+func (w *walk) follow(target string) {
+	if rest := w.src[min(w.pos, len(w.src)):]; rest != "" {
+		target += "/" + rest
+	}
+	if path.IsAbs(target) {
+		w.resolved = "/"
+	}
+	w.src, w.pos = target, 0
 }
 
 // pathErr rewraps err as *fs.PathError{op, name}, keeping only the inner

@@ -2,12 +2,12 @@ package fsview
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -140,8 +140,15 @@ func (v *View) discard(tmp string, err error) error {
 }
 
 // tempName returns a fresh hidden name beside p for a temporary entry.
+// p is a clean absolute raw path; the name is ".<base>.tmp-<16 hex digits>".
 func tempName(p string) string {
-	return path.Join(path.Dir(p), fmt.Sprintf(".%s.tmp-%016x", path.Base(p), rand.Uint64()))
+	dir, base := parentOf(p), path.Base(p)
+	if dir != "/" {
+		dir += "/"
+	}
+	var digits [16]byte
+	hex := strconv.AppendUint(digits[:0], rand.Uint64(), 16)
+	return dir + "." + base + ".tmp-" + strings.Repeat("0", 16-len(hex)) + string(hex)
 }
 
 // ReadDir lists the directory name designates (links followed), sorted by
@@ -173,43 +180,67 @@ func (v *View) MkdirAll(name string, perm fs.FileMode) error {
 	if !path.IsAbs(name) {
 		return &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
 	}
-	comps := components(name)
-	for i := range comps {
-		prefix := "/" + strings.Join(comps[:i+1], "/")
-		if err := v.mkdirOne(op, name, prefix, perm); err != nil {
+	if _, info, err := v.resolve(op, name, true); err == nil && info != nil && info.IsDir() {
+		return nil // the usual case: every component is there
+	}
+	w := walk{src: name}
+	created := "" // the raw path of the directory this call made last
+	for {
+		c, ok := w.next()
+		if !ok {
+			return nil
+		}
+		if created != "" && c != ".." {
+			// Below a directory just made, nothing can be in the way.
+			next := created + "/" + c
+			if err := v.raw.Mkdir(next, perm); err == nil {
+				created = next
+				continue
+			}
+			// Lost a race with another creator: judge this prefix afresh.
+		}
+		p, made, err := v.mkdirOne(op, name, name[:w.end], perm)
+		if err != nil {
 			return err
 		}
+		created = ""
+		if made {
+			created = p
+		}
 	}
-	return nil
 }
 
 // mkdirOne makes sure prefix (of name) is a directory, creating it if it
-// is missing.
-func (v *View) mkdirOne(op, name, prefix string, perm fs.FileMode) error {
+// is missing. It returns the raw path prefix resolves to and whether this
+// call created it.
+func (v *View) mkdirOne(op, name, prefix string, perm fs.FileMode) (string, bool, error) {
 	p, info, err := v.resolve(op, prefix, false)
 	if err != nil {
-		return pathErr(op, name, err)
+		return "", false, pathErr(op, name, err)
 	}
 	if info != nil && info.IsDir() {
-		return nil
+		return p, false, nil
 	}
 	if info == nil {
 		err := v.raw.Mkdir(p, perm)
-		if err == nil || !errors.Is(err, fs.ErrExist) {
-			return pathErrOrNil(op, name, err)
+		if err == nil {
+			return p, true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", false, pathErr(op, name, err)
 		}
 		// Lost a race with another creator: judge what is there now.
 	}
 	target, err := v.Stat(prefix)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &fs.PathError{Op: op, Path: name, Err: syscall.EEXIST} // dangling link
+		return "", false, &fs.PathError{Op: op, Path: name, Err: syscall.EEXIST} // dangling link
 	case err != nil:
-		return pathErr(op, name, err)
+		return "", false, pathErr(op, name, err)
 	case !target.IsDir():
-		return &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
+		return "", false, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 	}
-	return nil
+	return p, false, nil
 }
 
 func pathErrOrNil(op, name string, err error) error {
