@@ -53,7 +53,7 @@ func (r *run) preflight(ctx context.Context, closure string) *Outcome {
 	}
 	if _, err := r.readBasename(r.o.CurrentSystem); err != nil {
 		return &Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(),
-			Reason: "nothing changed: " + err.Error()}
+			Reason: "nothing changed: current-system unreadable (not a NixOS host?): " + err.Error()}
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ var ErrUnitBusy = errors.New("transient unit is still running")
 
 // Nix is the pipeline's view of the Nix tools. The real backend implements it
 // by running nix-store and nix-env (Nix 2.8 command lines; see
-// ../shared/REAL-TOOLS.md), the simulator answers those same command lines.
+// docs/REAL-TOOLS.md), the simulator answers those same command lines.
 type Nix interface {
 	// Realise makes storePath valid in the local store (nix-store --realise:
 	// fetch from a substituter and check its signature against

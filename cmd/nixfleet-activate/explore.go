@@ -101,6 +101,7 @@ func runExplore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		rep = e.Exhaustive(ctx, c.depth)
 	}
 	unexplained, err := printReport(e, rep, c, stdout)
+	printSummary(stdout, rep, unexplained)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "nixfleet-activate explore: %v\n", err)
@@ -111,6 +112,19 @@ func runExplore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return ExitInternal
 	}
 	return ExitSuccess
+}
+
+// printSummary ends the report with one line a reader can act on.
+func printSummary(w io.Writer, rep explore.Report, unexplained bool) {
+	switch {
+	case rep.OK():
+		fmt.Fprintf(w, "\nsummary: %d runs, every invariant held\n", rep.Runs)
+	case unexplained:
+		fmt.Fprintf(w, "\nsummary: %d runs, UNEXPLAINED violations above: a new pipeline bug (exit 1)\n", rep.Runs)
+	default:
+		fmt.Fprintf(w, "\nsummary: %d runs, %d invariants broken, every violation explained by the %d known issues (explore.Known)\n",
+			rep.Runs, len(rep.Violating), len(explore.Known))
+	}
 }
 
 // printReport prints the totals and each invariant's minimal repros, and

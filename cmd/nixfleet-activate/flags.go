@@ -101,6 +101,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if c.sim == "list" {
 		return c, nil
 	}
+	if err := c.checkValues(); err != nil {
+		return c, err
+	}
 	return c, c.setCommand(positional)
 }
 
@@ -140,6 +143,24 @@ func (c *config) setCommand(positional []string) error {
 	}
 	if c.dryRun && (c.command == "status" || c.command == "recover") {
 		return errors.New("--dry-run applies to activate and rollback")
+	}
+	return nil
+}
+
+// checkValues rejects values the flag package accepts but a run cannot use.
+func (c *config) checkValues() error {
+	for name, d := range map[string]time.Duration{
+		"--poll-interval": c.opts.PollInterval, "--poll-budget": c.opts.PollBudget,
+		"--realise-timeout": c.realiseTimeout, "--command-timeout": c.commandTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be a positive duration, got %s", name, d)
+		}
+	}
+	if c.sim != "" {
+		if _, ok := simScenarios[c.sim]; !ok {
+			return fmt.Errorf("--sim: unknown scenario %q (%s)", c.sim, strings.Join(simNames(), ", "))
+		}
 	}
 	return nil
 }

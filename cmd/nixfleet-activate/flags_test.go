@@ -26,6 +26,7 @@ func TestParseArgsErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"frobnicate"}, {"activate"}, {"activate", "a", "b"}, {"rollback", "x"},
 		{"status", "--dry-run"}, {"--meta", "novalue", "status"}, {"--poll-interval", "soon", "status"},
+		{"--poll-interval", "0", "status"}, {"--poll-budget", "-1s", "status"}, {"--sim", "nope", "status"},
 	} {
 		_, err := parseArgs(args, &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)

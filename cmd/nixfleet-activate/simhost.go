@@ -26,29 +26,32 @@ var (
 type simScenario struct {
 	about string
 	setup func(h *sim.Host, newSpec *sim.ClosureSpec)
+	// upgraded: the host runs the new closure as generation 2.
+	upgraded bool
 }
 
 // simScenarios are the --sim names: what a newcomer can watch.
 var simScenarios = map[string]simScenario{
-	"happy": {"the switch flips current-system at 3 s and exits 0 at 5 s", nil},
-	"untrusted": {"the cache's copy is signed by a key the host does not trust", func(_ *sim.Host, s *sim.ClosureSpec) {
+	"happy": {about: "the switch flips current-system at 3 s and exits 0 at 5 s"},
+	"untrusted": {about: "the cache's copy is signed by a key the host does not trust", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Offers = []sim.Offer{{URL: simCache, SignedBy: sim.Key("rogue")}}
 	}},
-	"not-in-cache": {"no substituter has the closure", func(_ *sim.Host, s *sim.ClosureSpec) { s.Offers = nil }},
-	"units-failed": {"the switch flips the link, then exits 4 (some units failed)", func(_ *sim.Host, s *sim.ClosureSpec) {
+	"not-in-cache": {about: "no substituter has the closure", setup: func(_ *sim.Host, s *sim.ClosureSpec) { s.Offers = nil }},
+	"units-failed": {about: "the switch flips the link, then exits 4 (some units failed)", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Exit: 4, Flip: sim.Flip{At: 3 * time.Second}}
 	}},
-	"never-flips": {"the switch exits 1 without flipping: the poll budget runs out", func(_ *sim.Host, s *sim.ClosureSpec) {
+	"never-flips": {about: "the switch exits 1 without flipping: the poll budget runs out", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Switch = &sim.SwitchBehaviour{Duration: 20 * time.Second, Exit: 1, Flip: sim.Flip{Never: true}}
 	}},
-	"third-closure": {"the link flips to a closure nobody asked for", func(_ *sim.Host, s *sim.ClosureSpec) {
+	"third-closure": {about: "the link flips to a closure nobody asked for", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Flip: sim.Flip{At: 3 * time.Second,
 			To: sim.FakeBasename("nixos-system-web1-24.11", "intruder")}}
 	}},
-	"new-kernel": {"the kernel changes: switch-to-configuration boot, reboot pending", func(_ *sim.Host, s *sim.ClosureSpec) {
+	"new-kernel": {about: "the kernel changes: switch-to-configuration boot, reboot pending", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Components = sim.Components{Kernel: "6.6.60"}
 	}},
-	"lock-held": {"another switch-to-configuration holds the lock", func(h *sim.Host, _ *sim.ClosureSpec) {
+	"after-upgrade": {about: "the host already runs the new closure (generation 2): try rollback", upgraded: true},
+	"lock-held": {about: "another switch-to-configuration holds the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
 		must(h.SetLock(sim.LockExclusive))
 	}},
 }
@@ -87,7 +90,7 @@ func newSimHost(name string) (*sim.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	newSpec := sim.ClosureSpec{Basename: simNew, Offers: []sim.Offer{{URL: simCache, SignedBy: sim.Key("fleet-cache")}}}
+	newSpec := sim.ClosureSpec{Basename: simNew, Valid: sc.upgraded, Offers: []sim.Offer{{URL: simCache, SignedBy: sim.Key("fleet-cache")}}}
 	if sc.setup != nil {
 		sc.setup(h, &newSpec)
 	}
@@ -97,8 +100,15 @@ func newSimHost(name string) (*sim.Host, error) {
 	if err := h.AddClosure(newSpec); err != nil {
 		return nil, err
 	}
-	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted} {
-		if err := step(simOld); err != nil {
+	running, generations := simOld, []string{simOld}
+	if sc.upgraded {
+		running, generations = simNew, []string{simOld, simNew}
+	}
+	if err := h.InitProfile(generations...); err != nil {
+		return nil, err
+	}
+	for _, point := range []func(string) error{h.SetCurrent, h.SetBooted} {
+		if err := point(running); err != nil {
 			return nil, err
 		}
 	}
