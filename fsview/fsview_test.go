@@ -31,6 +31,26 @@ var views = []struct {
 }{
 	{"os", func(t testing.TB) *fsview.View { return fsview.NewOS(t.TempDir()) }},
 	{"mem", func(testing.TB) *fsview.View { return fsview.NewMem() }},
+	{"mem clone", cloneWithSharedEntries},
+}
+
+// cloneWithSharedEntries is a Clone whose directories and files, in the
+// places the conformance cases use, are shared with its original (which
+// then changes them), so every case also runs over copy-on-write entries.
+func cloneWithSharedEntries(t testing.TB) *fsview.View {
+	orig := fsview.NewMem()
+	for _, d := range []string{"/nix/store", "/nix/var/nix/profiles", "/x/y", "/tree/a/b"} {
+		require.NoError(t, orig.MkdirAll(d, 0o755))
+	}
+	write(t, orig, "/p/old", "old")
+	write(t, orig, "/w/state", "zero")
+	write(t, orig, "/r/file", "data")
+	v, err := orig.Clone()
+	require.NoError(t, err)
+	write(t, orig, "/p/old", "changed in the original")
+	require.NoError(t, orig.RemoveAll("/tree"))
+	require.NoError(t, orig.Symlink("/nix", "/x/y/in-original"))
+	return v
 }
 
 // conformance is the one table of behaviours both views must share.

@@ -2,10 +2,9 @@ package fsview
 
 import (
 	"io/fs"
-	"maps"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,15 +16,23 @@ import (
 // MemRaw is the in-memory Raw layer: files and directories live in afero's
 // MemMapFs, links in an index beside it (MemMapFs has no symlinks;
 // spf13/afero#258). The index holds every name the layer has, with its
-// kind, its fs.FileInfo and, for a directory, the number of its entries, so
-// Lstat, Readlink and the checks below answer without asking MemMapFs
-// (whose Stat opens a file handle). It checks what MemMapFs does not (a
-// parent must exist; a directory must be empty to be removed; rename(2)'s
-// EISDIR, ENOTDIR and ENOTEMPTY) so it fails like Linux. One mutex makes
-// every operation atomic, so it is safe for concurrent use and Rename is
-// atomic to other callers.
+// kind, its fs.FileInfo, the MemMapFs that holds it and, for a directory,
+// the number of its entries, so Lstat, Readlink, ReadDir and the checks
+// below answer without asking MemMapFs (whose Stat opens a file handle).
+// It checks what MemMapFs does not (a parent must exist; a directory must
+// be empty to be removed; rename(2)'s EISDIR, ENOTDIR and ENOTEMPTY) so it
+// fails like Linux. One mutex makes every operation atomic, so it is safe
+// for concurrent use and Rename is atomic to other callers.
+//
+// Clone and CopyTree share files and directories between layers: a shared
+// entry stays in the MemMapFs that made it, which no layer writes again;
+// a layer writes only its own MemMapFs and copies a shared entry into it
+// (its parents first) before changing it, so no change is seen by another
+// layer.
 type MemRaw struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// files is the MemMapFs this layer writes; it holds exactly the
+	// entries of the index whose node names it (besides its root).
 	files afero.Fs
 	nodes map[string]*memNode // clean absolute name -> what is there
 }
@@ -33,8 +40,11 @@ type MemRaw struct {
 // memNode is one indexed name.
 type memNode struct {
 	kind memKind
+	// files is the MemMapFs holding a file or directory under this very
+	// name (nil for a link).
+	files afero.Fs
 	// info is afero's FileInfo for a file or directory (it reads the live
-	// file, so sizes and modes stay current) or the linkInfo of a link.
+	// entry, so sizes and modes stay current) or the linkInfo of a link.
 	info fs.FileInfo
 	// target is a link's target, verbatim.
 	target string
@@ -49,7 +59,7 @@ func NewMemRaw() *MemRaw {
 	if err != nil {
 		panic(err) // MemMapFs always has its root
 	}
-	return &MemRaw{files: files, nodes: map[string]*memNode{"/": {kind: memDir, info: root}}}
+	return &MemRaw{files: files, nodes: map[string]*memNode{"/": {kind: memDir, files: files, info: root}}}
 }
 
 // NewMem returns a View over an empty in-memory filesystem (see MemRaw).
@@ -66,6 +76,9 @@ const (
 	memDir
 	memLink
 )
+
+// chmodBits are the mode bits MemMapFs keeps from a perm argument.
+const chmodBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // kind reports what name is; m.mu must be held.
 func (m *MemRaw) kind(name string) memKind {
@@ -114,27 +127,85 @@ func (m *MemRaw) add(name string, n *memNode) {
 	}
 }
 
-// drop removes name from the index (not from MemMapFs); m.mu must be held.
-func (m *MemRaw) drop(name string) {
-	delete(m.nodes, name)
-	if p, ok := m.nodes[parentOf(name)]; ok && name != "/" {
-		p.entries--
+// drop removes name from the index and, when this layer holds it, from
+// its MemMapFs; m.mu must be held.
+func (m *MemRaw) drop(name string) error {
+	n := m.nodes[name]
+	if n.files == m.files {
+		if err := m.files.Remove(name); err != nil {
+			return err
+		}
 	}
+	delete(m.nodes, name)
+	m.nodes[parentOf(name)].entries--
+	return nil
 }
 
-// addStat indexes the file or directory MemMapFs now holds at name; m.mu
-// must be held.
-func (m *MemRaw) addStat(name string, kind memKind) error {
+// indexOwn points the node at the entry this layer's MemMapFs now holds at
+// name, adding a node of kind when name is new; m.mu must be held.
+func (m *MemRaw) indexOwn(name string, kind memKind) error {
 	info, err := m.files.Stat(name)
 	if err != nil {
 		return err
 	}
-	m.add(name, &memNode{kind: kind, info: info})
+	if n, ok := m.nodes[name]; ok {
+		n.files, n.info = m.files, info
+		return nil
+	}
+	m.add(name, &memNode{kind: kind, files: m.files, info: info})
 	return nil
 }
 
 func newLink(name, target string) *memNode {
 	return &memNode{kind: memLink, target: target, info: linkInfo{name: path.Base(name), size: int64(len(target))}}
+}
+
+// ownParents makes every directory above name (the root aside, which every
+// MemMapFs has) an entry of this layer's MemMapFs, top down, copying the
+// shared ones, so an entry can be made at name without MemMapFs inventing
+// parents; m.mu must be held.
+func (m *MemRaw) ownParents(name string) error {
+	dir := parentOf(name)
+	if dir == "/" || m.nodes[dir].files == m.files {
+		return nil
+	}
+	if err := m.ownParents(dir); err != nil {
+		return err
+	}
+	return m.copyDir(m.nodes[dir], dir)
+}
+
+// copyDir makes the directory node n at name (parents already this
+// layer's) an entry of this layer's MemMapFs with n's mode and time.
+func (m *MemRaw) copyDir(n *memNode, name string) error {
+	if err := m.files.Mkdir(name, n.info.Mode()&chmodBits); err != nil {
+		return err
+	}
+	return m.keepTime(name, n.info.ModTime(), memDir)
+}
+
+// copyFile makes the file node n, read from where it is held at from, an
+// entry of this layer's MemMapFs at name (parents already this layer's)
+// with n's contents, mode and time.
+func (m *MemRaw) copyFile(n *memNode, from, name string) error {
+	data, err := afero.ReadFile(n.files, from)
+	if err != nil {
+		return err
+	}
+	mode, mtime := n.info.Mode()&chmodBits, n.info.ModTime()
+	if err := afero.WriteFile(m.files, name, data, mode); err != nil {
+		return err
+	}
+	return m.keepTime(name, mtime, memFile)
+}
+
+// keepTime gives this layer's new entry at name the time of the one it
+// copies and indexes it.
+func (m *MemRaw) keepTime(name string, mtime time.Time, kind memKind) error {
+	if err := m.files.Chtimes(name, mtime, mtime); err != nil {
+		return err
+	}
+	return m.indexOwn(name, kind)
 }
 
 func memErr(op, name string, errno syscall.Errno) error {
@@ -180,8 +251,9 @@ func (m *MemRaw) Symlink(target, name string) error {
 
 // Rename moves oldname (file, directory with its subtree and links, or
 // link) to newname, replacing newname in the same critical section, with
-// rename(2)'s errors. A link moves in the index alone; a file or directory
-// moves in MemMapFs too.
+// rename(2)'s errors. A link moves in the index alone, a file of this
+// layer within its MemMapFs; a shared file and a directory's subtree are
+// copied to the new names, keeping modes and times.
 func (m *MemRaw) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -191,22 +263,88 @@ func (m *MemRaw) Rename(oldname, newname string) error {
 	if oldname == newname {
 		return nil
 	}
-	m.clear(newname)
-	n := m.nodes[oldname]
-	if n.kind == memLink {
-		m.drop(oldname)
-		m.add(newname, newLink(newname, n.target))
-		return nil
-	}
-	if err := m.files.Rename(oldname, newname); err != nil {
+	if err := m.rename(oldname, newname); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: cause(err)}
 	}
-	m.drop(oldname)
-	m.add(newname, n) // afero's FileInfo follows its file to the new name
-	if n.kind == memDir {
-		m.moveBelow(oldname, newname)
+	return nil
+}
+
+// rename does a checked Rename; m.mu must be held.
+func (m *MemRaw) rename(oldname, newname string) error {
+	if _, ok := m.nodes[newname]; ok {
+		if err := m.drop(newname); err != nil { // a dir here is empty
+			return err
+		}
+	}
+	n := m.nodes[oldname]
+	switch {
+	case n.kind == memLink:
+		m.add(newname, newLink(newname, n.target))
+	case n.kind == memDir:
+		return m.renameDir(oldname, newname)
+	case n.files == m.files:
+		if err := m.ownParents(newname); err != nil {
+			return err
+		}
+		// afero's FileInfo follows its file to the new name.
+		if err := m.files.Rename(oldname, newname); err != nil {
+			return err
+		}
+		delete(m.nodes, oldname)
+		m.nodes[parentOf(oldname)].entries--
+		m.add(newname, n)
+		return nil
+	default:
+		if err := m.ownParents(newname); err != nil {
+			return err
+		}
+		if err := m.copyFile(n, oldname, newname); err != nil {
+			return err
+		}
+	}
+	return m.drop(oldname)
+}
+
+// renameDir copies the directory oldname and everything below it to
+// newname, then drops the old names, deepest first.
+func (m *MemRaw) renameDir(oldname, newname string) error {
+	if err := m.ownParents(newname); err != nil {
+		return err
+	}
+	tree := m.below(oldname)
+	for _, name := range tree {
+		n, to := m.nodes[name], newname+strings.TrimPrefix(name, oldname)
+		var err error
+		switch n.kind {
+		case memLink:
+			m.add(to, newLink(to, n.target))
+		case memDir:
+			err = m.copyDir(n, to)
+		default:
+			err = m.copyFile(n, name, to)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Backward(tree) {
+		if err := m.drop(name); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// below lists name and every name under it, parents before their entries.
+func (m *MemRaw) below(name string) []string {
+	out := []string{name}
+	for other := range m.nodes {
+		if strings.HasPrefix(other, name+"/") {
+			out = append(out, other)
+		}
+	}
+	slices.Sort(out[1:]) // a parent sorts before the names it prefixes
+	return out
 }
 
 // renameErr returns the errno rename(2) would give, 0 if it may proceed.
@@ -229,34 +367,6 @@ func (m *MemRaw) renameErr(oldname, newname string) syscall.Errno {
 	return m.parentErr(newname)
 }
 
-// clear removes whatever newname is before a rename replaces it.
-func (m *MemRaw) clear(name string) {
-	n, ok := m.nodes[name]
-	if !ok {
-		return
-	}
-	m.drop(name)
-	if n.kind != memLink {
-		_ = m.files.Remove(name) // a dir here is empty
-	}
-}
-
-// moveBelow re-keys the index entries below a renamed directory (MemMapFs
-// has moved its own). Entry counts move with their nodes.
-func (m *MemRaw) moveBelow(oldDir, newDir string) {
-	moved := map[string]*memNode{}
-	for name, n := range m.nodes {
-		if rest, ok := strings.CutPrefix(name, oldDir+"/"); ok {
-			delete(m.nodes, name)
-			if n.kind == memLink {
-				n = newLink(newDir+"/"+rest, n.target)
-			}
-			moved[newDir+"/"+rest] = n
-		}
-	}
-	maps.Copy(m.nodes, moved)
-}
-
 // empty reports whether the directory dir has no files, directories and
 // links.
 func (m *MemRaw) empty(dir string) bool {
@@ -271,9 +381,6 @@ func (m *MemRaw) Remove(name string) error {
 	switch m.kind(name) {
 	case memMissing:
 		return memErr("remove", name, syscall.ENOENT)
-	case memLink:
-		m.drop(name)
-		return nil
 	case memDir:
 		if name == "/" {
 			return memErr("remove", name, syscall.EBUSY)
@@ -282,10 +389,9 @@ func (m *MemRaw) Remove(name string) error {
 			return memErr("remove", name, syscall.ENOTEMPTY)
 		}
 	}
-	if err := m.files.Remove(name); err != nil {
+	if err := m.drop(name); err != nil {
 		return &fs.PathError{Op: "remove", Path: name, Err: cause(err)}
 	}
-	m.drop(name)
 	return nil
 }
 
@@ -297,10 +403,14 @@ func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 	if errno := m.createErr(name); errno != 0 {
 		return memErr("mkdir", name, errno)
 	}
-	if err := m.files.Mkdir(name, perm); err != nil {
-		return &fs.PathError{Op: "mkdir", Path: name, Err: cause(err)}
+	err := m.ownParents(name)
+	if err == nil {
+		err = m.files.Mkdir(name, perm)
 	}
-	return pathErrOrNil("mkdir", name, m.addStat(name, memDir))
+	if err == nil {
+		err = m.indexOwn(name, memDir)
+	}
+	return pathErrOrNil("mkdir", name, err)
 }
 
 // ReadFile returns a copy of the file's contents; a link gives ELOOP (as
@@ -308,15 +418,16 @@ func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch m.kind(name) {
-	case memMissing:
+	n, ok := m.nodes[name]
+	switch {
+	case !ok:
 		return nil, memErr("read", name, syscall.ENOENT)
-	case memLink:
+	case n.kind == memLink:
 		return nil, memErr("read", name, syscall.ELOOP)
-	case memDir:
+	case n.kind == memDir:
 		return nil, memErr("read", name, syscall.EISDIR)
 	}
-	data, err := afero.ReadFile(m.files, name)
+	data, err := afero.ReadFile(n.files, name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: cause(err)}
 	}
@@ -324,26 +435,33 @@ func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 }
 
 // WriteFile creates or truncates the file name; a link gives ELOOP (as
-// O_NOFOLLOW), a directory EISDIR, a missing parent ENOENT.
+// O_NOFOLLOW), a directory EISDIR, a missing parent ENOENT. A shared file
+// is replaced by one of this layer with the same mode.
 func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	kind := m.kind(name)
-	switch kind {
-	case memLink:
-		return memErr("write", name, syscall.ELOOP)
-	case memDir:
-		return memErr("write", name, syscall.EISDIR)
-	case memMissing:
+	n, ok := m.nodes[name]
+	switch {
+	case !ok:
 		if errno := m.parentErr(name); errno != 0 {
 			return memErr("write", name, errno)
 		}
+	case n.kind == memLink:
+		return memErr("write", name, syscall.ELOOP)
+	case n.kind == memDir:
+		return memErr("write", name, syscall.EISDIR)
+	case n.files != m.files:
+		perm = n.info.Mode() & chmodBits // perm applies on creation only
 	}
-	err := afero.WriteFile(m.files, name, data, perm)
-	if kind == memMissing {
+	if ok && n.files == m.files {
+		return pathErrOrNil("write", name, afero.WriteFile(m.files, name, data, perm))
+	}
+	err := m.ownParents(name)
+	if err == nil {
+		err = afero.WriteFile(m.files, name, data, perm)
 		// GOTCHA: a write that fails half way has created the file.
-		if serr := m.addStat(name, memFile); err == nil {
-			err = serr
+		if ierr := m.indexOwn(name, memFile); err == nil {
+			err = ierr
 		}
 	}
 	return pathErrOrNil("write", name, err)
@@ -353,28 +471,92 @@ func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch m.kind(name) {
-	case memMissing:
+	dir, ok := m.nodes[name]
+	switch {
+	case !ok:
 		return nil, memErr("readdir", name, syscall.ENOENT)
-	case memDir:
-	default:
+	case dir.kind != memDir:
 		return nil, memErr("readdir", name, syscall.ENOTDIR)
 	}
-	infos, err := afero.ReadDir(m.files, name)
-	if err != nil {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: cause(err)}
-	}
-	entries := make([]fs.DirEntry, 0, m.nodes[name].entries)
-	for _, info := range infos {
-		entries = append(entries, fs.FileInfoToDirEntry(info))
-	}
-	for link, n := range m.nodes {
-		if n.kind == memLink && parentOf(link) == name {
+	entries := make([]fs.DirEntry, 0, dir.entries)
+	for other, n := range m.nodes {
+		if other != "/" && parentOf(other) == name {
 			entries = append(entries, fs.FileInfoToDirEntry(n.info))
 		}
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
+}
+
+// Clone returns a layer with the same names, contents, modes and links
+// that changes independently of m from now on. Both share every file and
+// directory m has (m moves to a fresh MemMapFs of its own), so a clone
+// costs one index entry per name and copies an entry only when either
+// layer changes it.
+func (m *MemRaw) Clone() *MemRaw {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &MemRaw{files: afero.NewMemMapFs(), nodes: make(map[string]*memNode, len(m.nodes))}
+	nodes := make([]memNode, 0, len(m.nodes))
+	for name, n := range m.nodes {
+		nodes = append(nodes, *n)
+		c.nodes[name] = &nodes[len(nodes)-1]
+	}
+	m.share(nodes)
+	return c
+}
+
+// share gives m a fresh MemMapFs if any of nodes (copies of m's) names
+// its current one, so that entry is never written again; m.mu must be
+// held.
+func (m *MemRaw) share(nodes []memNode) {
+	for i := range nodes {
+		if nodes[i].files == m.files {
+			m.files = afero.NewMemMapFs()
+			return
+		}
+	}
+}
+
+// graft adds src's entry at name, with everything below it, to m under
+// the same names, sharing src's files and directories (see Clone). name
+// must be missing in m and its parent a directory: EEXIST, ENOENT or
+// ENOTDIR otherwise; ENOENT when src has no name.
+func (m *MemRaw) graft(src *MemRaw, name string) error {
+	if src == m {
+		return memErr("copytree", name, syscall.EEXIST)
+	}
+	names, nodes := src.subtree(name)
+	if names == nil {
+		return memErr("copytree", name, syscall.ENOENT)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if errno := m.createErr(name); errno != 0 {
+		return memErr("copytree", name, errno)
+	}
+	for i, other := range names {
+		m.add(other, &nodes[i])
+	}
+	return nil
+}
+
+// subtree copies the nodes of name and everything below it (nil when
+// name is missing), parents first, and makes their entries shared.
+func (m *MemRaw) subtree(name string) ([]string, []memNode) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.nodes[name]; !ok {
+		return nil, nil
+	}
+	names := m.below(name)
+	nodes := make([]memNode, len(names))
+	for i, other := range names {
+		nodes[i] = *m.nodes[other]
+		nodes[i].entries = 0 // counted again as the names are added
+	}
+	m.share(nodes)
+	return names, nodes
 }
 
 // linkInfo is the fs.FileInfo of a MemRaw link. ModTime is the zero time so
