@@ -94,7 +94,7 @@ func (e *CorruptRecordError) Error() string {
 
 func (e *CorruptRecordError) Unwrap() error { return e.Err }
 
-// FileJournal stores the record as JSON in Dir/in-flight.json through a
+// FileJournal stores the record as JSON in Dir/RecordFile through a
 // filesystem view (atomic replace: temporary file, fsync, rename, fsync of
 // the directory).
 type FileJournal struct {
@@ -106,7 +106,10 @@ type FileJournal struct {
 	Now func() time.Time
 }
 
-func (j FileJournal) file() string { return path.Join(j.Dir, "in-flight.json") }
+// RecordFile is the in-flight record's file name inside the state directory.
+const RecordFile = "in-flight.json"
+
+func (j FileJournal) file() string { return path.Join(j.Dir, RecordFile) }
 
 // Load reads the record. Errors: *CorruptRecordError (garbage, torn write,
 // other version), or the view's read error.

@@ -138,7 +138,7 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 		return env.printPlan(stdout, env.activatePlan(basename, opts))
 	}
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
-	return env.withEarlier(ctx, stdout, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+	return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
 }
 
 func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
@@ -146,5 +146,5 @@ func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 	if env.cfg.dryRun {
 		return env.printPlan(stdout, env.rollbackPlan(opts))
 	}
-	return env.withEarlier(ctx, stdout, func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+	return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
 }

@@ -31,10 +31,11 @@ func (env *environment) recoverEarlier(ctx context.Context) (*pipeline.Outcome, 
 
 // withEarlier runs next after recovering an earlier run, and attaches the
 // recovered outcome to next's.
-func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, next func() pipeline.Outcome) int {
+// closure is the basename the new run is for ("" for a rollback).
+func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, closure string, next func() pipeline.Outcome) int {
 	earlier, ok := env.recoverEarlier(ctx)
 	if !ok {
-		out := pipeline.Outcome{Kind: pipeline.Skipped, Phase: pipeline.PhaseJournal, Earlier: earlier, Meta: env.cfg.meta,
+		out := pipeline.Outcome{Kind: pipeline.Skipped, Phase: pipeline.PhaseJournal, Closure: closure, Earlier: earlier, Meta: env.cfg.meta,
 			Reason: "an unfinished earlier run could not be resolved; its record is kept (see recover)"}
 		return env.report(stdout, out)
 	}
