@@ -5,21 +5,28 @@
 //
 // Activate follows the mission's steps in order:
 //
-//  1. validate the closure basename (nothing runs for a bad one);
+//  1. validate the closure basename (nothing runs for a bad one); refuse to
+//     start over an unresolved earlier run's in-flight record;
 //  2. probe the switch lock: held => Skipped; unknown => go on (fail-open);
+//     check that /run/current-system is readable (else nothing changes);
 //  3. realise the store path (fetch + signature check); trust failure =>
 //     SignatureMismatch, other failure => RealiseFailed; the realised path
 //     must equal the requested one;
-//  4. point the system profile at it (the bootloader entry's generation
-//     number comes from the profile);
+//  4. write the in-flight record, then point the system profile at the
+//     closure (the bootloader entry's generation number comes from it);
 //  5. read the pre-switch /run/current-system (abort if unreadable);
 //  6. if the kernel, initrd, kernel modules, systemd or dbus change, run
 //     switch-to-configuration boot instead and report DeferredPendingReboot;
-//     otherwise fire switch-to-configuration switch in a transient unit;
+//     otherwise release the unit name, record "firing", and fire
+//     switch-to-configuration switch in a transient unit;
 //  7. poll /run/current-system: expected => settled, a third closure =>
 //     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
 //  8. wait (within the same budget) for the unit's exit status, re-point the
-//     profile if the activation moved it, and verify the link once more.
+//     profile if the activation moved it, verify the link once more, and
+//     clear the record.
+//
+// Recover works out the outcome of a run that died half-way from its
+// record and the host as it is now, without firing anything again.
 package pipeline
 
 import (
