@@ -3,6 +3,9 @@ package sim
 import (
 	"fmt"
 	"path"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
 )
 
 // Components are the versions of the parts of a system closure that
@@ -27,6 +30,11 @@ func (c Components) withDefaults() Components {
 	c.Systemd = orDefault(c.Systemd, DefaultComponents.Systemd)
 	c.Dbus = orDefault(c.Dbus, DefaultComponents.Dbus)
 	return c
+}
+
+// key identifies the versions in the store cache.
+func (c Components) key() string {
+	return strings.Join([]string{c.Kernel, c.Initrd, c.KernelModules, c.Systemd, c.Dbus}, "\x00")
 }
 
 // componentLink is one link inside a closure and the store object it
@@ -188,60 +196,86 @@ func (h *Host) IsValid(basename string) bool { return h.valid[basename] }
 
 // makeValid adds basename to the local store and writes its tree: a
 // registered closure gets bin/switch-to-configuration and its component
-// links (with their targets); any other path an empty directory.
+// links (with their targets); any other path an empty directory. A tree
+// missing from the host is shared from the store cache (see place).
 func (h *Host) makeValid(basename string) error {
 	h.valid[basename] = true
 	root := storePath(basename)
-	if err := h.fs.MkdirAll(root, 0o555); err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
 	c, ok := h.closures[basename]
 	if !ok {
-		return nil
+		return wrapErr(h.fs.MkdirAll(root, 0o555))
 	}
-	script := fmt.Sprintf("#!/bin/sh\n# simulated switch-to-configuration of %s\n", basename)
-	if err := h.writeFile(path.Join(root, "bin/switch-to-configuration"), script); err != nil {
+	links := c.components.links()
+	key := "closure\x00" + basename + "\x00" + c.components.key()
+	if err := h.place(root, key, func(v *fsview.View) error { return writeClosure(v, basename, links) }); err != nil {
 		return err
 	}
-	for _, l := range c.components.links() {
-		if err := h.writeComponent(root, l); err != nil {
+	for _, l := range links {
+		h.valid[l.store] = true
+		key := "object\x00" + l.store + "\x00" + l.file
+		if err := h.place(storePath(l.store), key, func(v *fsview.View) error { return writeObject(v, l) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeComponent creates the component's store object and the closure's
-// absolute link to it.
-func (h *Host) writeComponent(root string, l componentLink) error {
-	target := storePath(l.store)
-	h.valid[l.store] = true
+// writeClosure writes a closure's own tree into v: the directory,
+// bin/switch-to-configuration and the absolute links to its components'
+// store objects (which writeObject writes).
+func writeClosure(v *fsview.View, basename string, links []componentLink) error {
+	root := storePath(basename)
+	if err := v.MkdirAll(root, 0o555); err != nil {
+		return wrapErr(err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\n# simulated switch-to-configuration of %s\n", basename)
+	if err := writeFile(v, path.Join(root, "bin/switch-to-configuration"), script); err != nil {
+		return err
+	}
+	for _, l := range links {
+		if err := v.MkdirAll(path.Dir(path.Join(root, l.rel)), 0o555); err != nil {
+			return wrapErr(err)
+		}
+		if err := v.ReplaceLink(l.target(), path.Join(root, l.rel)); err != nil {
+			return wrapErr(err)
+		}
+	}
+	return nil
+}
+
+// target is the absolute path the closure's link points at.
+func (l componentLink) target() string {
 	if l.file == "" {
-		if err := h.fs.MkdirAll(target, 0o555); err != nil {
-			return fmt.Errorf("sim: %w", err)
-		}
-	} else {
-		target = path.Join(target, l.file)
-		if err := h.writeFile(target, l.store+"\n"); err != nil {
-			return err
-		}
+		return storePath(l.store)
 	}
-	if err := h.fs.MkdirAll(path.Dir(path.Join(root, l.rel)), 0o555); err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
-	if err := h.fs.ReplaceLink(target, path.Join(root, l.rel)); err != nil {
-		return fmt.Errorf("sim: %w", err)
-	}
-	return nil
+	return path.Join(storePath(l.store), l.file)
 }
 
-// writeFile writes name, creating its directory.
-func (h *Host) writeFile(name, data string) error {
-	if err := h.fs.MkdirAll(path.Dir(name), 0o755); err != nil {
-		return fmt.Errorf("sim: %w", err)
+// writeObject writes a component's store object into v: a directory, with
+// the file the link names when there is one (its content is the store
+// basename).
+func writeObject(v *fsview.View, l componentLink) error {
+	if l.file == "" {
+		return wrapErr(v.MkdirAll(storePath(l.store), 0o555))
 	}
-	if err := h.fs.WriteFile(name, []byte(data), 0o555); err != nil {
-		return fmt.Errorf("sim: %w", err)
+	return writeFile(v, l.target(), l.store+"\n")
+}
+
+// writeFile writes name, creating its directory. A file that already holds
+// data is left as it is (its time aside, the write would change nothing).
+func writeFile(v *fsview.View, name, data string) error {
+	if have, err := v.ReadFile(name); err == nil && string(have) == data {
+		return nil
 	}
-	return nil
+	if err := v.MkdirAll(path.Dir(name), 0o755); err != nil {
+		return wrapErr(err)
+	}
+	return wrapErr(v.WriteFile(name, []byte(data), 0o555))
+}
+
+func wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sim: %w", err)
 }
