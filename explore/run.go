@@ -108,8 +108,13 @@ func storeBase(p string) string {
 // execute runs the spec: the agent, then a fresh invocation's recovery,
 // then the host alone for a budget and an interval.
 func execute(s Spec, wrap func(pipeline.Deps) pipeline.Deps) *Run {
-	r := &Run{Index: -1, Spec: s}
 	h, err := s.build()
+	return executeOn(h, err, s, wrap)
+}
+
+// executeOn is execute on a host already built (err: the build's error).
+func executeOn(h *sim.Host, err error, s Spec, wrap func(pipeline.Deps) pipeline.Deps) *Run {
+	r := &Run{Index: -1, Spec: s}
 	if err != nil {
 		r.buildErr = err
 		return r

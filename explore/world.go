@@ -3,6 +3,7 @@ package explore
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
@@ -28,24 +29,89 @@ type builder struct {
 
 // steps lists the Spec's steps in scenario order.
 func (s Spec) steps() []step {
+	return append(s.setupSteps(), s.runSteps()...)
+}
+
+// setupSteps are the host, its closures and what it runs: the set-up that
+// many specs share, built once per distinct set-up and cloned per run
+// (see build).
+func (s Spec) setupSteps() []step {
 	var out []step
 	out = append(out, s.hostStep())
 	out = append(out, s.closureSteps()...)
-	out = append(out, s.switchStep(), s.bootStep(), commitStep(), s.runningStep())
-	out = append(out, s.hostStateSteps()...)
-	out = append(out, s.faultSteps()...)
-	out = append(out, s.eventSteps()...)
-	return out
+	return append(out, s.switchStep(), s.bootStep(), commitStep(), s.runningStep())
 }
 
-// build returns a fresh host set up as the Spec says.
+// runSteps are the rest: host state, faults and scheduled events.
+func (s Spec) runSteps() []step {
+	var out []step
+	out = append(out, s.hostStateSteps()...)
+	out = append(out, s.faultSteps()...)
+	return append(out, s.eventSteps()...)
+}
+
+// build returns a fresh host set up as the Spec says: a clone of the
+// host its set-up steps make (built once per distinct set-up, keyed by
+// their scenario lines), then the run steps applied to it.
 func (s Spec) build() (*sim.Host, error) {
-	b := &builder{closures: map[string]*sim.ClosureSpec{}}
-	for _, st := range s.steps() {
+	setup := s.setupSteps()
+	template, err := setups.host(setup)
+	if err != nil {
+		return nil, err
+	}
+	h, err := template.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("explore: cloning the set-up: %w", err)
+	}
+	return h, apply(&builder{h: h}, s.runSteps())
+}
+
+// apply applies steps to b in order.
+func apply(b *builder, steps []step) error {
+	for _, st := range steps {
 		if err := st.apply(b); err != nil {
-			return nil, fmt.Errorf("explore: building %v: %w", st.lines, err)
+			return fmt.Errorf("explore: building %v: %w", st.lines, err)
 		}
 	}
+	return nil
+}
+
+// setups caches the hosts that set-up steps make, by the steps' scenario
+// lines: a printed scenario sets up the host its run had, so the lines
+// say all a set-up depends on (TestSetUpCacheBuildsWhatTheStepsDo pins
+// it for the catalogue). Hosts in it are only ever cloned.
+var setups = setupCache{hosts: map[string]*sim.Host{}}
+
+// maxSetups bounds the cache; past it the cache starts again.
+const maxSetups = 1024
+
+type setupCache struct {
+	mu    sync.Mutex
+	hosts map[string]*sim.Host
+}
+
+// host returns the host that steps make, building it on first use.
+func (c *setupCache) host(steps []step) (*sim.Host, error) {
+	var key strings.Builder
+	for _, st := range steps {
+		for _, line := range st.lines {
+			key.WriteString(line)
+			key.WriteByte('\n')
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h, ok := c.hosts[key.String()]; ok {
+		return h, nil
+	}
+	b := &builder{closures: map[string]*sim.ClosureSpec{}}
+	if err := apply(b, steps); err != nil {
+		return nil, err
+	}
+	if len(c.hosts) >= maxSetups {
+		clear(c.hosts)
+	}
+	c.hosts[key.String()] = b.h
 	return b.h, nil
 }
 

@@ -1,0 +1,60 @@
+package explore
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
+)
+
+// buildUncached applies every step of s to a new host, as build did before
+// set-ups were cached.
+func buildUncached(s Spec) (*sim.Host, error) {
+	b := &builder{closures: map[string]*sim.ClosureSpec{}}
+	return b.h, apply(b, s.steps())
+}
+
+// TestSetUpCacheBuildsWhatTheStepsDo runs every combination of up to two
+// faults (one in -short mode) on a host cloned from the set-up cache and
+// on one built step by step: same outcomes, recoveries, command logs and
+// end states. It fails if a set-up depends on something its scenario lines
+// do not say (two set-ups would then share a cached host).
+func TestSetUpCacheBuildsWhatTheStepsDo(t *testing.T) {
+	depth := 2
+	if testing.Short() {
+		depth = 1
+	}
+	c := NewCatalogue()
+	runs := 0
+	c.Enumerate(depth, func(_ int, combo []int) bool {
+		s := c.Spec(combo)
+		cached := execute(s, nil)
+		h, err := buildUncached(s)
+		direct := executeOn(h, err, s, nil)
+		require.NoError(t, cached.buildErr)
+		require.NoError(t, direct.buildErr)
+		names := direct.Names()
+		assert.Equal(t, direct.Outcome, cached.Outcome, names)
+		assert.Equal(t, direct.Recovered, cached.Recovered, names)
+		assert.Equal(t, direct.host.Log(), cached.host.Log(), names)
+		assert.Equal(t, direct.host.Summary(), cached.host.Summary(), names)
+		runs++
+		return !t.Failed()
+	})
+	t.Logf("%d combinations alike", runs)
+}
+
+func TestSetUpsAreSharedAndStayUnchanged(t *testing.T) {
+	s := newSpec(OpActivate)
+	first, err := s.build()
+	require.NoError(t, err)
+	before := first.Summary()
+	r := executeOn(first, nil, s, nil)
+	require.NotEqual(t, before, r.host.Summary(), "the run changed its host")
+	second, err := s.build()
+	require.NoError(t, err)
+	assert.Equal(t, before, second.Summary(), "the next build starts from the unchanged set-up")
+	assert.NotSame(t, first, second)
+}
