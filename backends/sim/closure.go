@@ -126,6 +126,9 @@ type ClosureSpec struct {
 type closure struct {
 	spec       ClosureSpec
 	components Components
+	// links are components.links(), made once (each names its store
+	// object with a hash).
+	links []componentLink
 }
 
 func (c *closure) switchBehaviour() SwitchBehaviour {
@@ -149,7 +152,8 @@ func (h *Host) AddClosure(spec ClosureSpec) error {
 	if msg := checkBasename(spec.Basename); msg != "" {
 		return fmt.Errorf("sim: closure: %s", msg)
 	}
-	h.closures[spec.Basename] = &closure{spec: spec, components: spec.Components.withDefaults()}
+	components := spec.Components.withDefaults()
+	h.closures[spec.Basename] = &closure{spec: spec, components: components, links: components.links()}
 	if spec.Valid {
 		return h.makeValid(spec.Basename)
 	}
@@ -205,7 +209,7 @@ func (h *Host) makeValid(basename string) error {
 	if !ok {
 		return wrapErr(h.fs.MkdirAll(root, 0o555))
 	}
-	links := c.components.links()
+	links := c.links
 	key := "closure\x00" + basename + "\x00" + c.components.key()
 	if err := h.place(root, key, func(v *fsview.View) error { return writeClosure(v, basename, links) }); err != nil {
 		return err

@@ -235,8 +235,8 @@ func (h *Host) run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 	if f := h.takeFault(cmd.Argv); f != nil {
 		return f.result(), h.killAfter(cmd.Argv)
 	}
-	tool, ok := h.tools()[programName(cmd.Argv[0])]
-	if !ok {
+	tool := h.tool(programName(cmd.Argv[0]))
+	if tool == nil {
 		return proc.Result{}, fmt.Errorf("proc: %s: %w", cmd.Argv[0],
 			&exec.Error{Name: cmd.Argv[0], Err: exec.ErrNotFound})
 	}
@@ -247,14 +247,19 @@ func (h *Host) run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 	return res, h.killAfter(cmd.Argv)
 }
 
-// tools maps program base names to their emulations.
-func (h *Host) tools() map[string]func(proc.Cmd) (proc.Result, error) {
-	return map[string]func(proc.Cmd) (proc.Result, error){
-		"nix-store":   h.nixStore,
-		"nix-env":     h.nixEnv,
-		"systemd-run": h.systemdRun,
-		"systemctl":   h.systemctl,
+// tool is the emulation of a program base name, nil for any other.
+func (h *Host) tool(name string) func(proc.Cmd) (proc.Result, error) {
+	switch name {
+	case "nix-store":
+		return h.nixStore
+	case "nix-env":
+		return h.nixEnv
+	case "systemd-run":
+		return h.systemdRun
+	case "systemctl":
+		return h.systemctl
 	}
+	return nil
 }
 
 func (h *Host) cost(argv []string) time.Duration {

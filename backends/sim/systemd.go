@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nixfleet/nixfleet-activate/proc"
@@ -330,37 +331,65 @@ var showOrder = []string{
 // with --value), units separated by a blank line. Properties the simulator
 // does not model are not printed.
 func (h *Host) show(o showOptions) string {
-	blocks := make([]string, 0, len(o.units))
-	for _, name := range o.units {
-		props := h.Unit(name).properties()
-		var lines []string
+	var b strings.Builder
+	for i, name := range o.units {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		st, first := h.Unit(name), true
 		for _, key := range showOrder {
 			if len(o.properties) > 0 && !contains(o.properties, key) {
 				continue
 			}
-			if o.valueOnly {
-				lines = append(lines, props[key])
-			} else {
-				lines = append(lines, key+"="+props[key])
+			if !first {
+				b.WriteByte('\n')
 			}
+			first = false
+			if !o.valueOnly {
+				b.WriteString(key)
+				b.WriteByte('=')
+			}
+			b.WriteString(st.property(key))
 		}
-		blocks = append(blocks, strings.Join(lines, "\n"))
 	}
-	return strings.Join(blocks, "\n\n")
+	return b.String()
 }
 
-// properties renders the snapshot as systemd 252 prints its properties.
-func (s UnitState) properties() map[string]string {
-	collect := "inactive"
-	if s.Collect {
-		collect = "inactive-or-failed"
+// property renders one property of the snapshot as systemd 252 prints it
+// ("" for one not in showOrder).
+func (s UnitState) property(key string) string {
+	switch key {
+	case "Type":
+		return s.Type
+	case "RemainAfterExit":
+		return yesNo(s.RemainAfterExit)
+	case "MainPID":
+		return itoa(s.MainPID)
+	case "Result":
+		return s.Result
+	case "ExecMainPID":
+		return itoa(s.ExecMainPID)
+	case "ExecMainCode":
+		return itoa(s.ExecMainCode)
+	case "ExecMainStatus":
+		return itoa(s.ExecMainStatus)
+	case "Id":
+		return s.Name
+	case "Description":
+		return s.Description
+	case "LoadState":
+		return s.LoadState
+	case "ActiveState":
+		return s.ActiveState
+	case "SubState":
+		return s.SubState
+	case "CollectMode":
+		if s.Collect {
+			return "inactive-or-failed"
+		}
+		return "inactive"
 	}
-	return map[string]string{
-		"Type": s.Type, "RemainAfterExit": yesNo(s.RemainAfterExit), "MainPID": itoa(s.MainPID),
-		"Result": s.Result, "ExecMainPID": itoa(s.ExecMainPID), "ExecMainCode": itoa(s.ExecMainCode),
-		"ExecMainStatus": itoa(s.ExecMainStatus), "Id": s.Name, "Description": s.Description,
-		"LoadState": s.LoadState, "ActiveState": s.ActiveState, "SubState": s.SubState, "CollectMode": collect,
-	}
+	return ""
 }
 
 func yesNo(b bool) string {
@@ -370,7 +399,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func itoa(n int) string { return fmt.Sprint(n) }
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
