@@ -40,14 +40,26 @@ const (
 // basenameOf returns the store basename the scenario language gives an
 // alias: sim.FakeBasename("nixos-system-<host>-<release>", alias).
 func basenameOf(alias string) string {
+	switch alias { // the three closures' are made once (a hash each)
+	case aliasOld:
+		return oldSys
+	case aliasNew:
+		return newSys
+	case aliasThird:
+		return thirdSys
+	}
+	return fakeBasenameOf(alias)
+}
+
+func fakeBasenameOf(alias string) string {
 	return sim.FakeBasename("nixos-system-"+hostName+"-"+release, alias)
 }
 
 // Basenames of the three closures.
 var (
-	oldSys   = basenameOf(aliasOld)
-	newSys   = basenameOf(aliasNew)
-	thirdSys = basenameOf(aliasThird)
+	oldSys   = fakeBasenameOf(aliasOld)
+	newSys   = fakeBasenameOf(aliasNew)
+	thirdSys = fakeBasenameOf(aliasThird)
 )
 
 // Poll options of every run: a 20 s budget (not the production 300 s) keeps
