@@ -212,6 +212,17 @@ func memErr(op, name string, errno syscall.Errno) error {
 	return &fs.PathError{Op: op, Path: name, Err: errno}
 }
 
+// memLookup looks names up in a MemRaw whose lock the caller holds.
+type memLookup MemRaw
+
+func (l *memLookup) lookup(name string) (rawEntry, error) {
+	n, ok := l.nodes[name]
+	if !ok {
+		return rawEntry{}, syscall.ENOENT
+	}
+	return rawEntry{info: n.info, dir: n.kind == memDir, link: n.kind == memLink, target: n.target}, nil
+}
+
 // Lstat describes name; a link reports fs.ModeSymlink|0777 and the length
 // of its target as size, as Linux does.
 func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
@@ -337,7 +348,8 @@ func (m *MemRaw) renameDir(oldname, newname string) error {
 
 // below lists name and every name under it, parents before their entries.
 func (m *MemRaw) below(name string) []string {
-	out := []string{name}
+	out := make([]string, 1, min(len(m.nodes), 64))
+	out[0] = name
 	for other := range m.nodes {
 		if strings.HasPrefix(other, name+"/") {
 			out = append(out, other)
@@ -372,6 +384,54 @@ func (m *MemRaw) renameErr(oldname, newname string) syscall.Errno {
 func (m *MemRaw) empty(dir string) bool {
 	n, ok := m.nodes[dir]
 	return ok && n.entries == 0
+}
+
+// replaceFile puts a new file with data and perm at name in one step, as
+// writing a temporary file and renaming it over name would leave it:
+// EISDIR for a directory, ENOENT/ENOTDIR for a bad parent.
+func (m *MemRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.clearFor(name); err != nil {
+		return err
+	}
+	err := m.ownParents(name)
+	if err == nil {
+		err = afero.WriteFile(m.files, name, data, perm)
+		// GOTCHA: a write that fails half way has created the file.
+		if ierr := m.indexOwn(name, memFile); err == nil {
+			err = ierr
+		}
+	}
+	return err
+}
+
+// replaceLink puts the link name -> target in one step, as creating a
+// temporary link and renaming it over name would: EISDIR for a directory,
+// ENOENT/ENOTDIR for a bad parent.
+func (m *MemRaw) replaceLink(target, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.clearFor(name); err != nil {
+		return err
+	}
+	m.add(name, newLink(name, target))
+	return nil
+}
+
+// clearFor removes what is at name (not a directory) so that a new entry
+// can take its place; m.mu must be held.
+func (m *MemRaw) clearFor(name string) error {
+	if errno := m.parentErr(name); errno != 0 {
+		return errno
+	}
+	switch m.kind(name) {
+	case memMissing:
+		return nil
+	case memDir:
+		return syscall.EISDIR
+	}
+	return m.drop(name)
 }
 
 // Remove deletes a file, a link or an empty directory.
@@ -496,7 +556,8 @@ func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 func (m *MemRaw) Clone() *MemRaw {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &MemRaw{files: afero.NewMemMapFs(), nodes: make(map[string]*memNode, len(m.nodes))}
+	// Room to grow, as a clone usually goes on to get entries of its own.
+	c := &MemRaw{files: afero.NewMemMapFs(), nodes: make(map[string]*memNode, len(m.nodes)+32)}
 	nodes := make([]memNode, 0, len(m.nodes))
 	for name, n := range m.nodes {
 		nodes = append(nodes, *n)

@@ -16,15 +16,55 @@ import (
 // parent then exists and is a directory, so it can be created). Errors are
 // *fs.PathError with op and name: ErrNotAbsolute, ErrLoop, syscall.ENOENT
 // or syscall.ENOTDIR for a bad middle component, or the raw layer's errno.
+// Over MemRaw the whole resolution holds its lock once.
 func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error) {
 	if !path.IsAbs(name) {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
 	}
+	if m, ok := v.raw.(*MemRaw); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return resolveWith((*memLookup)(m), op, name, follow)
+	}
+	return resolveWith((*rawLookup)(v), op, name, follow)
+}
+
+// rawEntry is what resolve needs to know of one raw name.
+type rawEntry struct {
+	info      fs.FileInfo
+	dir, link bool
+	// target is a link's target, verbatim.
+	target string
+}
+
+// lookuper describes raw names for resolveWith.
+type lookuper interface {
+	lookup(name string) (rawEntry, error)
+}
+
+// rawLookup looks names up through the view's Raw layer: Lstat, and
+// Readlink for a link.
+type rawLookup View
+
+func (l *rawLookup) lookup(name string) (rawEntry, error) {
+	info, err := l.raw.Lstat(name)
+	if err != nil {
+		return rawEntry{}, err
+	}
+	e := rawEntry{info: info, dir: info.IsDir(), link: info.Mode()&fs.ModeSymlink != 0}
+	if e.link {
+		e.target, err = l.raw.Readlink(name)
+	}
+	return e, err
+}
+
+// resolveWith is resolve over the lookups of l.
+func resolveWith(l lookuper, op, name string, follow bool) (string, fs.FileInfo, error) {
 	dirOnly := len(name) > 1 && strings.HasSuffix(name, "/")
 	follow = follow || dirOnly
 	w := walk{src: name, resolved: "/"}
-	var info fs.FileInfo
-	missing, hops := false, 0
+	var cur rawEntry // what resolved is, once looked up
+	found, missing, hops := false, false, 0
 	for {
 		c, ok := w.next()
 		if !ok {
@@ -32,52 +72,51 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 		}
 		if c == ".." {
 			// The parent of what was reached, i.e. of a link's target.
-			w.resolved, info = parentOf(w.resolved), nil
+			w.resolved, found = parentOf(w.resolved), false
 			continue
 		}
 		next := w.child(c)
 		last := !w.more()
-		fi, err := v.raw.Lstat(next)
+		e, err := l.lookup(next)
 		if err != nil {
 			if last && errors.Is(err, fs.ErrNotExist) {
-				w.resolved, info, missing = next, nil, true
+				w.resolved, found, missing = next, false, true
 				break
 			}
 			return "", nil, pathErr(op, name, err)
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 && (follow || !last) {
+		if e.link && (follow || !last) {
 			hops++
 			if hops > MaxHops {
 				return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrLoop}
 			}
-			target, err := v.raw.Readlink(next)
-			if err != nil {
-				return "", nil, pathErr(op, name, err)
-			}
-			if target == "" {
+			if e.target == "" {
 				// GOTCHA: Linux resolves an empty link target to ENOENT.
 				return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOENT}
 			}
-			w.follow(target)
+			w.follow(e.target)
 			continue
 		}
-		if !last && !fi.IsDir() {
+		if !last && !e.dir {
 			return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 		}
-		w.resolved, info = next, fi
+		w.resolved, cur, found = next, e, true
 	}
-	if info == nil && !missing {
+	if missing {
+		return w.resolved, nil, nil
+	}
+	if !found {
 		// Reached through ".." or the bare root: a directory known to exist.
-		fi, err := v.raw.Lstat(w.resolved)
+		e, err := l.lookup(w.resolved)
 		if err != nil {
 			return "", nil, pathErr(op, name, err)
 		}
-		info = fi
+		cur = e
 	}
-	if dirOnly && info != nil && !info.IsDir() {
+	if dirOnly && !cur.dir {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 	}
-	return w.resolved, info, nil
+	return w.resolved, cur.info, nil
 }
 
 // walk is resolve's position: the text still to walk (src[pos:]) and the

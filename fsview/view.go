@@ -101,13 +101,17 @@ func (v *View) WriteFile(name string, data []byte, perm fs.FileMode) error {
 // the old or the new contents, never a mix or nothing: it writes a
 // temporary file in the same directory, syncs it, renames it over the
 // target and syncs the directory. The syncs happen only when the Raw layer
-// implements Syncer (OSRaw does; MemRaw is temp+rename). The temporary file
-// is removed on failure.
+// implements Syncer (OSRaw does). The temporary file is removed on
+// failure. MemRaw replaces the file in one step under its lock, with the
+// same end state (a new file with perm) and no temporary name.
 func (v *View) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
 	const op = "writefileatomic"
 	p, _, err := v.resolve(op, name, true)
 	if err != nil {
 		return err
+	}
+	if m, ok := v.raw.(*MemRaw); ok {
+		return pathErrOrNil(op, name, m.replaceFile(p, data, perm))
 	}
 	tmp := tempName(p)
 	if err := v.raw.WriteFile(tmp, data, perm); err != nil {
@@ -269,12 +273,16 @@ func (v *View) Symlink(target, name string) error {
 // creates a temporary link beside name and renames it over name, so a
 // concurrent reader sees the old target or the new one, never no link.
 // Works when name is missing, a link (dangling or not) or a file; a
-// directory gives syscall.EISDIR. The temporary link never remains.
+// directory gives syscall.EISDIR. The temporary link never remains. MemRaw
+// replaces the link in one step under its lock.
 func (v *View) ReplaceLink(target, name string) error {
 	const op = "replacelink"
 	p, _, err := v.resolve(op, name, false)
 	if err != nil {
 		return err
+	}
+	if m, ok := v.raw.(*MemRaw); ok {
+		return pathErrOrNil(op, name, m.replaceLink(target, p))
 	}
 	tmp := tempName(p)
 	if err := v.raw.Symlink(target, tmp); err != nil {
