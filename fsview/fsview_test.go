@@ -70,6 +70,7 @@ var conformance = []struct {
 	{"absolute targets stay inside the root", testNoEscape},
 	{"ReadDir lists links", testReadDirLinks},
 	{"WriteFileAtomic", testWriteFileAtomic},
+	{"WriteFileAtomic leaves a file with the new perm", testWriteFileAtomicPerm},
 	{"non-directory used as directory gives ENOTDIR", testNotDir},
 	{"relative names are rejected", testRelativeRejected},
 	{"Symlink refuses an existing name", testSymlinkExists},
@@ -376,6 +377,18 @@ func testWriteFileAtomic(t *testing.T, v *fsview.View) {
 	require.NoError(t, v.MkdirAll("/w/sub", 0o755))
 	assert.Error(t, v.WriteFileAtomic("/w/sub", []byte("x"), 0o644))
 	assert.Equal(t, []string{"alias", "state", "sub"}, names(t, v, "/w"), "failed write cleans up")
+}
+
+func testWriteFileAtomicPerm(t *testing.T, v *fsview.View) {
+	require.NoError(t, v.MkdirAll("/w", 0o755))
+	require.NoError(t, v.WriteFile("/w/state", []byte("one"), 0o600))
+	for _, perm := range []fs.FileMode{0o640, 0o640, 0o600} {
+		require.NoError(t, v.WriteFileAtomic("/w/state", []byte("two"), perm))
+		info, err := v.Lstat("/w/state")
+		require.NoError(t, err)
+		assert.Equal(t, perm, info.Mode(), "as a new file renamed over the old one")
+	}
+	assert.Equal(t, "two", read(t, v, "/w/state"))
 }
 
 func testNotDir(t *testing.T, v *fsview.View) {

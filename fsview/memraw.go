@@ -1,6 +1,7 @@
 package fsview
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path"
@@ -148,12 +149,18 @@ func (m *MemRaw) indexOwn(name string, kind memKind) error {
 	if err != nil {
 		return err
 	}
+	m.setOwn(name, kind, info)
+	return nil
+}
+
+// setOwn points the node at name (added when new) at this layer's entry
+// described by info; m.mu must be held.
+func (m *MemRaw) setOwn(name string, kind memKind, info fs.FileInfo) {
 	if n, ok := m.nodes[name]; ok {
 		n.files, n.info = m.files, info
-		return nil
+		return
 	}
 	m.add(name, &memNode{kind: kind, files: m.files, info: info})
-	return nil
 }
 
 func newLink(name, target string) *memNode {
@@ -193,10 +200,10 @@ func (m *MemRaw) copyFile(n *memNode, from, name string) error {
 		return err
 	}
 	mode, mtime := n.info.Mode()&chmodBits, n.info.ModTime()
-	if err := afero.WriteFile(m.files, name, data, mode); err != nil {
+	if err := m.writeOwn(name, data, mode, true); err != nil {
 		return err
 	}
-	return m.keepTime(name, mtime, memFile)
+	return m.files.Chtimes(name, mtime, mtime)
 }
 
 // keepTime gives this layer's new entry at name the time of the one it
@@ -392,18 +399,21 @@ func (m *MemRaw) empty(dir string) bool {
 func (m *MemRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if n, ok := m.nodes[name]; ok && n.kind == memFile && n.files == m.files {
+		// This layer's own file: rewritten in place, it ends as a new one
+		// would (contents, perm, a fresh time).
+		if err := m.writeOwn(name, data, perm, false); err != nil {
+			return err
+		}
+		if n.info.Mode()&chmodBits == perm&chmodBits {
+			return nil
+		}
+		return m.files.Chmod(name, perm)
+	}
 	if err := m.clearFor(name); err != nil {
 		return err
 	}
-	err := m.ownParents(name)
-	if err == nil {
-		err = afero.WriteFile(m.files, name, data, perm)
-		// GOTCHA: a write that fails half way has created the file.
-		if ierr := m.indexOwn(name, memFile); err == nil {
-			err = ierr
-		}
-	}
-	return err
+	return m.writeOwn(name, data, perm, true)
 }
 
 // replaceLink puts the link name -> target in one step, as creating a
@@ -513,18 +523,36 @@ func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	case n.files != m.files:
 		perm = n.info.Mode() & chmodBits // perm applies on creation only
 	}
-	if ok && n.files == m.files {
-		return pathErrOrNil("write", name, afero.WriteFile(m.files, name, data, perm))
-	}
-	err := m.ownParents(name)
-	if err == nil {
-		err = afero.WriteFile(m.files, name, data, perm)
-		// GOTCHA: a write that fails half way has created the file.
-		if ierr := m.indexOwn(name, memFile); err == nil {
-			err = ierr
+	return pathErrOrNil("write", name, m.writeOwn(name, data, perm, !ok || n.files != m.files))
+}
+
+// writeOwn writes data to name in this layer's MemMapFs, creating it with
+// perm (its parents made this layer's first) or truncating it; index
+// (name new to this layer's MemMapFs) points the node at it; m.mu must be
+// held.
+func (m *MemRaw) writeOwn(name string, data []byte, perm fs.FileMode, index bool) error {
+	if index {
+		if err := m.ownParents(name); err != nil {
+			return err
 		}
 	}
-	return pathErrOrNil("write", name, err)
+	f, err := m.files.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if index {
+		// GOTCHA: a write that fails half way has created the file.
+		info, serr := f.Stat()
+		if serr != nil {
+			return errors.Join(err, serr, f.Close())
+		}
+		m.setOwn(name, memFile, info)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // ReadDir lists files, directories and links in name, sorted by name.
