@@ -35,7 +35,7 @@ type MemRaw struct {
 	// files is the MemMapFs this layer writes; it holds exactly the
 	// entries of the index whose node names it (besides its root).
 	files afero.Fs
-	nodes map[string]*memNode // clean absolute name -> what is there
+	idx   memIndex // clean absolute name -> what is there
 }
 
 // memNode is one indexed name.
@@ -51,6 +51,8 @@ type memNode struct {
 	target string
 	// entries counts a directory's files, directories and links.
 	entries int
+	// frozen: shared with other layers, never to be changed (memIndex).
+	frozen bool
 }
 
 // NewMemRaw returns an empty in-memory Raw layer holding only "/".
@@ -60,7 +62,7 @@ func NewMemRaw() *MemRaw {
 	if err != nil {
 		panic(err) // MemMapFs always has its root
 	}
-	return &MemRaw{files: files, nodes: map[string]*memNode{"/": {kind: memDir, files: files, info: root}}}
+	return &MemRaw{files: files, idx: newMemIndex(map[string]*memNode{"/": {kind: memDir, files: files, info: root}})}
 }
 
 // NewMem returns a View over an empty in-memory filesystem (see MemRaw).
@@ -83,7 +85,7 @@ const chmodBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // kind reports what name is; m.mu must be held.
 func (m *MemRaw) kind(name string) memKind {
-	if n, ok := m.nodes[name]; ok {
+	if n, ok := m.idx.get(name); ok {
 		return n.kind
 	}
 	return memMissing
@@ -122,23 +124,23 @@ func (m *MemRaw) createErr(name string) syscall.Errno {
 
 // add indexes a new name under its parent; m.mu must be held.
 func (m *MemRaw) add(name string, n *memNode) {
-	m.nodes[name] = n
+	m.idx.set(name, n)
 	if name != "/" {
-		m.nodes[parentOf(name)].entries++
+		m.idx.writable(parentOf(name)).entries++
 	}
 }
 
 // drop removes name from the index and, when this layer holds it, from
 // its MemMapFs; m.mu must be held.
 func (m *MemRaw) drop(name string) error {
-	n := m.nodes[name]
+	n, _ := m.idx.get(name)
 	if n.files == m.files {
 		if err := m.files.Remove(name); err != nil {
 			return err
 		}
 	}
-	delete(m.nodes, name)
-	m.nodes[parentOf(name)].entries--
+	m.idx.del(name)
+	m.idx.writable(parentOf(name)).entries--
 	return nil
 }
 
@@ -156,7 +158,8 @@ func (m *MemRaw) indexOwn(name string, kind memKind) error {
 // setOwn points the node at name (added when new) at this layer's entry
 // described by info; m.mu must be held.
 func (m *MemRaw) setOwn(name string, kind memKind, info fs.FileInfo) {
-	if n, ok := m.nodes[name]; ok {
+	if _, ok := m.idx.get(name); ok {
+		n := m.idx.writable(name)
 		n.files, n.info = m.files, info
 		return
 	}
@@ -173,13 +176,14 @@ func newLink(name, target string) *memNode {
 // parents; m.mu must be held.
 func (m *MemRaw) ownParents(name string) error {
 	dir := parentOf(name)
-	if dir == "/" || m.nodes[dir].files == m.files {
+	n, _ := m.idx.get(dir)
+	if dir == "/" || n.files == m.files {
 		return nil
 	}
 	if err := m.ownParents(dir); err != nil {
 		return err
 	}
-	return m.copyDir(m.nodes[dir], dir)
+	return m.copyDir(n, dir)
 }
 
 // copyDir makes the directory node n at name (parents already this
@@ -223,7 +227,7 @@ func memErr(op, name string, errno syscall.Errno) error {
 type memLookup MemRaw
 
 func (l *memLookup) lookup(name string) (rawEntry, error) {
-	n, ok := l.nodes[name]
+	n, ok := l.idx.get(name)
 	if !ok {
 		return rawEntry{}, syscall.ENOENT
 	}
@@ -235,7 +239,7 @@ func (l *memLookup) lookup(name string) (rawEntry, error) {
 func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if n, ok := m.nodes[name]; ok {
+	if n, ok := m.idx.get(name); ok {
 		return n.info, nil
 	}
 	return nil, memErr("lstat", name, syscall.ENOENT)
@@ -246,7 +250,7 @@ func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
 func (m *MemRaw) Readlink(name string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.nodes[name]
+	n, ok := m.idx.get(name)
 	switch {
 	case !ok:
 		return "", memErr("readlink", name, syscall.ENOENT)
@@ -289,12 +293,12 @@ func (m *MemRaw) Rename(oldname, newname string) error {
 
 // rename does a checked Rename; m.mu must be held.
 func (m *MemRaw) rename(oldname, newname string) error {
-	if _, ok := m.nodes[newname]; ok {
+	if _, ok := m.idx.get(newname); ok {
 		if err := m.drop(newname); err != nil { // a dir here is empty
 			return err
 		}
 	}
-	n := m.nodes[oldname]
+	n, _ := m.idx.get(oldname)
 	switch {
 	case n.kind == memLink:
 		m.add(newname, newLink(newname, n.target))
@@ -308,8 +312,8 @@ func (m *MemRaw) rename(oldname, newname string) error {
 		if err := m.files.Rename(oldname, newname); err != nil {
 			return err
 		}
-		delete(m.nodes, oldname)
-		m.nodes[parentOf(oldname)].entries--
+		m.idx.del(oldname)
+		m.idx.writable(parentOf(oldname)).entries--
 		m.add(newname, n)
 		return nil
 	default:
@@ -331,7 +335,8 @@ func (m *MemRaw) renameDir(oldname, newname string) error {
 	}
 	tree := m.below(oldname)
 	for _, name := range tree {
-		n, to := m.nodes[name], newname+strings.TrimPrefix(name, oldname)
+		n, _ := m.idx.get(name)
+		to := newname + strings.TrimPrefix(name, oldname)
 		var err error
 		switch n.kind {
 		case memLink:
@@ -355,13 +360,13 @@ func (m *MemRaw) renameDir(oldname, newname string) error {
 
 // below lists name and every name under it, parents before their entries.
 func (m *MemRaw) below(name string) []string {
-	out := make([]string, 1, min(len(m.nodes), 64))
+	out := make([]string, 1, 16)
 	out[0] = name
-	for other := range m.nodes {
+	m.idx.each(func(other string, _ *memNode) {
 		if strings.HasPrefix(other, name+"/") {
 			out = append(out, other)
 		}
-	}
+	})
 	slices.Sort(out[1:]) // a parent sorts before the names it prefixes
 	return out
 }
@@ -389,7 +394,7 @@ func (m *MemRaw) renameErr(oldname, newname string) syscall.Errno {
 // empty reports whether the directory dir has no files, directories and
 // links.
 func (m *MemRaw) empty(dir string) bool {
-	n, ok := m.nodes[dir]
+	n, ok := m.idx.get(dir)
 	return ok && n.entries == 0
 }
 
@@ -399,7 +404,7 @@ func (m *MemRaw) empty(dir string) bool {
 func (m *MemRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if n, ok := m.nodes[name]; ok && n.kind == memFile && n.files == m.files {
+	if n, ok := m.idx.get(name); ok && n.kind == memFile && n.files == m.files {
 		// This layer's own file: rewritten in place, it ends as a new one
 		// would (contents, perm, a fresh time).
 		if err := m.writeOwn(name, data, perm, false); err != nil {
@@ -488,7 +493,7 @@ func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.nodes[name]
+	n, ok := m.idx.get(name)
 	switch {
 	case !ok:
 		return nil, memErr("read", name, syscall.ENOENT)
@@ -510,7 +515,7 @@ func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.nodes[name]
+	n, ok := m.idx.get(name)
 	switch {
 	case !ok:
 		if errno := m.parentErr(name); errno != 0 {
@@ -559,7 +564,7 @@ func (m *MemRaw) writeOwn(name string, data []byte, perm fs.FileMode, index bool
 func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dir, ok := m.nodes[name]
+	dir, ok := m.idx.get(name)
 	switch {
 	case !ok:
 		return nil, memErr("readdir", name, syscall.ENOENT)
@@ -567,49 +572,38 @@ func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, memErr("readdir", name, syscall.ENOTDIR)
 	}
 	entries := make([]fs.DirEntry, 0, dir.entries)
-	for other, n := range m.nodes {
+	m.idx.each(func(other string, n *memNode) {
 		if other != "/" && parentOf(other) == name {
 			entries = append(entries, fs.FileInfoToDirEntry(n.info))
 		}
-	}
+	})
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
 }
 
 // Clone returns a layer with the same names, contents, modes and links
-// that changes independently of m from now on. Both share every file and
-// directory m has (m moves to a fresh MemMapFs of its own), so a clone
-// costs one index entry per name and copies an entry only when either
-// layer changes it.
+// that changes independently of m from now on. Both share the index and
+// every file and directory m has (m moves to a fresh MemMapFs of its
+// own), so a clone copies nothing until either layer changes an entry.
 func (m *MemRaw) Clone() *MemRaw {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// Room to grow, as a clone usually goes on to get entries of its own.
-	c := &MemRaw{files: afero.NewMemMapFs(), nodes: make(map[string]*memNode, len(m.nodes)+32)}
-	nodes := make([]memNode, 0, len(m.nodes))
-	for name, n := range m.nodes {
-		nodes = append(nodes, *n)
-		c.nodes[name] = &nodes[len(nodes)-1]
-	}
-	m.share(nodes)
-	return c
+	m.freeze()
+	return &MemRaw{files: afero.NewMemMapFs(), idx: newMemIndex(m.idx.base)}
 }
 
-// share gives m a fresh MemMapFs if any of nodes (copies of m's) names
-// its current one, so that entry is never written again; m.mu must be
-// held.
-func (m *MemRaw) share(nodes []memNode) {
-	for i := range nodes {
-		if nodes[i].files == m.files {
-			m.files = afero.NewMemMapFs()
-			return
-		}
+// freeze makes every node shared (part of the index's base) and, when
+// some were this layer's own, gives m a fresh MemMapFs, so that no shared
+// entry is written again; m.mu must be held.
+func (m *MemRaw) freeze() {
+	if m.idx.freeze() {
+		m.files = afero.NewMemMapFs()
 	}
 }
 
 // graft adds src's entry at name, with everything below it, to m under
-// the same names, sharing src's files and directories (see Clone). name
-// must be missing in m and its parent a directory: EEXIST, ENOENT or
+// the same names, sharing src's nodes, files and directories (see Clone).
+// name must be missing in m and its parent a directory: EEXIST, ENOENT or
 // ENOTDIR otherwise; ENOENT when src has no name.
 func (m *MemRaw) graft(src *MemRaw, name string) error {
 	if src == m {
@@ -624,27 +618,27 @@ func (m *MemRaw) graft(src *MemRaw, name string) error {
 	if errno := m.createErr(name); errno != 0 {
 		return memErr("copytree", name, errno)
 	}
-	for i, other := range names {
-		m.add(other, &nodes[i])
+	m.add(name, nodes[0]) // the nodes below keep their own entry counts
+	for i, other := range names[1:] {
+		m.idx.set(other, nodes[i+1])
 	}
 	return nil
 }
 
-// subtree copies the nodes of name and everything below it (nil when
-// name is missing), parents first, and makes their entries shared.
-func (m *MemRaw) subtree(name string) ([]string, []memNode) {
+// subtree returns the names and shared nodes of name and everything below
+// it (nil when name is missing), parents first.
+func (m *MemRaw) subtree(name string) ([]string, []*memNode) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.nodes[name]; !ok {
+	if _, ok := m.idx.get(name); !ok {
 		return nil, nil
 	}
+	m.freeze()
 	names := m.below(name)
-	nodes := make([]memNode, len(names))
+	nodes := make([]*memNode, len(names))
 	for i, other := range names {
-		nodes[i] = *m.nodes[other]
-		nodes[i].entries = 0 // counted again as the names are added
+		nodes[i], _ = m.idx.get(other)
 	}
-	m.share(nodes)
 	return names, nodes
 }
 
