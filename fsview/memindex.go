@@ -1,80 +1,74 @@
 package fsview
 
-// memIndex is MemRaw's index of names: the layer's own nodes over a base
-// shared with its clones (copy on write at the level of the index too, so
-// a clone costs no copy of it). A base and its nodes are never changed;
-// a frozen node (every node of a base, and those own has from another
-// layer's base) is copied into own by writable before it is changed, and
-// a nil node in own hides the base's.
+import "maps"
+
+// memIndex is MemRaw's index of names. Its nodes may be shared with other
+// layers (a clone's index starts as a copy of the map, pointing at the
+// same nodes): such a node is frozen, never changed again, and writable
+// copies it before a change, so a clone costs one map copy and no node
+// copies.
 type memIndex struct {
-	base map[string]*memNode
-	own  map[string]*memNode
+	nodes map[string]*memNode
+	// dirty: some node is not frozen (freeze has work to do).
+	dirty bool
 }
 
-func newMemIndex(base map[string]*memNode) memIndex {
-	return memIndex{base: base, own: map[string]*memNode{}}
+func newMemIndex(nodes map[string]*memNode) memIndex {
+	return memIndex{nodes: nodes, dirty: true}
 }
 
 // get returns the node at name.
 func (x *memIndex) get(name string) (*memNode, bool) {
-	if n, ok := x.own[name]; ok {
-		return n, n != nil
-	}
-	n, ok := x.base[name]
+	n, ok := x.nodes[name]
 	return n, ok
 }
 
 // writable returns the node at name (which must exist) for changing.
 func (x *memIndex) writable(name string) *memNode {
-	n, _ := x.get(name)
+	n := x.nodes[name]
 	if !n.frozen {
 		return n
 	}
 	copied := *n
 	copied.frozen = false
-	x.own[name] = &copied
+	x.set(name, &copied)
 	return &copied
 }
 
 // set puts n at name.
-func (x *memIndex) set(name string, n *memNode) { x.own[name] = n }
+func (x *memIndex) set(name string, n *memNode) {
+	x.nodes[name] = n
+	if !n.frozen {
+		x.dirty = true
+	}
+}
 
 // del removes name.
-func (x *memIndex) del(name string) {
-	if _, ok := x.base[name]; ok {
-		x.own[name] = nil
-		return
-	}
-	delete(x.own, name)
-}
+func (x *memIndex) del(name string) { delete(x.nodes, name) }
 
 // each calls fn for every name and node, in no order.
 func (x *memIndex) each(fn func(string, *memNode)) {
-	for name, n := range x.base {
-		if _, hidden := x.own[name]; !hidden {
-			fn(name, n)
-		}
-	}
-	for name, n := range x.own {
-		if n != nil {
-			fn(name, n)
-		}
+	for name, n := range x.nodes {
+		fn(name, n)
 	}
 }
 
-// freeze makes every node part of the base (merging own into a new base
-// when it holds anything) and reports whether own held anything.
+// freeze marks every node frozen and reports whether any was not.
 func (x *memIndex) freeze() bool {
-	if len(x.own) == 0 {
+	if !x.dirty {
 		return false
 	}
-	merged := make(map[string]*memNode, len(x.base)+len(x.own))
-	x.each(func(name string, n *memNode) {
+	for _, n := range x.nodes {
 		if !n.frozen { // GOTCHA: never write a frozen node: others read it
 			n.frozen = true
 		}
-		merged[name] = n
-	})
-	x.base, x.own = merged, map[string]*memNode{}
+	}
+	x.dirty = false
 	return true
+}
+
+// clone returns an index of the same (frozen) nodes, with room to grow.
+func (x *memIndex) clone() memIndex {
+	x.freeze()
+	return memIndex{nodes: maps.Clone(x.nodes)}
 }

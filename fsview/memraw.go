@@ -584,17 +584,18 @@ func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 // Clone returns a layer with the same names, contents, modes and links
 // that changes independently of m from now on. Both share the index and
 // every file and directory m has (m moves to a fresh MemMapFs of its
-// own), so a clone copies nothing until either layer changes an entry.
+// own), so a clone copies the index's map and nothing else until either
+// layer changes an entry.
 func (m *MemRaw) Clone() *MemRaw {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.freeze()
-	return &MemRaw{files: afero.NewMemMapFs(), idx: newMemIndex(m.idx.base)}
+	return &MemRaw{files: afero.NewMemMapFs(), idx: m.idx.clone()}
 }
 
-// freeze makes every node shared (part of the index's base) and, when
-// some were this layer's own, gives m a fresh MemMapFs, so that no shared
-// entry is written again; m.mu must be held.
+// freeze makes every node shared (frozen) and, when some were not, gives m
+// a fresh MemMapFs, so that no shared entry is written again; m.mu must
+// be held.
 func (m *MemRaw) freeze() {
 	if m.idx.freeze() {
 		m.files = afero.NewMemMapFs()
