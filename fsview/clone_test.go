@@ -182,3 +182,23 @@ func TestClonesAreSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, "#!/bin/sh\n", read(t, orig, "/nix/store/x/bin/run"))
 }
+
+func TestCopyTreeSeesTheSourceAsItIsNow(t *testing.T) {
+	src := fsview.NewMem()
+	buildTree(t, src)
+	copyOf := func() *fsview.View {
+		dst := fsview.NewMem()
+		require.NoError(t, dst.MkdirAll("/nix/store", 0o755))
+		require.NoError(t, dst.CopyTree(src, "/nix/store/x"))
+		return dst
+	}
+	first := copyOf()
+	require.NoError(t, src.WriteFile("/nix/store/x/added", []byte("new"), 0o644))
+	second := copyOf()
+	require.NoError(t, src.Remove("/nix/store/x/rel"))
+	third := copyOf()
+	assert.Equal(t, []string{"bin", "entry", "rel"}, names(t, first, "/nix/store/x"))
+	assert.Equal(t, []string{"added", "bin", "entry", "rel"}, names(t, second, "/nix/store/x"))
+	assert.Equal(t, []string{"added", "bin", "entry"}, names(t, third, "/nix/store/x"))
+	assert.Equal(t, "new", read(t, third, "/nix/store/x/added"))
+}

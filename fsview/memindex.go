@@ -11,6 +11,8 @@ type memIndex struct {
 	nodes map[string]*memNode
 	// dirty: some node is not frozen (freeze has work to do).
 	dirty bool
+	// version counts the changes to the map.
+	version uint64
 }
 
 func newMemIndex(nodes map[string]*memNode) memIndex {
@@ -38,13 +40,17 @@ func (x *memIndex) writable(name string) *memNode {
 // set puts n at name.
 func (x *memIndex) set(name string, n *memNode) {
 	x.nodes[name] = n
+	x.version++
 	if !n.frozen {
 		x.dirty = true
 	}
 }
 
 // del removes name.
-func (x *memIndex) del(name string) { delete(x.nodes, name) }
+func (x *memIndex) del(name string) {
+	delete(x.nodes, name)
+	x.version++
+}
 
 // each calls fn for every name and node, in no order.
 func (x *memIndex) each(fn func(string, *memNode)) {

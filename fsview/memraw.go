@@ -36,6 +36,17 @@ type MemRaw struct {
 	// entries of the index whose node names it (besides its root).
 	files afero.Fs
 	idx   memIndex // clean absolute name -> what is there
+	// subtrees remembers what subtree gave, while the index is unchanged
+	// (a store tree shared into every host is listed once).
+	subtrees map[string]subtree
+}
+
+// subtree is a name and everything below it, parents first, with their
+// (frozen) nodes, as of an index version.
+type subtree struct {
+	version uint64
+	names   []string
+	nodes   []*memNode
 }
 
 // memNode is one indexed name.
@@ -635,11 +646,18 @@ func (m *MemRaw) subtree(name string) ([]string, []*memNode) {
 		return nil, nil
 	}
 	m.freeze()
+	if t, ok := m.subtrees[name]; ok && t.version == m.idx.version {
+		return t.names, t.nodes
+	}
 	names := m.below(name)
 	nodes := make([]*memNode, len(names))
 	for i, other := range names {
 		nodes[i], _ = m.idx.get(other)
 	}
+	if m.subtrees == nil {
+		m.subtrees = map[string]subtree{}
+	}
+	m.subtrees[name] = subtree{version: m.idx.version, names: names, nodes: nodes}
 	return names, nodes
 }
 
