@@ -166,18 +166,22 @@ func (s Spec) closureStep(alias string, o closureOpts) step {
 
 func (s Spec) offerStep() step {
 	line := "offer new " + cacheURL
-	offer := sim.Offer{URL: cacheURL, SignedBy: sim.Key(cacheKey), Defect: s.Offer.Defect}
+	signer := cacheKey
 	switch s.Offer.SignedBy {
 	case "":
 	case "unsigned":
-		offer.SignedBy = ""
+		signer = ""
 		line += " signed-by=unsigned"
 	default:
-		offer.SignedBy = sim.Key(s.Offer.SignedBy)
+		signer = s.Offer.SignedBy
 		line += " signed-by=" + s.Offer.SignedBy
 	}
 	line += opt("defect", string(s.Offer.Defect))
 	return step{lines: []string{line}, apply: func(b *builder) error {
+		offer := sim.Offer{URL: cacheURL, Defect: s.Offer.Defect}
+		if signer != "" { // the key is made here: the lines alone are made on every build
+			offer.SignedBy = sim.Key(signer)
+		}
 		c := b.closures[aliasNew]
 		c.Offers = append(c.Offers, offer)
 		return nil
