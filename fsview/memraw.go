@@ -2,6 +2,7 @@ package fsview
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+	"github.com/spf13/afero/mem"
 )
 
 // MemRaw is the in-memory Raw layer: files and directories live in afero's
@@ -210,7 +212,7 @@ func (m *MemRaw) copyDir(n *memNode, name string) error {
 // entry of this layer's MemMapFs at name (parents already this layer's)
 // with n's contents, mode and time.
 func (m *MemRaw) copyFile(n *memNode, from, name string) error {
-	data, err := afero.ReadFile(n.files, from)
+	data, err := readNode(n, from)
 	if err != nil {
 		return err
 	}
@@ -513,11 +515,25 @@ func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 	case n.kind == memDir:
 		return nil, memErr("read", name, syscall.EISDIR)
 	}
-	data, err := afero.ReadFile(n.files, name)
+	data, err := readNode(n, name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: cause(err)}
 	}
 	return data, nil
+}
+
+// readNode returns the contents of the file node n held at name, read from
+// MemMapFs's file data through the node's FileInfo (no look-up by name, a
+// buffer of the file's size); the caller holds the lock of the layer that
+// may write it.
+func readNode(n *memNode, name string) ([]byte, error) {
+	fi, ok := n.info.(*mem.FileInfo)
+	if !ok {
+		return afero.ReadFile(n.files, name)
+	}
+	data := make([]byte, fi.Size())
+	_, err := io.ReadFull(mem.NewReadOnlyFileHandle(fi.FileData), data)
+	return data, err
 }
 
 // WriteFile creates or truncates the file name; a link gives ELOOP (as
