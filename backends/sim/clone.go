@@ -33,17 +33,13 @@ func (h *Host) Clone() (*Host, error) {
 	// fails when one is added, so that it is copied too.
 	c := &Host{
 		cfg: h.cfg, start: h.start, fs: fs, phrase: h.phrase,
-		valid: maps.Clone(h.valid), closures: make(map[string]*closure, len(h.closures)),
+		valid: maps.Clone(h.valid), closures: maps.Clone(h.closures), // closures are never changed in place
 		unreachable: maps.Clone(h.unreachable), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
 		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock, extraCost: h.extraCost, killed: h.killed,
 		log: slices.Clone(h.log),
 	}
 	c.clk = clock.NewVirtual(h.clk.Now())
 	c.cfg.Clock = c.clk
-	for name, cl := range h.closures {
-		copied := *cl // behaviours are replaced, never changed in place
-		c.closures[name] = &copied
-	}
 	c.runs, c.units = cloneUnits(h.runs, h.units)
 	for _, f := range h.faults {
 		copied := *f

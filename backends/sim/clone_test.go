@@ -82,3 +82,20 @@ func TestCloneHasItsOwnClock(t *testing.T) {
 	assert.Equal(t, time.Hour+time.Minute, c.Elapsed())
 	assert.Same(t, c.Clock(), c.Config().Clock)
 }
+
+func TestCloneBehavioursAreApart(t *testing.T) {
+	h := newHost(t)
+	h.MustAddClosure(ClosureSpec{Basename: sysB, Valid: true})
+	c, err := h.Clone()
+	require.NoError(t, err)
+	require.NoError(t, c.SetSwitch(sysB, SwitchBehaviour{Duration: time.Second, Exit: 9}))
+	require.NoError(t, c.SetBoot(sysB, BootBehaviour{Duration: time.Second, Exit: 7}))
+	b, err := h.closure(sysB)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultSwitch(), b.switchBehaviour(), "the original keeps its behaviour")
+	assert.Equal(t, DefaultBoot(), b.bootBehaviour())
+	cb, err := c.closure(sysB)
+	require.NoError(t, err)
+	assert.Equal(t, 9, cb.switchBehaviour().Exit)
+	assert.Equal(t, 7, cb.bootBehaviour().Exit)
+}

@@ -122,7 +122,8 @@ type ClosureSpec struct {
 	BrokenBinary bool
 }
 
-// closure is a known closure.
+// closure is a known closure. Hosts cloned from one another share them:
+// a closure is replaced, never changed.
 type closure struct {
 	spec       ClosureSpec
 	components Components
@@ -172,7 +173,9 @@ func (h *Host) MustAddClosure(spec ClosureSpec) {
 func (h *Host) SetSwitch(basename string, b SwitchBehaviour) error {
 	c, err := h.closure(basename)
 	if err == nil {
-		c.spec.Switch = &b
+		changed := *c // LOADBEARING: clones share closures; never change one in place
+		changed.spec.Switch = &b
+		h.closures[basename] = &changed
 	}
 	return err
 }
@@ -182,7 +185,9 @@ func (h *Host) SetSwitch(basename string, b SwitchBehaviour) error {
 func (h *Host) SetBoot(basename string, b BootBehaviour) error {
 	c, err := h.closure(basename)
 	if err == nil {
-		c.spec.Boot = &b
+		changed := *c // LOADBEARING: clones share closures; never change one in place
+		changed.spec.Boot = &b
+		h.closures[basename] = &changed
 	}
 	return err
 }
