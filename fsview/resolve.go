@@ -16,7 +16,8 @@ import (
 // parent then exists and is a directory, so it can be created). Errors are
 // *fs.PathError with op and name: ErrNotAbsolute, ErrLoop, syscall.ENOENT
 // or syscall.ENOTDIR for a bad middle component, or the raw layer's errno.
-// Over MemRaw the whole resolution holds its lock once.
+// Over MemRaw the whole resolution holds its lock once, and most names are
+// answered from whole-name look-ups (resolveIndexed).
 func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error) {
 	if !path.IsAbs(name) {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
@@ -24,6 +25,9 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 	if m, ok := v.raw.(*MemRaw); ok {
 		m.mu.Lock()
 		defer m.mu.Unlock()
+		if p, info, ok := m.resolveIndexed(name, follow); ok {
+			return p, info, nil
+		}
 		return resolveWith((*memLookup)(m), op, name, follow)
 	}
 	return resolveWith((*rawLookup)(v), op, name, follow)

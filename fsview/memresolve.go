@@ -1,0 +1,104 @@
+package fsview
+
+import (
+	"io/fs"
+	"strings"
+)
+
+// resolveIndexed is resolve over a MemRaw's index for names it can answer
+// by whole names; ok is false when it cannot, and resolveWith's walk must
+// answer (every error included, so errors keep one source).
+//
+// It rests on the index's invariant: every ancestor of an indexed name is
+// an indexed directory (a name is only ever made below a directory, and a
+// directory with entries is never removed or replaced). So when a clean
+// name is indexed, a walk would pass plain directories up to it; and
+// when a clean name is not, the walk passes plain directories up to its
+// longest indexed prefix and then meets what that prefix is: a link to
+// follow, a directory the next component is missing from, or a file. A
+// link's target joins the rest of the name, and the walk goes on from the
+// result as long as the text stays clean ("." and repeated slashes never
+// change a walk, but ".." after a link is the target's parent, not the
+// lexical one, so a name with ".." is left to the walk). m.mu must be
+// held.
+func (m *MemRaw) resolveIndexed(name string, follow bool) (p string, info fs.FileInfo, ok bool) {
+	if !cleanAbs(name) {
+		return "", nil, false
+	}
+	p = name
+	for hops := 0; hops <= MaxHops; {
+		q, n := m.longestIndexed(p)
+		switch {
+		case q == p && (n.kind != memLink || !follow):
+			return p, n.info, true
+		case n.kind == memLink:
+			hops++
+			next, clean := joinTarget(q, n.target, p[len(q):])
+			if !clean {
+				return "", nil, false
+			}
+			p = next
+		case n.kind == memDir && strings.IndexByte(p[len(q)+1:], '/') < 0:
+			return p, nil, true // only the last component is missing
+		default:
+			return "", nil, false // a missing or non-directory middle component
+		}
+	}
+	return "", nil, false // too many links: the walk says ErrLoop
+}
+
+// longestIndexed returns the longest indexed prefix of the clean name p
+// (ending at a component boundary; "/" at least) and its node.
+func (m *MemRaw) longestIndexed(p string) (string, *memNode) {
+	for q := p; ; q = parentOf(q) {
+		if n, ok := m.idx.get(q); ok {
+			return q, n
+		}
+	}
+}
+
+// joinTarget is the name a walk continues with after the link at q whose
+// target is target, rest being what followed q in the name ("" or
+// "/..."): an absolute target restarts at the root, a relative one joins
+// q's directory. clean is false when the result is not a clean absolute
+// name (an empty target, or "." or ".." in it).
+func joinTarget(q, target, rest string) (string, bool) {
+	var p string
+	switch {
+	case target == "":
+		return "", false // the walk says ENOENT
+	case target[0] == '/':
+		p = strings.TrimRight(target, "/") + rest
+	default:
+		dir := parentOf(q)
+		if dir == "/" {
+			dir = ""
+		}
+		p = dir + "/" + strings.TrimRight(target, "/") + rest
+	}
+	return p, cleanAbs(p)
+}
+
+// cleanAbs reports whether p is absolute and clean in the sense of
+// path.Clean, with no ".." either: "/" or "/a/b" without empty, "." or
+// ".." components and without a trailing slash.
+func cleanAbs(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
+}
