@@ -86,19 +86,21 @@ func cleanAbs(p string) bool {
 	if p == "/" {
 		return true
 	}
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+	if p == "" || p[0] != '/' {
 		return false
 	}
-	start := 1
-	for i := 1; i <= len(p); i++ {
-		if i < len(p) && p[i] != '/' {
-			continue
+	for i := 1; ; {
+		j := strings.IndexByte(p[i:], '/')
+		c := p[i:]
+		if j >= 0 {
+			c = p[i : i+j]
 		}
-		switch p[start:i] {
-		case "", ".", "..":
+		if c == "" || c == "." || c == ".." {
 			return false
 		}
-		start = i + 1
+		if j < 0 {
+			return true
+		}
+		i += j + 1
 	}
-	return true
 }
