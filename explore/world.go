@@ -120,8 +120,9 @@ func (s Spec) hostStep() step {
 	if s.NixVersion != "" {
 		lines = []string{"host nix=" + s.NixVersion}
 	}
+	nix := s.NixVersion // GOTCHA: a closure capturing s copies the whole Spec to the heap
 	return step{lines: lines, apply: func(b *builder) error {
-		h, err := sim.NewHost(sim.HostConfig{NixVersion: s.NixVersion, Substituters: []string{cacheURL},
+		h, err := sim.NewHost(sim.HostConfig{NixVersion: nix, Substituters: []string{cacheURL},
 			TrustedPublicKeys: []string{sim.Key(cacheKey)}, Costs: sim.ObservedCosts()})
 		b.h = h
 		return err
@@ -176,9 +177,10 @@ func (s Spec) offerStep() step {
 		signer = s.Offer.SignedBy
 		line += " signed-by=" + s.Offer.SignedBy
 	}
-	line += opt("defect", string(s.Offer.Defect))
+	defect := s.Offer.Defect
+	line += opt("defect", string(defect))
 	return step{lines: []string{line}, apply: func(b *builder) error {
-		offer := sim.Offer{URL: cacheURL, Defect: s.Offer.Defect}
+		offer := sim.Offer{URL: cacheURL, Defect: defect}
 		if signer != "" { // the key is made here: the lines alone are made on every build
 			offer.SignedBy = sim.Key(signer)
 		}
@@ -210,8 +212,9 @@ func (s Spec) switchStep() step {
 	if w.ProfileGeneration > 0 {
 		line += fmt.Sprintf(" profile-generation=%d@%s", w.ProfileGeneration, w.ProfileMoveAt)
 	}
+	target := s.target()
 	return step{lines: []string{line}, apply: func(b *builder) error {
-		b.closures[s.target()].Switch = w.behaviour()
+		b.closures[target].Switch = w.behaviour()
 		return nil
 	}}
 }
@@ -273,9 +276,9 @@ func (s Spec) runningStep() step {
 // hostStateSteps: the lock, the substituter, the current-system link.
 func (s Spec) hostStateSteps() []step {
 	var out []step
-	if s.Lock != "" {
-		out = append(out, step{lines: []string{"lock " + string(s.Lock)}, apply: func(b *builder) error {
-			return b.h.SetLock(s.Lock)
+	if lock := s.Lock; lock != "" {
+		out = append(out, step{lines: []string{"lock " + string(lock)}, apply: func(b *builder) error {
+			return b.h.SetLock(lock)
 		}})
 	}
 	if s.Unreachable {
