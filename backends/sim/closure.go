@@ -46,6 +46,18 @@ type componentLink struct {
 	// inside it that the link points at (else the link points at the
 	// store directory itself).
 	store, file string
+	// object is the store object's path, target the link's target (object
+	// or the file in it), key the object's name in the store cache.
+	object, target, key string
+}
+
+func newComponentLink(rel, store, file string) componentLink {
+	l := componentLink{rel: rel, store: store, file: file, object: storePath(store), key: "object\x00" + store + "\x00" + file}
+	l.target = l.object
+	if file != "" {
+		l.target = path.Join(l.object, file)
+	}
+	return l
 }
 
 // links lays the components out as NixOS does (nixos/modules/system/
@@ -54,12 +66,11 @@ type componentLink struct {
 func (c Components) links() []componentLink {
 	named := func(name string) string { return FakeBasename(name, "component") }
 	return []componentLink{
-		{rel: "kernel", store: named("linux-" + c.Kernel), file: "bzImage"},
-		{rel: "initrd", store: named("initrd-linux-" + c.Initrd), file: "initrd"},
-		{rel: "kernel-modules", store: named("linux-" + c.KernelModules + "-modules")},
-		{rel: "systemd", store: named("systemd-" + c.Systemd)},
-		{rel: "etc/systemd/system/dbus.service", store: named("dbus-" + c.Dbus),
-			file: "share/systemd/system/dbus.service"},
+		newComponentLink("kernel", named("linux-"+c.Kernel), "bzImage"),
+		newComponentLink("initrd", named("initrd-linux-"+c.Initrd), "initrd"),
+		newComponentLink("kernel-modules", named("linux-"+c.KernelModules+"-modules"), ""),
+		newComponentLink("systemd", named("systemd-"+c.Systemd), ""),
+		newComponentLink("etc/systemd/system/dbus.service", named("dbus-"+c.Dbus), "share/systemd/system/dbus.service"),
 	}
 }
 
@@ -128,8 +139,10 @@ type closure struct {
 	spec       ClosureSpec
 	components Components
 	// links are components.links(), made once (each names its store
-	// object with a hash).
+	// object with a hash); key names the closure's own tree in the store
+	// cache.
 	links []componentLink
+	key   string
 }
 
 func (c *closure) switchBehaviour() SwitchBehaviour {
@@ -154,7 +167,8 @@ func (h *Host) AddClosure(spec ClosureSpec) error {
 		return fmt.Errorf("sim: closure: %s", msg)
 	}
 	components := spec.Components.withDefaults()
-	h.closures[spec.Basename] = &closure{spec: spec, components: components, links: components.links()}
+	h.closures[spec.Basename] = &closure{spec: spec, components: components, links: components.links(),
+		key: "closure\x00" + spec.Basename + "\x00" + components.key()}
 	if spec.Valid {
 		return h.makeValid(spec.Basename)
 	}
@@ -214,20 +228,28 @@ func (h *Host) makeValid(basename string) error {
 	if !ok {
 		return wrapErr(h.fs.MkdirAll(root, 0o555))
 	}
-	links := c.links
-	key := "closure\x00" + basename + "\x00" + c.components.key()
-	if err := h.place(root, key, func(v *fsview.View) error { return writeClosure(v, basename, links) }); err != nil {
+	if err := h.place(root, c); err != nil {
 		return err
 	}
-	for _, l := range links {
+	for i := range c.links {
+		l := &c.links[i]
 		h.valid[l.store] = true
-		key := "object\x00" + l.store + "\x00" + l.file
-		if err := h.place(storePath(l.store), key, func(v *fsview.View) error { return writeObject(v, l) }); err != nil {
+		if err := h.place(l.object, l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// cacheKey and write make a closure's own tree a storeTree.
+func (c *closure) cacheKey() string { return c.key }
+
+func (c *closure) write(v *fsview.View) error { return writeClosure(v, c.spec.Basename, c.links) }
+
+// cacheKey and write make a component's store object a storeTree.
+func (l *componentLink) cacheKey() string { return l.key }
+
+func (l *componentLink) write(v *fsview.View) error { return writeObject(v, *l) }
 
 // writeClosure writes a closure's own tree into v: the directory,
 // bin/switch-to-configuration and the absolute links to its components'
@@ -245,19 +267,11 @@ func writeClosure(v *fsview.View, basename string, links []componentLink) error 
 		if err := v.MkdirAll(path.Dir(path.Join(root, l.rel)), 0o555); err != nil {
 			return wrapErr(err)
 		}
-		if err := v.ReplaceLink(l.target(), path.Join(root, l.rel)); err != nil {
+		if err := v.ReplaceLink(l.target, path.Join(root, l.rel)); err != nil {
 			return wrapErr(err)
 		}
 	}
 	return nil
-}
-
-// target is the absolute path the closure's link points at.
-func (l componentLink) target() string {
-	if l.file == "" {
-		return storePath(l.store)
-	}
-	return path.Join(storePath(l.store), l.file)
 }
 
 // writeObject writes a component's store object into v: a directory, with
@@ -265,9 +279,9 @@ func (l componentLink) target() string {
 // basename).
 func writeObject(v *fsview.View, l componentLink) error {
 	if l.file == "" {
-		return wrapErr(v.MkdirAll(storePath(l.store), 0o555))
+		return wrapErr(v.MkdirAll(l.object, 0o555))
 	}
-	return writeFile(v, l.target(), l.store+"\n")
+	return writeFile(v, l.target, l.store+"\n")
 }
 
 // writeFile writes name, creating its directory. A file that already holds

@@ -23,16 +23,23 @@ var storeCache = struct {
 // keep what they share).
 const maxCachedTrees = 4096
 
-// cachedTree returns the view holding the tree of key, writing it with
-// write on first use.
-func cachedTree(key string, write func(*fsview.View) error) (*fsview.View, error) {
+// storeTree is a tree makeValid puts in the store: its name in the cache
+// and how to write it into a view.
+type storeTree interface {
+	cacheKey() string
+	write(v *fsview.View) error
+}
+
+// cachedTree returns the view holding t, writing it on first use.
+func cachedTree(t storeTree) (*fsview.View, error) {
+	key := t.cacheKey()
 	storeCache.mu.Lock()
 	defer storeCache.mu.Unlock()
 	if v, ok := storeCache.trees[key]; ok {
 		return v, nil
 	}
 	v := fsview.NewMem()
-	if err := write(v); err != nil {
+	if err := t.write(v); err != nil {
 		return nil, err
 	}
 	if len(storeCache.trees) >= maxCachedTrees {
@@ -42,13 +49,13 @@ func cachedTree(key string, write func(*fsview.View) error) (*fsview.View, error
 	return v, nil
 }
 
-// place puts the tree name in the host's store: shared from the cache
-// when the host has no name yet, else written again over what is there
-// with write (as a fresh write would also do where the cache cannot be
-// used, e.g. with no store directory).
-func (h *Host) place(name, key string, write func(*fsview.View) error) error {
+// place puts t at name in the host's store: shared from the cache when
+// the host has no name yet, else written again over what is there (as a
+// fresh write would also do where the cache cannot be used, e.g. with no
+// store directory).
+func (h *Host) place(name string, t storeTree) error {
 	if _, err := h.fs.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-		tree, err := cachedTree(key, write)
+		tree, err := cachedTree(t)
 		if err != nil {
 			return err
 		}
@@ -56,5 +63,5 @@ func (h *Host) place(name, key string, write func(*fsview.View) error) error {
 			return nil
 		}
 	}
-	return write(h.fs)
+	return t.write(h.fs)
 }
