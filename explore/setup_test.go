@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,6 +45,45 @@ func TestSetUpCacheBuildsWhatTheStepsDo(t *testing.T) {
 		return !t.Failed()
 	})
 	t.Logf("%d combinations alike", runs)
+}
+
+// setupLines renders the set-up steps' scenario lines.
+func setupLines(s Spec) string {
+	var b strings.Builder
+	for _, st := range s.setupSteps() {
+		for _, line := range st.lines {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestSetUpKeySaysAllTheLinesSay checks, over every combination of up to
+// two faults (one in -short mode), that specs with one set-up key render
+// one set of set-up lines, and that the catalogue's faults give more than
+// one key (so a key cut short would be seen).
+func TestSetUpKeySaysAllTheLinesSay(t *testing.T) {
+	depth := 2
+	if testing.Short() {
+		depth = 1
+	}
+	c := NewCatalogue()
+	seen := map[setupKey]string{}
+	c.Enumerate(depth, func(_ int, combo []int) bool {
+		s := c.Spec(combo)
+		lines := setupLines(s)
+		if prev, ok := seen[s.setupKey()]; ok {
+			require.Equal(t, prev, lines, "one key, two set-ups: %v", combo)
+		}
+		seen[s.setupKey()] = lines
+		return true
+	})
+	distinct := map[string]bool{}
+	for _, lines := range seen {
+		distinct[lines] = true
+	}
+	t.Logf("%d set-up keys, %d distinct set-ups", len(seen), len(distinct))
+	assert.Greater(t, len(distinct), 10)
 }
 
 func TestSetUpsAreSharedAndStayUnchanged(t *testing.T) {

@@ -51,11 +51,10 @@ func (s Spec) runSteps() []step {
 }
 
 // build returns a fresh host set up as the Spec says: a clone of the
-// host its set-up steps make (built once per distinct set-up, keyed by
-// their scenario lines), then the run steps applied to it.
+// host its set-up steps make (built once per distinct set-up, see
+// setupCache), then the run steps applied to it.
 func (s Spec) build() (*sim.Host, error) {
-	setup := s.setupSteps()
-	template, err := setups.host(setup)
+	template, err := setups.host(s)
 	if err != nil {
 		return nil, err
 	}
@@ -76,42 +75,59 @@ func apply(b *builder, steps []step) error {
 	return nil
 }
 
-// setups caches the hosts that set-up steps make, by the steps' scenario
-// lines: a printed scenario sets up the host its run had, so the lines
-// say all a set-up depends on (TestSetUpCacheBuildsWhatTheStepsDo pins
-// it for the catalogue). Hosts in it are only ever cloned.
-var setups = setupCache{hosts: map[string]*sim.Host{}}
+// setups caches the hosts that set-up steps make. Hosts in it are only
+// ever cloned.
+var setups = setupCache{hosts: map[setupKey]*sim.Host{}}
 
 // maxSetups bounds the cache; past it the cache starts again.
 const maxSetups = 1024
 
 type setupCache struct {
 	mu    sync.Mutex
-	hosts map[string]*sim.Host
+	hosts map[setupKey]*sim.Host
 }
 
-// host returns the host that steps make, building it on first use.
-func (c *setupCache) host(steps []step) (*sim.Host, error) {
-	var key strings.Builder
-	for _, st := range steps {
-		for _, line := range st.lines {
-			key.WriteString(line)
-			key.WriteByte('\n')
-		}
-	}
+// setupKey is every part of a Spec that its set-up steps read.
+//
+// LOADBEARING: a field a set-up step reads and this key lacks makes two
+// different set-ups share one cached host. TestSetUpKeySaysAllTheLinesSay
+// checks, for every combination of up to two faults, that specs with one
+// key render the same set-up lines (which say all a set-up is, as a
+// printed scenario sets up the host its run had), and
+// TestSetUpCacheBuildsWhatTheStepsDo that cached and step-by-step hosts
+// run alike.
+type setupKey struct {
+	op                       Op
+	nixVersion               string
+	offer                    OfferSpec
+	realisesAs, kernel, dbus string
+	brokenBinary, usesThird  bool
+	switchSpec               SwitchSpec
+	bootSpec                 BootSpec
+}
+
+func (s Spec) setupKey() setupKey {
+	return setupKey{op: s.Op, nixVersion: s.NixVersion, offer: s.Offer, realisesAs: s.RealisesAs, kernel: s.Kernel,
+		dbus: s.Dbus, brokenBinary: s.BrokenBinary, usesThird: s.usesThird(), switchSpec: s.Switch, bootSpec: s.Boot}
+}
+
+// host returns the host that s's set-up steps make, building it on first
+// use.
+func (c *setupCache) host(s Spec) (*sim.Host, error) {
+	key := s.setupKey()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if h, ok := c.hosts[key.String()]; ok {
+	if h, ok := c.hosts[key]; ok {
 		return h, nil
 	}
 	b := &builder{closures: map[string]*sim.ClosureSpec{}}
-	if err := apply(b, steps); err != nil {
+	if err := apply(b, s.setupSteps()); err != nil {
 		return nil, err
 	}
 	if len(c.hosts) >= maxSetups {
 		clear(c.hosts)
 	}
-	c.hosts[key.String()] = b.h
+	c.hosts[key] = b.h
 	return b.h, nil
 }
 
