@@ -14,11 +14,11 @@ import (
 	"github.com/nixfleet/nixfleet-activate/fsview"
 )
 
-// The benchmarks below measure the recommendation this package makes for
-// backends/sim and fsview (its benchmark falls short of 10,000 activations
-// per second): the filesystem work of one explored activation, over
-// fsview's MemRaw (afero's MemMapFs plus a link table) and over mapRaw, a
-// minimal map-based Raw written here for the measurement only.
+// The benchmarks below measure the filesystem work of one explored
+// activation, written from scratch (no clone, no shared store trees), over
+// fsview's MemRaw (afero's MemMapFs plus an index of names) and over
+// mapRaw, a minimal map-based Raw written here for the measurement only:
+// the floor an in-memory layer without afero would give.
 
 // mapRaw is one map from clean absolute names to nodes.
 type mapRaw struct{ nodes map[string]*mapNode }
