@@ -19,9 +19,12 @@
 // Linux.
 //
 // Two Raw layers exist: OSRaw (a real directory as root: "/" in production,
-// a temp dir in tests) and MemRaw (afero's MemMapFs plus a table of raw link
-// targets, since MemMapFs has no symlinks; spf13/afero#258). NewOS and
-// NewMem wrap them in a View.
+// a temp dir in tests) and MemRaw (files and directories in afero's
+// MemMapFs, links in an index of names beside it, since MemMapFs has no
+// symlinks; spf13/afero#258). NewOS and NewMem wrap them in a View. An
+// in-memory view can be cloned and can share trees with another
+// (View.Clone, View.CopyTree), copy-on-write, which is how a simulator
+// builds many hosts cheaply.
 //
 // Errors from View methods are *fs.PathError (Rename: *os.LinkError) naming
 // the virtual path the caller passed, never a host path.

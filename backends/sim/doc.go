@@ -25,6 +25,10 @@
 //   - per closure, how its switch-to-configuration behaves over virtual time
 //     (SwitchBehaviour, BootBehaviour).
 //
+// Building hosts is cheap: store trees are written once per process and
+// shared by every host copy-on-write (fsview.View.CopyTree), and a set-up
+// can be built once and cloned per run (Host.Clone).
+//
 // Time is a *clock.Virtual: a started unit schedules its events (flip the
 // link, re-point the profile, exit) on that clock, and they happen while the
 // pipeline waits on the same clock. Everything runs on one goroutine; no real
