@@ -151,7 +151,7 @@ func (j FileJournal) keepAside(cause error) error {
 // Save writes r atomically, creating Dir when missing.
 func (j FileJournal) Save(r Record) error {
 	r.Version = RecordVersion
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}

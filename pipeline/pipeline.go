@@ -31,7 +31,6 @@ package pipeline
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"path"
 	"time"
@@ -133,7 +132,7 @@ type run struct {
 func newRun(d Deps, o Options) *run {
 	log := d.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &run{d: d, o: o.WithDefaults(), log: log, start: d.Clock.Now()}
 }
