@@ -27,12 +27,6 @@ var Known = []KnownIssue{
 	{"recovery-consistent", regexp.MustCompile(`^recovered abandoned \("the agent stopped while firing; the unit never started.*, yet \S+ ran`),
 		"unit=collected-at-0+kill=after-fire",
 		"pipeline/recover.go wasFired(): a unit whose status reads not-found (collected: this agent never passes --collect) is taken as never started while its switch runs; current-system has not flipped yet when recovery starts"},
-	{"success-only-when-switched", regexp.MustCompile(`\bsettled with current-system \S+ and profile`),
-		"set=fails-from-1s+profile=old@4s",
-		"pipeline/links.go selfCorrectProfile(): a failed re-pointing is only a warning and settledVerdict still says settled, with the profile on another closure"},
-	{"profile-not-left-silently", regexp.MustCompile(`yet the final outcome is settled`),
-		"set=fails-from-1s+profile=third@4s",
-		"same cause as the entry above (failed self-correction reported as settled)"},
 }
 
 // matches reports whether the issue explains v.

@@ -184,11 +184,23 @@ func (r *run) fireFailed(err error, kind Kind, phase Phase, closure string) Outc
 // followActivation polls a fired switch to its outcome, mending the profile
 // before the final verification.
 func (r *run) followActivation(ctx context.Context, w watch) Outcome {
+	out := r.followMending(ctx, w, activateVerdicts)
+	out.RebootPending = r.rebootPending(w.expected)
+	return out
+}
+
+// followMending follows a fired switch to its outcome, pointing the profile
+// back at the closure before the final verification. A profile that could
+// not be mended is not fatal (the host runs the closure) but turns a clean
+// outcome degraded: success means current-system AND the profile.
+func (r *run) followMending(ctx context.Context, w watch, v verdicts) Outcome {
 	var corrected bool
 	var warnings []string
-	out := r.follow(ctx, w, activateVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, w.expected) })
+	out := r.follow(ctx, w, v, func() { corrected, warnings = r.selfCorrectProfile(ctx, w.expected) })
 	out.ProfileCorrected, out.Warnings = corrected, append(out.Warnings, warnings...)
-	out.RebootPending = r.rebootPending(w.expected)
+	if len(warnings) > 0 && out.Kind == v.clean {
+		out.Kind, out.Reason = v.degraded, "switched, but the system profile could not be pointed back at the closure"
+	}
 	return out
 }
 

@@ -236,7 +236,9 @@ func TestActivateSelfCorrectionFailureIsNonFatal(t *testing.T) {
 	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, moveProf: thirdClosure}
 	h.setErr, h.setErrAfter = errors.New("nix-env: disk full"), 2
 	out := h.activate(newClosure)
-	assert.Equal(t, Settled, out.Kind)
+	assert.Equal(t, SettledDegraded, out.Kind, "not fatal, but not a clean success with the profile elsewhere")
+	assert.Contains(t, out.Reason, "profile")
+	assert.Equal(t, thirdClosure, out.Profile)
 	assert.False(t, out.ProfileCorrected)
 	require.Len(t, out.Warnings, 1)
 	assert.Contains(t, out.Warnings[0], string(PhaseProfileCorrect))

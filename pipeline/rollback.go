@@ -81,12 +81,8 @@ func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome
 	return r.followRollback(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)})
 }
 
-// followRollback polls a fired rollback to its outcome, mending the profile
-// (moved by the activation script) before the final verification.
+// followRollback follows a fired rollback like an activation, mending a
+// profile that its activation script moved.
 func (r *run) followRollback(ctx context.Context, w watch) Outcome {
-	var corrected bool
-	var warnings []string
-	out := r.follow(ctx, w, rollbackVerdicts, func() { corrected, warnings = r.selfCorrectProfile(ctx, w.expected) })
-	out.ProfileCorrected, out.Warnings = corrected, append(out.Warnings, warnings...)
-	return out
+	return r.followMending(ctx, w, rollbackVerdicts)
 }
