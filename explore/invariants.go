@@ -322,7 +322,7 @@ func checkRecoveryConsistent(r *Run) []string {
 	if rec == nil {
 		return out
 	}
-	fired := len(r.end.runs) > 0
+	fired := slices.ContainsFunc(r.end.runs, executed)
 	switch {
 	case rec.Kind == pipeline.Abandoned && fired:
 		out = append(out, fmt.Sprintf("recovered abandoned (%q), yet %s ran %s's switch-to-configuration",
@@ -333,6 +333,12 @@ func checkRecoveryConsistent(r *Run) []string {
 		out = append(out, fmt.Sprintf("recovered %s, but no unit ever ran", rec.Kind))
 	}
 	return out
+}
+
+// executed reports whether a unit's program actually ran (not an exec
+// setup failure such as 203).
+func executed(u sim.UnitRun) bool {
+	return !(u.Exited && u.ExecMainCode == 1 && pipeline.ExecSetupFailed(u.ExecMainStatus))
 }
 
 func checkNothingFiredTwice(r *Run) []string {

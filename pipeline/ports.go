@@ -112,6 +112,11 @@ type UnitStatus struct {
 	Signal *int
 }
 
+// ExecSetupFailed reports whether an ExecMainStatus is one of systemd's exec
+// setup failures (EXIT_CHDIR 200 .. EXIT_CREDENTIALS 243, src/basic/
+// exit-status.h in systemd 252): the unit's program never executed.
+func ExecSetupFailed(status int) bool { return status >= 200 && status <= 243 }
+
 // RealiseFailure classifies a failed nix-store --realise.
 type RealiseFailure string
 

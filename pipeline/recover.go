@@ -70,9 +70,10 @@ func (r *run) abandoned(rec Record, phase Phase, reason string) Outcome {
 }
 
 // wasFired decides whether a fire that was under way when the agent died
-// took effect: the unit exists, or current-system already moved. The unit
-// was released before "firing" was recorded, so a loaded unit is this
-// run's; the units are never --collect'ed, so a missing one never started.
+// took effect: current-system already moved, the unit exists (it was
+// released before "firing" was recorded, so a loaded unit is this run's),
+// or a switch-to-configuration holds the switch lock (the unit's status may
+// have been lost, e.g. to a garbage-collected unit, while it runs).
 func (r *run) wasFired(ctx context.Context, rec Record) bool {
 	if cur, err := r.readBasename(r.o.CurrentSystem); err == nil && cur == rec.Closure && cur != rec.Previous {
 		return true
@@ -80,12 +81,19 @@ func (r *run) wasFired(ctx context.Context, rec Record) bool {
 	st, err := r.d.Backend.UnitStatus(ctx, rec.Unit)
 	// GOTCHA: an unreadable status proves nothing: follow the run (a timeout
 	// then reports null) rather than call a fired switch abandoned.
-	return err != nil || st.State != UnitUnknown
+	if err != nil || st.State != UnitUnknown {
+		return true
+	}
+	lock, err := r.d.Backend.SwitchLock(ctx, r.o.LockPath)
+	return err == nil && lock == LockHeld
 }
 
 // resume follows a fired unit to its outcome, as the original run would
 // have, within the rest of its budget.
 func (r *run) resume(ctx context.Context, rec Record) Outcome {
+	if out := r.neverExecuted(ctx, rec); out != nil {
+		return *out
+	}
 	fired := rec.FiredAt
 	if fired.IsZero() {
 		fired = rec.StartedAt
@@ -99,4 +107,21 @@ func (r *run) resume(ctx context.Context, rec Record) Outcome {
 		return r.followRollback(ctx, w)
 	}
 	return r.followActivation(ctx, w)
+}
+
+// neverExecuted reports a fired unit whose switch-to-configuration could not
+// be executed (an exec setup failure such as 203), as the fire's own failure
+// would have been reported had the agent lived.
+func (r *run) neverExecuted(ctx context.Context, rec Record) *Outcome {
+	st, err := r.d.Backend.UnitStatus(ctx, rec.Unit)
+	if err != nil || st.State != UnitExited || st.ExitCode == nil || !ExecSetupFailed(*st.ExitCode) {
+		return nil
+	}
+	phase := PhaseSystemdRunFire
+	if rec.Op == OpRollback {
+		phase = PhaseRollbackFire
+	}
+	report := ReportUnit(rec.Unit, st)
+	return &Outcome{Kind: r.failKind(rec.Op), Phase: phase, Closure: rec.Closure, ExitCode: report.ExitCode, Switch: &report,
+		Reason: "switch-to-configuration could not be executed"}
 }

@@ -76,13 +76,6 @@ func startJobFailed(err error) bool {
 
 var jobFailed = regexp.MustCompile(`Job for \S+ failed`)
 
-// Exec setup failures (systemd's EXIT_CHDIR 200 .. EXIT_CREDENTIALS 243,
-// src/basic/exit-status.h in systemd 252): the program never ran.
-const (
-	firstExecSetupStatus = 200
-	lastExecSetupStatus  = 243
-)
-
 // unitRanItsProgram reports whether the unit's main process ran and ended
 // on its own terms (an exit status outside systemd's exec setup failures,
 // or a signal), as opposed to never being executed.
@@ -94,7 +87,7 @@ func (b *Backend) unitRanItsProgram(ctx context.Context, unit string) bool {
 	case st.Signal != nil:
 		return true
 	}
-	return st.ExitCode != nil && (*st.ExitCode < firstExecSetupStatus || *st.ExitCode > lastExecSetupStatus)
+	return st.ExitCode != nil && !pipeline.ExecSetupFailed(*st.ExitCode)
 }
 
 // ReleaseUnit frees a transient unit's name for the next systemd-run: a
