@@ -36,9 +36,6 @@ func NewVirtual(start time.Time) *Virtual {
 // Now returns the virtual time.
 func (v *Virtual) Now() time.Time { return v.now }
 
-// Elapsed returns the virtual time passed since start.
-func (v *Virtual) Elapsed(start time.Time) time.Duration { return v.now.Sub(start) }
-
 // After advances virtual time by d (negative counts as 0), runs due events,
 // and returns a buffered channel holding the new time.
 func (v *Virtual) After(d time.Duration) <-chan time.Time {

@@ -185,25 +185,26 @@ func (h *Host) MustAddClosure(spec ClosureSpec) {
 // SetSwitch replaces a known closure's switch behaviour. Errors: unknown
 // closure.
 func (h *Host) SetSwitch(basename string, b SwitchBehaviour) error {
-	c, err := h.closure(basename)
-	if err == nil {
-		changed := *c // LOADBEARING: clones share closures; never change one in place
-		changed.spec.Switch = &b
-		h.closures[basename] = &changed
-	}
-	return err
+	return h.replaceSpec(basename, func(spec *ClosureSpec) { spec.Switch = &b })
 }
 
 // SetBoot replaces a known closure's boot behaviour. Errors: unknown
 // closure.
 func (h *Host) SetBoot(basename string, b BootBehaviour) error {
+	return h.replaceSpec(basename, func(spec *ClosureSpec) { spec.Boot = &b })
+}
+
+// replaceSpec stores a changed copy of a known closure. Errors: unknown
+// closure.
+func (h *Host) replaceSpec(basename string, change func(*ClosureSpec)) error {
 	c, err := h.closure(basename)
-	if err == nil {
-		changed := *c // LOADBEARING: clones share closures; never change one in place
-		changed.spec.Boot = &b
-		h.closures[basename] = &changed
+	if err != nil {
+		return err
 	}
-	return err
+	changed := *c // LOADBEARING: clones share closures; never change one in place
+	change(&changed.spec)
+	h.closures[basename] = &changed
+	return nil
 }
 
 func (h *Host) closure(basename string) (*closure, error) {
