@@ -31,6 +31,10 @@ func main() {
 // run is main without the process: it parses args, runs one subcommand and
 // returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Fprintln(stdout, "nixfleet-activate", version)
+		return ExitSuccess
+	}
 	if len(args) > 0 && args[0] == "explore" {
 		return runExplore(ctx, args[1:], stdout, stderr)
 	}
