@@ -185,6 +185,18 @@ func (h *unitHost) outcome(t testing.TB, unit string) map[string]any {
 	return found
 }
 
+// startFailing starts the instance for closure with systemctl start, which
+// must fail, and requires the instance to be failed with exit status
+// status and to have printed an outcome of kind.
+func (h *unitHost) startFailing(t testing.TB, closure string, status int, kind string) {
+	t.Helper()
+	unit := h.instance(t, closure)
+	_, _, exit := h.exec(t, "systemctl", "start", unit)
+	assert.NotEqual(t, 0, exit, "systemctl start reports the failed instance")
+	assert.Equal(t, "failed/failed/exit-code/"+strconv.Itoa(status), h.state(t, unit))
+	assert.Equal(t, kind, h.outcome(t, unit)["outcome"])
+}
+
 // link resolves a link of the test root ("" if none).
 func (h *unitHost) link(rel string) string {
 	target, err := filepath.EvalSymlinks(h.path(rel))
@@ -271,21 +283,13 @@ func TestModuleUnitsInContainer(t *testing.T) {
 			assert.Equal(t, b, h.link("run/current-system"))
 		}},
 		{"a switch exiting 4: settled-degraded, the instance fails with 10", func(t *testing.T) {
-			unit := h.instance(t, c)
-			_, _, exit := h.exec(t, "systemctl", "start", unit)
-			assert.NotEqual(t, 0, exit)
-			assert.Equal(t, "failed/failed/exit-code/"+strconv.Itoa(exitDegraded), h.state(t, unit))
-			assert.Equal(t, "settled-degraded", h.outcome(t, unit)["outcome"])
+			h.startFailing(t, c, exitDegraded, "settled-degraded")
 			assert.Equal(t, c, h.link("run/current-system"))
 		}},
 		{"a path in no cache: realise-failed, the instance fails with 5", func(t *testing.T) {
 			missing := "/nix/store/00000000000000000000000000000000-nixos-system-testhost-24.05"
-			unit := h.instance(t, missing)
-			_, _, exit := h.exec(t, "systemctl", "start", unit)
-			assert.NotEqual(t, 0, exit)
-			assert.Equal(t, "failed/failed/exit-code/"+strconv.Itoa(exitRealiseFailed), h.state(t, unit))
-			assert.Equal(t, "realise-failed", h.outcome(t, unit)["outcome"])
-			assert.Equal(t, c, h.link("run/current-system"))
+			h.startFailing(t, missing, exitRealiseFailed, "realise-failed")
+			assert.Equal(t, c, h.link("run/current-system"), "unchanged")
 		}},
 		{"the instance killed mid-switch, then a reboot: recover at boot resolves the run", func(t *testing.T) {
 			unit := h.instance(t, e)
