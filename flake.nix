@@ -23,12 +23,13 @@
         default = self.packages.${pkgs.stdenv.hostPlatform.system}.nixfleet-activate;
       });
 
-      # The module with this flake's build as its default package.
+      # The module with this flake's build (its pinned nixpkgs, so its Go) as
+      # the default package.
       nixosModules.default =
         { lib, pkgs, ... }:
         {
           imports = [ ./nix/module.nix ];
-          services.nixfleet-activate.package = lib.mkDefault (package pkgs);
+          services.nixfleet-activate.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
         };
 
       # nix flake check: the build (its checkPhase runs the Go tests that need

@@ -21,7 +21,7 @@ let
       let
         rel = lib.removePrefix (toString ../. + "/") (toString path);
       in
-      !(lib.hasSuffix ".nix" rel || lib.hasPrefix "nix/" rel || rel == "nix" || rel == ".ci" || rel == "flake.lock");
+      !(lib.hasSuffix ".nix" rel || rel == "nix" || rel == ".ci" || rel == "flake.lock");
   };
 in
 build {

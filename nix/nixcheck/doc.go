@@ -8,7 +8,9 @@
 //     and its options and unit settings are exactly the expected ones;
 //   - the units it produces, rendered into unit files, run in the
 //     systemd-nspawn container of the real suites (backends/real/realtest);
-//   - nix/package.nix's vendorHash is the NAR hash of `go mod vendor`.
+//   - nix/package.nix's vendorHash is the NAR hash of `go mod vendor`; the
+//     package expression (called with stub builders) stamps the version
+//     into the variable the binary prints.
 //
 // The package has only tests. Like the real suites they skip when a tool is
 // missing and fail instead under CI=true or NIXFLEET_REQUIRE_REAL=1.

@@ -7,6 +7,8 @@
 #   3. its units run in a systemd-nspawn
 #      container (root, nix-bin, rootfs)   TestModuleUnitsInContainer
 #   4. vendorHash matches go mod vendor    TestVendorHash
+#   and the package expression's attributes and version stamp
+#                                          TestPackageExpression, TestVersionStamp
 # Needs nix-instantiate and nix-hash (Debian nix-bin, Nix 2.8), nixpkgs' lib at
 # ../shared/nixpkgs-lib/lib beside the repository (or $NIXFLEET_NIXPKGS_LIB),
 # and for check 3 root, systemd-nspawn and the container root filesystem
