@@ -74,6 +74,9 @@ const (
 	DefaultCurrentSystem = "/run/current-system"
 	DefaultBootedSystem  = "/run/booted-system"
 	DefaultLockPath      = "/run/nixos/switch-to-configuration.lock"
+	// DefaultBootIDPath is the kernel's random ID of the current boot
+	// (Linux: a UUID, new at every boot; proc(5)).
+	DefaultBootIDPath = "/proc/sys/kernel/random/boot_id"
 )
 
 // Options tune a run; the zero value of each field takes its default.
@@ -90,6 +93,10 @@ type Options struct {
 	// StoreDir, Profile, CurrentSystem, BootedSystem and LockPath are paths
 	// in the filesystem view.
 	StoreDir, Profile, CurrentSystem, BootedSystem, LockPath string
+	// BootIDPath is read through the filesystem view to tell whether the
+	// host rebooted since a run's record was written (default
+	// DefaultBootIDPath).
+	BootIDPath string
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -112,6 +119,7 @@ func (o Options) WithDefaults() Options {
 	def(&o.CurrentSystem, DefaultCurrentSystem)
 	def(&o.BootedSystem, DefaultBootedSystem)
 	def(&o.LockPath, DefaultLockPath)
+	def(&o.BootIDPath, DefaultBootIDPath)
 	return o
 }
 
