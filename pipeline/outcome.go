@@ -119,6 +119,14 @@ func KnownExit(code int) *ExitStatus { return &ExitStatus{Known: true, Code: cod
 // UnknownExit returns an unknown exit status (JSON null).
 func UnknownExit() *ExitStatus { return &ExitStatus{} }
 
+// String renders the code, or "null" when unknown (logs).
+func (e ExitStatus) String() string {
+	if !e.Known {
+		return "null"
+	}
+	return strconv.Itoa(e.Code)
+}
+
 // MarshalJSON renders the code or null.
 func (e ExitStatus) MarshalJSON() ([]byte, error) {
 	if !e.Known {
