@@ -160,18 +160,26 @@ func TestActivateUnitExitStatusAfterSettle(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newFakeHost(t)
-			h.plans[newClosure] = c.plan
-			out := h.activate(newClosure)
-			assert.Equal(t, c.kind, out.Kind, out.Reason)
-			assert.Equal(t, c.phase, out.Phase)
-			assert.Equal(t, c.exit, out.ExitCode)
-			require.NotNil(t, out.Switch)
-			assert.Equal(t, c.state, out.Switch.State)
+			h, out := activateVerdict(t, c.plan, c.kind, c.phase, c.exit, c.state)
 			assert.False(t, out.Success())
 			assert.Equal(t, newClosure, h.current(t))
 		})
 	}
+}
+
+// activateVerdict activates newClosure under plan and checks the verdict
+// and the unit's reported state.
+func activateVerdict(t *testing.T, plan switchPlan, kind Kind, phase Phase, exit *ExitStatus, state UnitState) (*fakeHost, Outcome) {
+	t.Helper()
+	h := newFakeHost(t)
+	h.plans[newClosure] = plan
+	out := h.activate(newClosure)
+	assert.Equal(t, kind, out.Kind, out.Reason)
+	assert.Equal(t, phase, out.Phase)
+	assert.Equal(t, exit, out.ExitCode)
+	require.NotNil(t, out.Switch)
+	assert.Equal(t, state, out.Switch.State)
+	return h, out
 }
 
 func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
@@ -214,14 +222,7 @@ func TestActivateDecidesAnEndedUnitAtOnce(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newFakeHost(t)
-			h.plans[newClosure] = c.plan
-			out := h.activate(newClosure)
-			assert.Equal(t, c.kind, out.Kind, out.Reason)
-			assert.Equal(t, c.phase, out.Phase)
-			assert.Equal(t, c.exit, out.ExitCode)
-			require.NotNil(t, out.Switch)
-			assert.Equal(t, UnitExited, out.Switch.State)
+			_, out := activateVerdict(t, c.plan, c.kind, c.phase, c.exit, UnitExited)
 			assert.Equal(t, c.signal, out.Switch.Signal)
 			assert.LessOrEqual(t, out.ElapsedMS, int64(20_000+2_000), "within one interval of the exit")
 			assert.GreaterOrEqual(t, out.ElapsedMS, int64(20_000))

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
 )
@@ -91,13 +90,7 @@ func (h *Host) bootTarget(into string) (string, error) {
 // unit run stays un-exited: the status died with the boot) and unloads
 // every unit.
 func (h *Host) stopEverything() {
-	names := make([]string, 0, len(h.units))
-	for name := range h.units {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		u := h.units[name]
+	for name, u := range h.units {
 		if u.proc != nil {
 			u.proc.alive = false
 			u.proc = nil
