@@ -19,14 +19,20 @@
 //     switch-to-configuration boot instead and report DeferredPendingReboot;
 //     otherwise release the unit name, record "firing", and fire
 //     switch-to-configuration switch in a transient unit;
-//  7. poll /run/current-system: expected => settled, a third closure =>
-//     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
+//  7. poll the unit, then /run/current-system, every PollInterval:
+//     expected => settled, a third closure => VerifyMismatch, the unit ended
+//     without the flip => SwitchFailed at switch-exit (status or signal) or
+//     VerifyMismatch (exit 0), decided within one interval of its end; a
+//     failed status read is read again sooner, never a verdict; budget spent
+//     => SwitchFailed with the unit's status (running or unknown);
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
 //     clear the record.
 //
 // Recover works out the outcome of a run that died half-way from its
-// record and the host as it is now, without firing anything again.
+// record and the host as it is now, without firing anything again. A host
+// that rebooted since (another boot ID) is judged at once from its links; a
+// fired switch is otherwise followed for at most one budget from now.
 package pipeline
 
 import (
