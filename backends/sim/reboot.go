@@ -13,8 +13,8 @@ import (
 const BootIDPath = "/proc/sys/kernel/random/boot_id"
 
 // ErrNothingToBoot is returned by Reboot when no closure was named, no
-// switch or boot action set a boot default, and the profile has no
-// generation.
+// switch or boot action set a boot default, nothing was booted before, and
+// the profile has no generation.
 var ErrNothingToBoot = errors.New("sim: nothing to boot: no boot default and no profile generation")
 
 // newBootID writes the next boot's ID (deterministic: derived from the boot
@@ -47,9 +47,10 @@ func (h *Host) BootID() string {
 // booted-system point at the closure booted; the boot ID is new; /nix and
 // /var are kept, and so is the boot default. The closure booted is into
 // when given (an operator's choice in the boot menu), else the boot default
-// a switch or boot action set, else the profile's current generation (the
-// bootloader entry a NixOS install starts with). Errors: ErrNothingToBoot,
-// a bad basename, view errors.
+// a switch or boot action set, else the closure booted last (no bootloader
+// entry was written since: nix-env --set alone does not touch the
+// bootloader), else the profile's current generation. Errors:
+// ErrNothingToBoot, a bad basename, view errors.
 func (h *Host) Reboot(into string) error {
 	target, err := h.bootTarget(into)
 	if err != nil {
@@ -78,6 +79,9 @@ func (h *Host) bootTarget(into string) (string, error) {
 	}
 	if h.bootDefault != "" {
 		return h.bootDefault, nil
+	}
+	if booted, err := h.fs.EvalSymlinks(DefaultBootedSystem); err == nil {
+		return fsview.Basename(booted), nil
 	}
 	target, err := h.fs.EvalSymlinks(h.cfg.Profile)
 	if err != nil {

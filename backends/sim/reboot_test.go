@@ -44,8 +44,19 @@ func TestRebootInto(t *testing.T) {
 	assert.Equal(t, storePath(sysC), h.BootedSystem())
 }
 
-func TestRebootWithoutBootDefaultBootsTheProfile(t *testing.T) {
+// nix-env --set alone writes no bootloader entry: without a boot default
+// set by a switch or boot action, the host boots what it booted last.
+func TestRebootWithoutBootDefaultBootsWhatItBootedLast(t *testing.T) {
 	h := newHost(t)
+	run(t, h, "nix-store", "--realise", storePath(sysB))
+	requireResult(t, run(t, h, "nix-env", "--profile", DefaultProfile, "--set", storePath(sysB)), 0, "", "")
+	require.NoError(t, h.Reboot(""))
+	assert.Equal(t, storePath(sysA), h.CurrentSystem())
+}
+
+func TestRebootOfAFreshHostBootsTheProfile(t *testing.T) {
+	h := newHost(t)
+	require.NoError(t, h.FS().Remove(DefaultBootedSystem))
 	run(t, h, "nix-store", "--realise", storePath(sysB))
 	requireResult(t, run(t, h, "nix-env", "--profile", DefaultProfile, "--set", storePath(sysB)), 0, "", "")
 	require.NoError(t, h.Reboot(""))
