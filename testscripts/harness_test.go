@@ -70,6 +70,9 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"journal after with a record", world0 + "journal torn after=1\n", `after= goes with full or read-only`},
 		{"stale stdout", world0 + "activate new\ncommands last\nrecover\nstdout systemd-run\n", "no match for `systemd-run` found in stdout"},
 		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
+		{"negative field", world0 + "activate new\noutcome settled switch.exit_code!=0\n", `switch.exit_code is "0", want anything else`},
+		{"reboot into unknown", world0 + "reboot into=nope\n", `unknown closure "nope"`},
+		{"clock-step zero", world0 + "clock-step 0s\n", `want a non-zero duration`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
