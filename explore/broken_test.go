@@ -64,7 +64,7 @@ var brokenVariants = []struct {
 		return d
 	}},
 	{"nothing-fired-twice", nil, func(d pipeline.Deps) pipeline.Deps { d.Backend = backupFire{d.Backend}; return d }},
-	{"within-budget", []string{"flip=never"}, func(d pipeline.Deps) pipeline.Deps {
+	{"within-budget", []string{"flip=never", "end=never"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Clock = slowClock{d.Clock}
 		return d
 	}},
@@ -75,6 +75,10 @@ var brokenVariants = []struct {
 	{"journal-cleared", nil, func(d pipeline.Deps) pipeline.Deps { d.Journal = neverCleared{d.Journal}; return d }},
 	{"recovery-consistent", []string{"kill=after-fire"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Journal = neverSaved{d.Journal}
+		return d
+	}},
+	{"ended-decided-promptly", []string{"flip=never", "end=exit-1@8s"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Backend = blindToEnds{d.Backend}
 		return d
 	}},
 }
@@ -150,6 +154,18 @@ func (b unknownAsZero) UnitStatus(ctx context.Context, unit string) (pipeline.Un
 	if err == nil && st.State == pipeline.UnitUnknown {
 		zero := 0
 		st = pipeline.UnitStatus{State: pipeline.UnitExited, Result: "success", ExitCode: &zero}
+	}
+	return st, err
+}
+
+// blindToEnds reads an ended unit as still running, as the seed's poll did
+// by not reading the unit until the budget ran out.
+type blindToEnds struct{ pipeline.Backend }
+
+func (b blindToEnds) UnitStatus(ctx context.Context, unit string) (pipeline.UnitStatus, error) {
+	st, err := b.Backend.UnitStatus(ctx, unit)
+	if err == nil && st.State == pipeline.UnitExited {
+		st = pipeline.UnitStatus{State: pipeline.UnitRunning}
 	}
 	return st, err
 }

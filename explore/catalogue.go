@@ -75,7 +75,7 @@ func buildCatalogue() Catalogue {
 	var c Catalogue
 	for _, part := range [][]Fault{opFaults(), lockFaults(), nixFaults(), offerFaults(), componentFaults(),
 		binaryFaults(), commandFaults(), endFaults(), flipFaults(), profileFaults(), linkFaults(), killFaults(),
-		journalFaults()} {
+		journalFaults(), betweenFaults()} {
 		c = append(c, part...)
 	}
 	return c
@@ -323,4 +323,18 @@ func journalFaults() []Fault {
 	}
 	return []Fault{j(JournalFull, 0), j(JournalFull, 1), j(JournalReadOnly, 0), j(JournalReadOnly, 1),
 		j(JournalReadOnly, 3), j(JournalReadOnly, 4)}
+}
+
+// betweenFaults: the host reboots, or its wall clock steps, after the agent
+// was killed and before the next invocation recovers.
+func betweenFaults() []Fault {
+	b := func(name string, spec BetweenSpec) Fault {
+		return Fault{Name: "between=" + name, Group: "between", Point: "the host between the killed agent and the recovery",
+			ops: both, requires: "kill", apply: func(s *Spec) { s.Between = spec }}
+	}
+	return []Fault{
+		b("reboot", BetweenSpec{Reboot: true}),
+		b("reboot-into-old", BetweenSpec{Reboot: true, RebootInto: aliasOld}),
+		b("clock-back-1h", BetweenSpec{ClockStep: -time.Hour}),
+	}
 }

@@ -55,6 +55,11 @@ type fakeHost struct {
 	plans       map[string]switchPlan // by closure basename
 	units       map[string]UnitStatus
 	generation  int
+	// statusErrs makes the next N UnitStatus reads fail (a bus timeout).
+	statusErrs int
+	// beforeStatus, when set, runs at the start of every UnitStatus read.
+	beforeStatus func()
+	statusReads  int
 }
 
 func newFakeHost(t *testing.T) *fakeHost {
@@ -210,6 +215,15 @@ func (h *fakeHost) exitUnit(unit string, plan switchPlan) {
 }
 
 func (h *fakeHost) UnitStatus(_ context.Context, unit string) (UnitStatus, error) {
+	h.statusReads++
+	if h.beforeStatus != nil {
+		h.beforeStatus()
+	}
+	if h.statusErrs > 0 {
+		h.statusErrs--
+		return UnitStatus{}, &CommandError{Argv: []string{"systemctl", "show"}, ExitCode: 1,
+			Stderr: "Failed to get properties: Connection timed out\n"}
+	}
 	st, ok := h.units[unit]
 	if !ok {
 		return UnitStatus{State: UnitUnknown}, nil

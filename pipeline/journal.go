@@ -68,6 +68,9 @@ type Record struct {
 	PollBudgetMS   int64     `json:"poll_budget_ms"`
 	StartedAt      time.Time `json:"started_at"`
 	FiredAt        time.Time `json:"fired_at,omitzero"`
+	// BootID is the kernel's boot ID when the record was begun ("" when
+	// unreadable): recovery tells a reboot since by a different one.
+	BootID string `json:"boot_id,omitempty"`
 }
 
 // Journal keeps at most one in-flight record.

@@ -92,6 +92,9 @@ const (
 	PhaseSwitchWait        Phase = "switch-wait"
 	PhaseJournal           Phase = "journal"
 	PhaseRecover           Phase = "recover"
+	// PhaseReboot: the host rebooted while the switch ran; recovery decided
+	// from the links what it came up with.
+	PhaseReboot Phase = "reboot"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -100,7 +103,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
-	PhaseJournal, PhaseRecover,
+	PhaseJournal, PhaseRecover, PhaseReboot,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -115,6 +118,14 @@ func KnownExit(code int) *ExitStatus { return &ExitStatus{Known: true, Code: cod
 
 // UnknownExit returns an unknown exit status (JSON null).
 func UnknownExit() *ExitStatus { return &ExitStatus{} }
+
+// String renders the code, or "null" when unknown (logs).
+func (e ExitStatus) String() string {
+	if !e.Known {
+		return "null"
+	}
+	return strconv.Itoa(e.Code)
+}
 
 // MarshalJSON renders the code or null.
 func (e ExitStatus) MarshalJSON() ([]byte, error) {
@@ -171,6 +182,9 @@ type Outcome struct {
 	// LastObserved is /run/current-system's basename at the last poll of a
 	// timeout ("" with a note in Reason when it could not be read).
 	LastObserved string `json:"last_observed,omitempty"`
+	// Booted is /run/booted-system's basename, set when recovery found the
+	// host rebooted during the run ("" when unreadable).
+	Booted string `json:"booted,omitempty"`
 	// Reason is a human-readable explanation (not a contract).
 	Reason string `json:"reason,omitempty"`
 	// Failure classifies a realise failure (RealiseFailure strings).

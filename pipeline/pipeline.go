@@ -19,14 +19,20 @@
 //     switch-to-configuration boot instead and report DeferredPendingReboot;
 //     otherwise release the unit name, record "firing", and fire
 //     switch-to-configuration switch in a transient unit;
-//  7. poll /run/current-system: expected => settled, a third closure =>
-//     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
+//  7. poll the unit, then /run/current-system, every PollInterval:
+//     expected => settled, a third closure => VerifyMismatch, the unit ended
+//     without the flip => SwitchFailed at switch-exit (status or signal) or
+//     VerifyMismatch (exit 0), decided within one interval of its end; a
+//     failed status read is read again sooner, never a verdict; budget spent
+//     => SwitchFailed with the unit's status (running or unknown);
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
 //     clear the record.
 //
 // Recover works out the outcome of a run that died half-way from its
-// record and the host as it is now, without firing anything again.
+// record and the host as it is now, without firing anything again. A host
+// that rebooted since (another boot ID) is judged at once from its links; a
+// fired switch is otherwise followed for at most one budget from now.
 package pipeline
 
 import (
@@ -74,6 +80,9 @@ const (
 	DefaultCurrentSystem = "/run/current-system"
 	DefaultBootedSystem  = "/run/booted-system"
 	DefaultLockPath      = "/run/nixos/switch-to-configuration.lock"
+	// DefaultBootIDPath is the kernel's random ID of the current boot
+	// (Linux: a UUID, new at every boot; proc(5)).
+	DefaultBootIDPath = "/proc/sys/kernel/random/boot_id"
 )
 
 // Options tune a run; the zero value of each field takes its default.
@@ -90,6 +99,10 @@ type Options struct {
 	// StoreDir, Profile, CurrentSystem, BootedSystem and LockPath are paths
 	// in the filesystem view.
 	StoreDir, Profile, CurrentSystem, BootedSystem, LockPath string
+	// BootIDPath is read through the filesystem view to tell whether the
+	// host rebooted since a run's record was written (default
+	// DefaultBootIDPath).
+	BootIDPath string
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -112,6 +125,7 @@ func (o Options) WithDefaults() Options {
 	def(&o.CurrentSystem, DefaultCurrentSystem)
 	def(&o.BootedSystem, DefaultBootedSystem)
 	def(&o.LockPath, DefaultLockPath)
+	def(&o.BootIDPath, DefaultBootIDPath)
 	return o
 }
 

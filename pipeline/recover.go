@@ -39,6 +39,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 
 // recover decides the outcome of the recorded run from its last step.
 func (r *run) recover(ctx context.Context, rec Record) Outcome {
+	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
+		return r.afterReboot(rec)
+	}
 	switch rec.Step {
 	case StepFiring:
 		if !r.wasFired(ctx, rec) {
@@ -94,11 +97,7 @@ func (r *run) resume(ctx context.Context, rec Record) Outcome {
 	if out := r.neverExecuted(ctx, rec); out != nil {
 		return *out
 	}
-	fired := rec.FiredAt
-	if fired.IsZero() {
-		fired = rec.StartedAt
-	}
-	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: fired.Add(r.o.PollBudget),
+	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: r.resumeDeadline(rec),
 		readFirst: true}
 	switch {
 	case rec.Action == ActionBoot:

@@ -206,7 +206,7 @@ func TestRecoveryReportsTheTrueFailure(t *testing.T) {
 
 	rec := w.recover(t)
 	assert.Equal(t, SwitchFailed, rec.Kind)
-	assert.Equal(t, PhaseSwitchPollTimeout, rec.Phase)
+	assert.Equal(t, PhaseSwitchExit, rec.Phase, "decided at the exit, not at the budget's end")
 	assert.Equal(t, KnownExit(1), rec.ExitCode)
 }
 

@@ -52,13 +52,24 @@ func TestRollbackUnitFailsAfterFlip(t *testing.T) {
 	assert.Equal(t, KnownExit(1), out.ExitCode)
 }
 
-func TestRollbackPollTimeout(t *testing.T) {
+func TestRollbackUnitEndsWithoutFlip(t *testing.T) {
 	h := rolledForward(t)
 	h.plans[oldClosure] = switchPlan{exitAt: 4 * time.Second, exitCode: 2}
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
-	assert.Equal(t, PhaseRollbackPoll, out.Phase)
+	assert.Equal(t, PhaseRollbackExit, out.Phase)
 	assert.Equal(t, KnownExit(2), out.ExitCode)
+	assert.Equal(t, newClosure, out.LastObserved)
+	assert.LessOrEqual(t, out.ElapsedMS, int64(4_000+2_000), "within one interval of the exit")
+}
+
+func TestRollbackPollTimeout(t *testing.T) {
+	h := rolledForward(t)
+	h.plans[oldClosure] = switchPlan{}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseRollbackPoll, out.Phase)
+	assert.Equal(t, UnknownExit(), out.ExitCode)
 	assert.Equal(t, newClosure, out.LastObserved)
 }
 

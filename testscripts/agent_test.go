@@ -70,7 +70,7 @@ var (
 func newMortalAgent(h *sim.Host, kill *killRule, cancel context.CancelCauseFunc) *mortalAgent {
 	m := &mortalAgent{h: h, kill: kill}
 	if kill != nil && kill.match == nil {
-		m.killAt = h.Clock().Now().Add(kill.at)
+		m.killAt = h.Clock().Steady().Add(kill.at)
 		h.Clock().Schedule(kill.at, func() {
 			if !m.done {
 				m.dead = true
@@ -111,7 +111,7 @@ func (m *mortalAgent) After(d time.Duration) <-chan time.Time {
 	m.alive()
 	clk := m.h.Clock()
 	if !m.killAt.IsZero() {
-		if until := m.killAt.Sub(clk.Now()); until <= d {
+		if until := m.killAt.Sub(clk.Steady()); until <= d {
 			clk.Advance(until) // runs the kill event
 			m.alive()
 		}

@@ -46,8 +46,8 @@ func worldCommands() []command {
 		{name: "lock", usage: "lock free|shared|exclusive|stale|file-missing|dir-missing|probe-error",
 			summary: "puts /run/nixos/switch-to-configuration.lock in a state: held by another switch (exclusive), held shared, left by a dead process (stale), its file or /run/nixos missing, or unprobeable (permission denied)",
 			effect:  lockEffect},
-		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N]",
-			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); cite the tool version a text follows in the scenario's comment",
+		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N] [duration=D|hang]",
+			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); duration=D makes each take D of virtual time before it answers, hang makes it answer never: it runs until the agent's own command timeout kills it (60 s); cite the tool version a text follows in the scenario's comment",
 			effect:  faultEffect},
 		{name: "unreachable", usage: "unreachable URL",
 			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it",
@@ -344,7 +344,7 @@ func lockEffect(s *script, args []string) (func() error, error) {
 }
 
 func faultEffect(s *script, args []string) (func() error, error) {
-	p, err := argSpec{"exit=", "stderr=", "stdout=", "times="}.parse(args)
+	p, err := argSpec{"exit=", "stderr=", "stdout=", "times=", "duration=", "hang"}.parse(args)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +358,10 @@ func faultEffect(s *script, args []string) (func() error, error) {
 	if f.Times, err = p.integer("times", 0); err != nil {
 		return nil, err
 	}
+	if f.Duration, err = p.duration("duration", 0); err != nil {
+		return nil, err
+	}
+	f.Hang = p.flags["hang"]
 	h := s.w.host()
 	return func() error { h.AddFault(f); return nil }, nil
 }

@@ -444,10 +444,10 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)},
 				h.unit(t, e2eSwitchUnit), "the switch unit is left alone")
 		}},
-		{"switch never flips and exits 3: timeout with the true status", func(t *testing.T) {
+		{"switch never flips and exits 3: decided at its exit with the true status", func(t *testing.T) {
 			out, exit := h.outcome(t, pipeline.SwitchFailed, key, "--poll-budget", "2s", "activate", d)
 			assert.Equal(t, ExitSwitchFailed, exit)
-			assert.Equal(t, pipeline.PhaseSwitchPollTimeout, out.Phase)
+			assert.Equal(t, pipeline.PhaseSwitchExit, out.Phase, "issue 9: the ended unit is decided, not left to the budget")
 			assert.Equal(t, pipeline.KnownExit(3), out.ExitCode, "never 0, never null: the unit's ExecMainStatus")
 			require.NotNil(t, out.Switch)
 			assert.Equal(t, pipeline.KnownExit(3), out.Switch.ExitCode)

@@ -66,6 +66,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.CurrentSystem, "current-system", pipeline.DefaultCurrentSystem, "current-system link")
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
+	fs.StringVar(&o.BootIDPath, "boot-id", pipeline.DefaultBootIDPath, "the kernel's boot ID (recover tells a reboot by it)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
