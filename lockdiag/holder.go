@@ -121,16 +121,16 @@ func hint(h Holder) string {
 	}
 	switch h.Kind {
 	case KindOwnUnit:
-		return fmt.Sprintf("our own unit %s still holds the lock: %s, %s for %s; if it hangs: nixfleet-activate unblock --stop-own-unit --older-than DURATION",
+		return fmt.Sprintf("our own unit %s still holds the lock: %s, %s, for %s; if it hangs: nixfleet-activate unblock --stop-own-unit --older-than DURATION",
 			h.Unit, who, stateWord(h.State), heldFor(h))
 	case KindSwitch:
-		return fmt.Sprintf("another switch-to-configuration (%s%s) has run for %s; wait for it, or inspect it: systemctl status %s",
+		return fmt.Sprintf("another switch-to-configuration (%s%s) has held it for %s; wait for it, or inspect it: systemctl status %s",
 			who, inUnit(h.Unit), heldFor(h), orUnknown(h.Unit, fmt.Sprint(h.PID)))
 	case KindInherited:
-		return fmt.Sprintf("%s%s inherited the lock's descriptor and keeps it (%s); restart it: %s",
+		return fmt.Sprintf("%s%s inherited the lock's descriptor and has kept it for %s; restart it: %s",
 			who, inUnit(h.Unit), heldFor(h), restart(h.Unit, h.PID))
 	case KindOther:
-		return fmt.Sprintf("%s%s took the lock itself and is no switch-to-configuration (%s); it holds it until it exits or unlocks",
+		return fmt.Sprintf("%s%s took the lock itself %s ago and is no switch-to-configuration; it holds it until it exits or unlocks",
 			who, inUnit(h.Unit), heldFor(h))
 	case KindZombie:
 		parent := "its parent"
@@ -157,7 +157,7 @@ func heldFor(h Holder) string {
 	if h.HeldForS == nil {
 		return "an unknown time"
 	}
-	return "held " + (time.Duration(*h.HeldForS) * time.Second).String()
+	return (time.Duration(*h.HeldForS) * time.Second).String()
 }
 
 func inUnit(unit string) string {
