@@ -5,15 +5,18 @@ import (
 	"io"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
 // hostStatus is what `status` prints.
 type hostStatus struct {
-	CurrentSystem string                           `json:"current_system"`
-	BootedSystem  string                           `json:"booted_system"`
-	Profile       profileStatus                    `json:"profile"`
-	Lock          string                           `json:"lock"` // free, held, unknown
+	CurrentSystem string        `json:"current_system"`
+	BootedSystem  string        `json:"booted_system"`
+	Profile       profileStatus `json:"profile"`
+	Lock          string        `json:"lock"` // free, held, unknown
+	// LockDiagnosis says who holds the lock, when it is held (issue 19).
+	LockDiagnosis *lockdiag.Diagnosis              `json:"lock_diagnosis,omitempty"`
 	Units         map[string]pipeline.SwitchReport `json:"units"`
 	// InFlight is the record of an unfinished run, if any.
 	InFlight *pipeline.Record `json:"in_flight,omitempty"`
@@ -54,6 +57,10 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 			generation{Number: g.Number, Created: g.Created.Format("2006-01-02T15:04:05"), Current: g.Current})
 	}
 	st.Lock = lockString(env.deps.Backend.SwitchLock(ctx, o.LockPath))
+	if st.Lock == "held" {
+		st.LockDiagnosis, err = env.backend.DiagnoseLock(ctx, o.LockPath, []string{o.SwitchUnit, o.RollbackUnit})
+		note(err)
+	}
 	for _, unit := range []string{o.SwitchUnit, o.RollbackUnit} {
 		us, err := env.deps.Backend.UnitStatus(ctx, unit)
 		note(err)
