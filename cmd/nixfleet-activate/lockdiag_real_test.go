@@ -30,7 +30,9 @@ type diagBox struct {
 	units     *real.Backend
 }
 
-func (b *diagBox) lock() string { return filepath.Join(b.root, "run/nixos/switch-to-configuration.lock") }
+func (b *diagBox) lock() string {
+	return filepath.Join(b.root, "run/nixos/switch-to-configuration.lock")
+}
 
 // run runs the binary inside the container with the test root's paths.
 func (b *diagBox) run(t *testing.T, args ...string) (string, int) {
