@@ -27,7 +27,6 @@ import (
 type diagBox struct {
 	box       *realtest.Container
 	bin, root string
-	units     *real.Backend
 }
 
 func (b *diagBox) lock() string {
