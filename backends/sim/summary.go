@@ -49,5 +49,8 @@ func (h *Host) Summary() string {
 			name, u.ActiveState, u.SubState, u.Result, u.ExecMainCode, u.ExecMainStatus)
 	}
 	fmt.Fprintf(&b, "lock: %s (switch running: %t)\n", h.lock.state, h.switchRunning())
+	for _, p := range h.lock.holders {
+		fmt.Fprintf(&b, "lock holder: pid %d %s state %s in %s\n", p.pid, p.comm, p.state, p.unit)
+	}
 	return b.String()
 }
