@@ -143,6 +143,7 @@ func Diagnose(h Host, lockPath string, ownUnits []string) (*Diagnosis, error) {
 	}
 	r := reader{proc: proc, own: serviceNames(ownUnits), now: h.Now(), ctime: ctime}
 	r.btime, r.btimeErr = readBtime(proc)
+	// GOTCHA: /proc/locks names the process that called flock(2), which may be long gone while a child keeps the descriptor: the fdinfo scan finds who holds it now.
 	for _, pid := range holderPIDs(lockers, fdHolders(proc, id), proc) {
 		d.Holders = append(d.Holders, r.describe(pid, slices.Contains(lockers, pid)))
 	}

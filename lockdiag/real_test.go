@@ -69,3 +69,39 @@ func TestDiagnoseRealFree(t *testing.T) {
 		t.Fatalf("got %+v, %v: want not held", d, err)
 	}
 }
+
+// BenchmarkDiagnoseRealProc diagnoses a lock nobody holds on this machine
+// (a /proc/locks read) and one held by a child (the full fdinfo scan).
+func BenchmarkDiagnoseRealProc(b *testing.B) {
+	dir := b.TempDir()
+	lock := filepath.Join(dir, "l")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("free", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Diagnose(OSHost{Root: dir}, "/l", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	cmd := exec.Command("flock", "--exclusive", lock, "sh", "-c", "echo ready; exec sleep 60")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Skip("flock(1):", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("held", func(b *testing.B) {
+		for b.Loop() {
+			if d, err := Diagnose(OSHost{Root: dir}, "/l", nil); err != nil || len(d.Holders) != 2 {
+				b.Fatal(d, err)
+			}
+		}
+	})
+}

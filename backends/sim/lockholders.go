@@ -243,12 +243,7 @@ func (l lockDiagHost) Proc() *fsview.View {
 // procEntries are the outside holders and the running switch units.
 func (h *Host) procEntries() []*procEntry {
 	out := slices.Clone(h.lock.holders)
-	names := make([]string, 0, len(h.units))
-	for name := range h.units {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range h.unitNames() {
 		u := h.units[name]
 		if u.proc == nil || !u.proc.alive || !u.proc.locks {
 			continue
@@ -290,4 +285,14 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+// unitNames lists the loaded units' names, sorted.
+func (h *Host) unitNames() []string {
+	names := make([]string, 0, len(h.units))
+	for name := range h.units {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

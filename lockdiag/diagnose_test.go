@@ -1,0 +1,78 @@
+package lockdiag
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
+)
+
+// memHost is a Host over an in-memory /proc.
+type memHost struct {
+	v     *fsview.View
+	id    FileID
+	ctime time.Time
+	now   time.Time
+}
+
+func (m memHost) Proc() *fsview.View { return m.v }
+func (m memHost) LockFile(string) (FileID, time.Time, error) {
+	return m.id, m.ctime, nil
+}
+func (m memHost) Now() time.Time { return m.now }
+
+func newMemHost(t *testing.T, files map[string]string) memHost {
+	t.Helper()
+	v := fsview.NewMem()
+	for name, data := range files {
+		if err := v.MkdirAll(name[:len(name)-len(fsview.Basename(name))], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.WriteFile(name, []byte(data), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctime := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	return memHost{v: v, id: FileID{Minor: 0x19, Inode: 77}, ctime: ctime, now: ctime.Add(90 * time.Minute)}
+}
+
+// A locker that is gone, with no descriptor holder readable (fdinfo needs
+// privileges): one holder of unknown kind, dated by the lock file's ctime.
+func TestDiagnoseUnknownHolderFallsBackToCtime(t *testing.T) {
+	h := newMemHost(t, map[string]string{
+		"/proc/locks": "1: FLOCK  ADVISORY  WRITE 0 00:19:77 0 EOF\n2: FLOCK  ADVISORY  WRITE 9 00:19:78 0 EOF\n",
+		"/proc/stat":  "btime 1796000000\n",
+	})
+	d, err := Diagnose(h, "/run/nixos/switch-to-configuration.lock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Held || len(d.Holders) != 1 {
+		t.Fatalf("got %+v: want one holder", d)
+	}
+	got := d.Holders[0]
+	if got.Kind != KindUnknown || got.Comm != "" || got.PPID != nil || got.SinceSource != SinceLockCtime ||
+		*got.HeldForS != 5400 || !got.Since.Equal(h.ctime) {
+		t.Errorf("holder %+v: want unknown, nothing guessed, 5400 s since the ctime", got)
+	}
+	if age, ok := d.Age(); !ok || age != 90*time.Minute || d.Kind() != KindUnknown {
+		t.Errorf("Age() = %v, %v; Kind() = %q", age, ok, d.Kind())
+	}
+}
+
+// Shared locks and waiters do not make the lock held.
+func TestDiagnoseSharedIsFree(t *testing.T) {
+	h := newMemHost(t, map[string]string{
+		"/proc/locks": "1: FLOCK  ADVISORY  READ  12 00:19:77 0 EOF\n1: -> FLOCK  ADVISORY  WRITE 13 00:19:77 0 EOF\n",
+	})
+	d, err := Diagnose(h, "/l", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Held || len(d.Holders) != 0 || len(d.Waiters) != 1 || d.Waiters[0] != 13 {
+		t.Errorf("got %+v: want not held, waiter 13", d)
+	}
+	if _, ok := d.Age(); ok || d.Kind() != "" {
+		t.Error("a free lock has an age or a kind")
+	}
+}
