@@ -90,8 +90,7 @@ func parseLockLine(line string) (LockEntry, bool) {
 	if f[0] == "->" {
 		e.Waiter, f = true, f[1:]
 	}
-	// GOTCHA: "POSIX MANDATORY" vs "ADVISORY", and leases print
-	// "ACTIVE"/"BREAKING": always class, mode, access, pid, file.
+	// GOTCHA: the mode word varies (ADVISORY, MANDATORY, ACTIVE, BREAKING): read by position.
 	if len(f) < 5 {
 		return LockEntry{}, false
 	}
