@@ -124,7 +124,7 @@ func hint(h Holder) string {
 		return fmt.Sprintf("our own unit %s still holds the lock: %s, %s, for %s; if it hangs: nixfleet-activate unblock --stop-own-unit --older-than DURATION",
 			h.Unit, who, stateWord(h.State), heldFor(h))
 	case KindSwitch:
-		return fmt.Sprintf("another switch-to-configuration (%s%s) has held it for %s; wait for it, or inspect it: systemctl status %s",
+		return fmt.Sprintf("switch-to-configuration %s%s, not this agent's, has held it for %s; wait for it, or inspect it: systemctl status %s",
 			who, inUnit(h.Unit), heldFor(h), orUnknown(h.Unit, fmt.Sprint(h.PID)))
 	case KindInherited:
 		return fmt.Sprintf("%s%s inherited the lock's descriptor and has kept it for %s; restart it: %s",
