@@ -78,7 +78,8 @@ type Diagnosis struct {
 	// Lock is the lock file's path; File its identity (MAJ:MIN:INODE).
 	Lock string `json:"lock"`
 	File string `json:"file"`
-	// Held: /proc/locks has an exclusive (WRITE) lock on the file.
+	// Held: /proc/locks or a holder's fdinfo shows an exclusive (WRITE)
+	// lock on the file.
 	Held bool `json:"held"`
 	// Holders are the processes holding it: the locker /proc/locks names
 	// first (when it still exists), then the descriptor's holders by PID.
@@ -138,13 +139,21 @@ func Diagnose(h Host, lockPath string, ownUnits []string) (*Diagnosis, error) {
 	}
 	d := &Diagnosis{Lock: lockPath, File: id.String()}
 	lockers := d.readEntries(data, id)
+	// GOTCHA: /proc/locks names the process that called flock(2), which may be long gone while a child keeps the descriptor: the fdinfo scan finds who holds it now.
+	fdPIDs, fdLockers := fdHolders(proc, id)
+	// GOTCHA: in a PID namespace where the locker is not visible (gone, or outside), /proc/locks hides the entry (fs/locks.c locks_show, Linux 4.9+); fdinfo still lists it, with PID 0.
+	d.Held = d.Held || len(fdPIDs) > 0
+	for _, pid := range fdLockers {
+		if pid > 0 && !slices.Contains(lockers, pid) {
+			lockers = append(lockers, pid)
+		}
+	}
 	if !d.Held {
 		return d, nil
 	}
 	r := reader{proc: proc, own: serviceNames(ownUnits), now: h.Now(), ctime: ctime}
 	r.btime, r.btimeErr = readBtime(proc)
-	// GOTCHA: /proc/locks names the process that called flock(2), which may be long gone while a child keeps the descriptor: the fdinfo scan finds who holds it now.
-	for _, pid := range holderPIDs(lockers, fdHolders(proc, id), proc) {
+	for _, pid := range holderPIDs(lockers, fdPIDs, proc) {
 		d.Holders = append(d.Holders, r.describe(pid, slices.Contains(lockers, pid)))
 	}
 	return d, nil
@@ -195,33 +204,36 @@ func exists(proc *fsview.View, pid int) bool {
 
 func pidPath(pid int, name string) string { return path.Join("/proc", strconv.Itoa(pid), name) }
 
-// fdHolders lists the PIDs with an open file description that carries an
-// exclusive lock on id (a "lock:" line of /proc/<pid>/fdinfo/<fd>, Linux
-// 3.8+). Unreadable processes (gone, or not ours to read) are skipped.
-func fdHolders(proc *fsview.View, id FileID) []int {
+// fdHolders lists, sorted, the PIDs with an open file description that
+// carries an exclusive lock on id (a "lock:" line of
+// /proc/<pid>/fdinfo/<fd>, Linux 3.8+), and the lockers those lines name.
+// Unreadable processes (gone, or not ours to read) are skipped.
+func fdHolders(proc *fsview.View, id FileID) (pids, lockers []int) {
 	dirs, err := proc.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var pids []int
 	for _, e := range dirs {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 0 {
 			continue
 		}
-		if holdsLock(proc, pid, id) {
+		if locker, ok := heldLock(proc, pid, id); ok {
 			pids = append(pids, pid)
+			lockers = append(lockers, locker)
 		}
 	}
 	slices.Sort(pids)
-	return pids
+	return pids, lockers
 }
 
-func holdsLock(proc *fsview.View, pid int, id FileID) bool {
+// heldLock reports whether pid holds an exclusive lock on id, and the
+// locker its fdinfo names.
+func heldLock(proc *fsview.View, pid int, id FileID) (int, bool) {
 	dir := pidPath(pid, "fdinfo")
 	fds, err := proc.ReadDir(dir)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	for _, fd := range fds {
 		data, err := proc.ReadFile(path.Join(dir, fd.Name()))
@@ -230,11 +242,11 @@ func holdsLock(proc *fsview.View, pid int, id FileID) bool {
 		}
 		for _, e := range FdinfoLocks(data) {
 			if e.File == id && e.Exclusive() {
-				return true
+				return e.PID, true
 			}
 		}
 	}
-	return false
+	return 0, false
 }
 
 func readBtime(proc *fsview.View) (time.Time, error) {

@@ -76,3 +76,31 @@ func TestDiagnoseSharedIsFree(t *testing.T) {
 		t.Error("a free lock has an age or a kind")
 	}
 }
+
+// In a PID namespace that cannot see the locker, /proc/locks hides the
+// entry (observed in a systemd-nspawn container, Linux 6.x); the holder's
+// fdinfo still shows the lock, with PID 0, and makes it held.
+func TestDiagnoseHiddenEntryFoundByFdinfo(t *testing.T) {
+	h := newMemHost(t, map[string]string{
+		"/proc/locks":         "1: OFDLCK ADVISORY  READ -1 fe:00:794641 0 EOF\n",
+		"/proc/stat":          "btime 1796000000\n",
+		"/proc/38/stat":       "38 (sh) S 1 38 38 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n",
+		"/proc/38/cmdline":    "/bin/sh\x00/x/bin/switch-to-configuration\x00switch\x00",
+		"/proc/38/cgroup":     "0::/system.slice/other.service\n",
+		"/proc/38/fdinfo/11":  "pos:\t0\nlock:\t1: FLOCK  ADVISORY  WRITE 0 00:19:77 0 EOF\n",
+		"/proc/39/fdinfo/3":   "pos:\t0\nlock:\t1: FLOCK  ADVISORY  READ 0 00:19:77 0 EOF\n",
+		"/proc/self/fdinfo/0": "pos:\t0\n",
+	})
+	d, err := Diagnose(h, "/l", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Held || len(d.Holders) != 1 {
+		t.Fatalf("got %+v: want held by PID 38 only", d)
+	}
+	got := d.Holders[0]
+	if got.PID != 38 || got.Kind != KindSwitch || got.Locker || got.Unit != "other.service" ||
+		!got.Since.Equal(time.Unix(1796000001, 0)) {
+		t.Errorf("holder %+v: want the switch-to-configuration in other.service, started 1 s after boot", got)
+	}
+}

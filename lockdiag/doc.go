@@ -13,7 +13,11 @@
 //     the processes whose open file description carries the lock. This
 //     matters because a flock(2) lock belongs to the open file
 //     description, not to a process: when the locker exits and a child
-//     keeps the descriptor, /proc/locks still names the dead locker;
+//     keeps the descriptor, /proc/locks still names the dead locker (in
+//     the initial PID namespace) or hides the entry altogether (in a
+//     namespace that cannot see the locker, e.g. a container: locks_show
+//     skips a lock whose owner translates to PID 0, Linux 4.9+), while
+//     fdinfo lists it either way;
 //   - /proc/<pid>/stat, cmdline and cgroup (proc(5)): command, state,
 //     parent, start time and systemd unit;
 //   - /proc/stat's btime, to turn a start time in clock ticks into a wall

@@ -67,6 +67,22 @@ func (b *diagBox) waitLock(t *testing.T, want pipeline.LockState) {
 	})
 }
 
+// diagnose runs unblock (diagnosis only) and returns the diagnosis.
+func (b *diagBox) diagnose(t *testing.T) *lockdiag.Diagnosis {
+	t.Helper()
+	stdout, _ := b.run(t, "unblock")
+	var rep real.UnblockReport
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.NotNil(t, rep.Lock)
+	return rep.Lock
+}
+
+// stop is the test's own clean-up of a unit it started.
+func (b *diagBox) stop(t *testing.T, unit string) {
+	b.sh(t, "systemctl stop "+unit)
+	b.waitLock(t, pipeline.LockFree)
+}
+
 func (b *diagBox) active(t *testing.T, unit string) string {
 	return b.sh(t, "systemctl show -P ActiveState "+unit)
 }
@@ -87,10 +103,7 @@ func TestBinaryRealLockDiagnosis(t *testing.T) {
 		// keeps running, as a daemon a switch started does.
 		b.sh(t, "systemd-run --quiet --unit=lockdiag-daemon --remain-after-exit -- flock --exclusive "+b.lock()+
 			" sh -c 'sleep 1000 >/dev/null 2>&1 & echo $! >"+pidFile+"; exit 0'")
-		defer func() {
-			b.sh(t, "systemctl stop lockdiag-daemon") // the test's own clean-up
-			b.waitLock(t, pipeline.LockFree)
-		}()
+		defer b.stop(t, "lockdiag-daemon")
 		b.waitLock(t, pipeline.LockHeld)
 		waitFor(t, nil, "the daemon's main process to exit", func() bool {
 			return b.sh(t, "systemctl show -P SubState lockdiag-daemon") == "exited"
@@ -135,6 +148,50 @@ func TestBinaryRealLockDiagnosis(t *testing.T) {
 		assert.Equal(t, "active", b.active(t, "lockdiag-daemon"))
 		b.sh(t, "kill -0 "+strconv.Itoa(sleeper))
 		b.waitLock(t, pipeline.LockHeld)
+	})
+
+	t.Run("foreign switch", func(t *testing.T) {
+		// A switch-to-configuration script (run by its interpreter, as the
+		// Perl one is) holds the lock on its descriptor 9; its sleeping
+		// child does not inherit it.
+		script := filepath.Join(dir, "foreign/bin/switch-to-configuration")
+		require.NoError(t, os.MkdirAll(filepath.Dir(script), 0o755))
+		require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nexec 9>\"$1\"\nflock --exclusive 9\nsleep 1000 9>&-\n"), 0o755))
+		b.sh(t, "systemd-run --quiet --unit=lockdiag-foreign -- "+script+" "+b.lock())
+		defer b.stop(t, "lockdiag-foreign")
+		b.waitLock(t, pipeline.LockHeld)
+		d := b.diagnose(t)
+		require.Len(t, d.Holders, 1, "%+v", d.Holders)
+		h := d.Holders[0]
+		assert.Equal(t, lockdiag.KindSwitch, h.Kind)
+		assert.Equal(t, "lockdiag-foreign.service", h.Unit)
+		assert.Equal(t, []string{"/bin/sh", script, b.lock()}, h.Cmdline)
+		assert.Contains(t, h.Hint, "wait for it")
+	})
+
+	t.Run("zombie", func(t *testing.T) {
+		// flock(1) takes the lock on the shell's descriptor 9 in the
+		// background and exits; the shell has become sleep, which never
+		// reaps it: a zombie locker, and a parent that keeps the descriptor.
+		b.sh(t, "systemd-run --quiet --unit=lockdiag-zombie -- sh -c 'exec 9>"+b.lock()+"; flock --exclusive 9 & exec sleep 1000'")
+		defer b.stop(t, "lockdiag-zombie")
+		b.waitLock(t, pipeline.LockHeld)
+		var d *lockdiag.Diagnosis
+		waitFor(t, nil, "the locker to become a zombie", func() bool {
+			d = b.diagnose(t)
+			return len(d.Holders) > 0 && d.Holders[0].State == "Z"
+		})
+		require.Len(t, d.Holders, 2, "%+v", d.Holders)
+		z, parent := d.Holders[0], d.Holders[1]
+		assert.Equal(t, lockdiag.KindZombie, z.Kind)
+		assert.True(t, z.Locker)
+		assert.Equal(t, "flock", z.Comm)
+		require.NotNil(t, z.PPID)
+		assert.Equal(t, parent.PID, *z.PPID)
+		assert.Equal(t, "sleep", z.ParentComm)
+		assert.Equal(t, "lockdiag-zombie.service", z.ParentUnit)
+		assert.Contains(t, z.Hint, "systemctl restart lockdiag-zombie.service")
+		assert.Equal(t, lockdiag.KindInherited, parent.Kind)
 	})
 
 	t.Run("own hung unit", func(t *testing.T) {
