@@ -11,16 +11,16 @@ import (
 
 // hostStatus is what `status` prints.
 type hostStatus struct {
-	CurrentSystem string        `json:"current_system"`
-	BootedSystem  string        `json:"booted_system"`
-	Profile       profileStatus `json:"profile"`
-	Lock          string        `json:"lock"` // free, held, unknown
-	// LockDiagnosis says who holds the lock, when it is held (issue 19).
-	LockDiagnosis *lockdiag.Diagnosis              `json:"lock_diagnosis,omitempty"`
+	CurrentSystem string                           `json:"current_system"`
+	BootedSystem  string                           `json:"booted_system"`
+	Profile       profileStatus                    `json:"profile"`
+	Lock          string                           `json:"lock"` // free, held, unknown
 	Units         map[string]pipeline.SwitchReport `json:"units"`
 	// InFlight is the record of an unfinished run, if any.
 	InFlight *pipeline.Record `json:"in_flight,omitempty"`
 	Errors   []string         `json:"errors,omitempty"`
+	// LockDiagnosis says who holds the lock, when it is held (issue 19).
+	LockDiagnosis *lockdiag.Diagnosis `json:"lock_diagnosis,omitempty"`
 }
 
 type profileStatus struct {
