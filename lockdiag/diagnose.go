@@ -86,26 +86,24 @@ type Diagnosis struct {
 	Holders []Holder `json:"holders,omitempty"`
 	// Waiters are PIDs blocked waiting for the lock ("->" lines).
 	Waiters []int `json:"waiters,omitempty"`
+	// Kind is the first holder's kind and HeldForS the longest holder's
+	// age in seconds: what a monitor alerts on ("blocked for more than N
+	// minutes, by what"). Unset when not held or unknown.
+	Kind     Kind   `json:"kind,omitempty"`
+	HeldForS *int64 `json:"held_for_s,omitempty"`
 }
 
-// Age is the longest HeldForS among the holders, for a monitor's "blocked
-// for more than N minutes" alert; false when no holder's age is known.
-func (d *Diagnosis) Age() (time.Duration, bool) {
-	var best int64 = -1
+// summarize sets Kind and HeldForS from the holders.
+func (d *Diagnosis) summarize() {
+	if len(d.Holders) > 0 {
+		d.Kind = d.Holders[0].Kind
+	}
 	for _, h := range d.Holders {
-		if h.HeldForS != nil && *h.HeldForS > best {
-			best = *h.HeldForS
+		if h.HeldForS != nil && (d.HeldForS == nil || *h.HeldForS > *d.HeldForS) {
+			held := *h.HeldForS
+			d.HeldForS = &held
 		}
 	}
-	return time.Duration(best) * time.Second, best >= 0
-}
-
-// Kind is the first holder's kind ("" when the lock is not held).
-func (d *Diagnosis) Kind() Kind {
-	if len(d.Holders) == 0 {
-		return ""
-	}
-	return d.Holders[0].Kind
 }
 
 // Host is where a diagnosis reads its facts: the real machine (OSHost) or
@@ -156,6 +154,7 @@ func Diagnose(h Host, lockPath string, ownUnits []string) (*Diagnosis, error) {
 	for _, pid := range holderPIDs(lockers, fdPIDs, proc) {
 		d.Holders = append(d.Holders, r.describe(pid, slices.Contains(lockers, pid)))
 	}
+	d.summarize()
 	return d, nil
 }
 

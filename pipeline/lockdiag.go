@@ -45,7 +45,7 @@ func LockReason(lockPath string, d *lockdiag.Diagnosis) string {
 		return "another switch-to-configuration holds " + lockPath
 	}
 	who := "the switch lock " + lockPath + " is held"
-	if d.Kind() == lockdiag.KindSwitch {
+	if d.Kind == lockdiag.KindSwitch {
 		who = "another switch-to-configuration holds " + lockPath
 	}
 	return who + ": " + d.Holders[0].Hint
