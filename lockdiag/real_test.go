@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -12,9 +13,6 @@ import (
 // and diagnoses it through this machine's /proc: the flock process is the
 // locker, its child (which inherited the descriptor) a second holder.
 func TestDiagnoseRealFlock(t *testing.T) {
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
 	if _, err := os.Stat("/proc/locks"); err != nil {
 		t.Skip("no /proc/locks")
 	}
@@ -23,19 +21,7 @@ func TestDiagnoseRealFlock(t *testing.T) {
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("flock", "--exclusive", lock, "sh", "-c", "echo ready; exec sleep 30")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	// flock(1) runs the command only once it holds the lock.
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("child said %q, %v", line, err)
-	}
+	cmd := holdFlock(t, lock)
 	d, err := Diagnose(OSHost{Root: dir}, "/switch.lock", []string{"nixfleet-activate-switch"})
 	if err != nil {
 		t.Fatal(err)
@@ -85,18 +71,7 @@ func BenchmarkDiagnoseRealProc(b *testing.B) {
 			}
 		}
 	})
-	cmd := exec.Command("flock", "--exclusive", lock, "sh", "-c", "echo ready; exec sleep 60")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Skip("flock(1):", err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
-		b.Fatal(err)
-	}
+	holdFlock(b, lock)
 	b.Run("held", func(b *testing.B) {
 		for b.Loop() {
 			if d, err := Diagnose(OSHost{Root: dir}, "/l", nil); err != nil || len(d.Holders) != 2 {
@@ -104,4 +79,29 @@ func BenchmarkDiagnoseRealProc(b *testing.B) {
 			}
 		}
 	})
+}
+
+// holdFlock starts `flock --exclusive LOCK sh -c 'echo ready; exec sleep
+// 30'`, returns once the child holds the lock, and kills it on cleanup.
+func holdFlock(tb testing.TB, lock string) *exec.Cmd {
+	tb.Helper()
+	if _, err := exec.LookPath("flock"); err != nil {
+		tb.Skip("flock(1) not installed")
+	}
+	cmd := exec.Command("flock", "--exclusive", lock, "sh", "-c", "echo ready; exec sleep 30")
+	// Its own process group, so the cleanup ends the sleeping child too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	// flock(1) runs the command only once it holds the lock.
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		tb.Fatalf("child said %q, %v", line, err)
+	}
+	return cmd
 }
