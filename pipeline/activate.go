@@ -90,8 +90,10 @@ func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
 		return nil
 	case state == LockHeld:
 		r.log.Info("another switch-to-configuration holds the lock", "lock", r.o.LockPath)
-		return &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
+		out := &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
 			Reason: "another switch-to-configuration holds " + r.o.LockPath}
+		r.explainLock(ctx, out) // issue 19: who holds it, and what to do
+		return out
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 )
 
 // Kind is an outcome's class: the "outcome" field of the JSON wire format.
@@ -226,6 +228,9 @@ type Outcome struct {
 	// Earlier is the recovered outcome of an unfinished earlier run,
 	// resolved before this run started.
 	Earlier *Outcome `json:"earlier,omitempty"`
+	// LockHolders (skipped at lock-probe) are the processes holding the
+	// switch lock, each with its kind, age and a hint (issue 19).
+	LockHolders []lockdiag.Holder `json:"lock_holders,omitempty"`
 }
 
 // Success reports whether the outcome is a clean success (settled or

@@ -15,7 +15,7 @@ import (
 func assertCommands() []command {
 	return []command{
 		{name: "outcome", usage: "outcome KIND [FIELD=VALUE|FIELD!=VALUE|FIELD=~REGEXP...]",
-			summary: "checks the last outcome's kind and JSON fields: nested fields with dots (switch.exit_code), null for an unknown exit status, an empty VALUE for an absent field, lists comma-joined (components=kernel,initrd); FIELD!=VALUE demands any other value (FIELD!= : that the field is present); on failure prints the whole JSON",
+			summary: "checks the last outcome's kind and JSON fields: nested fields with dots (switch.exit_code, list items by index: lock_holders.0.kind), null for an unknown exit status, an empty VALUE for an absent field, lists comma-joined (components=kernel,initrd); FIELD!=VALUE demands any other value (FIELD!= : that the field is present); on failure prints the whole JSON",
 			run:     runOutcome},
 		{name: "link", usage: "link PATH ALIAS|missing|TARGET",
 			summary: "checks where a link (/run/current-system, /run/booted-system) points: at the closure ALIAS, nowhere (missing), or at the raw TARGET",
@@ -122,6 +122,15 @@ type absent struct{}
 func lookupField(fields map[string]any, key string) any {
 	var cur any = fields
 	for _, part := range strings.Split(key, ".") {
+		if list, ok := cur.([]any); ok {
+			// A number indexes a list (lock_holders.0.kind).
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(list) {
+				return absent{}
+			}
+			cur = list[i]
+			continue
+		}
 		obj, ok := cur.(map[string]any)
 		if !ok {
 			return absent{}

@@ -122,7 +122,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	}
 	process := newMortalAgent(h, s.w.kill, cancel)
 	s.w.kill = nil
-	b := real.New(real.Config{Runner: process, Locker: process,
+	b := real.New(real.Config{Runner: process, Locker: process, LockDiag: h.LockDiag(),
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,

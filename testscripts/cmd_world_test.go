@@ -43,9 +43,7 @@ func worldCommands() []command {
 		{name: "booted", usage: "booted ALIAS|missing|PATH",
 			summary: "points /run/booted-system at the closure or at PATH, or removes it",
 			effect:  linkEffect(sim.DefaultBootedSystem)},
-		{name: "lock", usage: "lock free|shared|exclusive|stale|file-missing|dir-missing|probe-error",
-			summary: "puts /run/nixos/switch-to-configuration.lock in a state: held by another switch (exclusive), held shared, left by a dead process (stale), its file or /run/nixos missing, or unprobeable (permission denied)",
-			effect:  lockEffect},
+		{name: "lock", usage: lockUsage, summary: lockSummary, effect: lockEffect},
 		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N] [duration=D|hang]",
 			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); duration=D makes each take D of virtual time before it answers, hang makes it answer never: it runs until the agent's own command timeout kills it (60 s); cite the tool version a text follows in the scenario's comment",
 			effect:  faultEffect},
@@ -336,6 +334,9 @@ var lockStates = []sim.LockState{sim.LockFree, sim.LockShared, sim.LockExclusive
 	sim.LockFileMissing, sim.LockDirMissing, sim.LockProbeError}
 
 func lockEffect(s *script, args []string) (func() error, error) {
+	if len(args) > 0 && strings.HasPrefix(args[0], "held-by=") {
+		return holderEffect(s, args) // issue 19
+	}
 	if len(args) != 1 || !slices.Contains(lockStates, sim.LockState(args[0])) {
 		return nil, fmt.Errorf("want one of %v", lockStates)
 	}

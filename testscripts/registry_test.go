@@ -54,6 +54,7 @@ func init() {
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
 	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand())
+	commands = append(commands, unblockCommand())
 	commands = append(commands, assertCommands()...)
 }
 

@@ -26,6 +26,10 @@ type config struct {
 	logFormat string // auto, text, json
 	logLevel  string
 	sim       string // embedded simulated host scenario; "" = the real host
+	// stopOwnUnit and olderThan are unblock's: stop our own switch unit
+	// when it has held the lock longer than olderThan.
+	stopOwnUnit bool
+	olderThan   time.Duration
 
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
@@ -36,6 +40,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] rollback
        nixfleet-activate [flags] recover
        nixfleet-activate [flags] status
+       nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
 
 Every invocation first recovers an unfinished earlier run from its in-flight
@@ -77,6 +82,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedKeys, "trusted-public-keys", "", "space-separated trusted-public-keys for nix-store --realise (default: nix.conf's)")
 	fs.DurationVar(&c.realiseTimeout, "realise-timeout", 30*time.Minute, "bound on one nix-store --realise")
 	fs.DurationVar(&c.commandTimeout, "command-timeout", time.Minute, "bound on every other command")
+	fs.BoolVar(&c.stopOwnUnit, "stop-own-unit", false, "unblock: stop this agent's own switch unit holding the lock (needs --older-than)")
+	fs.DurationVar(&c.olderThan, "older-than", 0, "unblock: stop the own unit only when it has held the lock longer than this")
 	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
@@ -125,13 +132,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status); -h for help")
+		return errors.New("missing subcommand (activate, rollback, recover, status, unblock); -h for help")
 	}
 	c.command = positional[0]
-	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0}
+	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status)", c.command)
+		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status, unblock)", c.command)
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
@@ -144,6 +151,20 @@ func (c *config) setCommand(positional []string) error {
 	}
 	if c.dryRun && (c.command == "status" || c.command == "recover") {
 		return errors.New("--dry-run applies to activate and rollback")
+	}
+	return c.checkUnblock()
+}
+
+// checkUnblock: --stop-own-unit belongs to unblock and needs a positive
+// --older-than (issue 19).
+func (c *config) checkUnblock() error {
+	switch {
+	case c.dryRun && c.command == "unblock":
+		return errors.New("--dry-run applies to activate and rollback")
+	case c.stopOwnUnit && c.command != "unblock":
+		return errors.New("--stop-own-unit applies to unblock")
+	case c.stopOwnUnit && c.olderThan <= 0:
+		return errors.New("--stop-own-unit needs --older-than DURATION (a positive bound)")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 //	nixfleet-activate [flags] rollback
 //	nixfleet-activate [flags] recover
 //	nixfleet-activate [flags] status
+//	nixfleet-activate [flags] unblock [--stop-own-unit --older-than D]
 //
 // With --sim NAME the same binary runs against an embedded simulated host
 // (see --sim list), so the pipeline can be watched on any machine.
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.rollback(ctx, stdout)
 	case "recover":
 		return env.recover(ctx, stdout)
+	case "unblock":
+		return env.unblock(ctx, stdout)
 	default:
 		return env.status(ctx, stdout)
 	}
