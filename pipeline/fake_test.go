@@ -50,6 +50,8 @@ type fakeHost struct {
 	setErrAfter int // SetProfile fails from this call on (1-based); 0: setErr applies always
 	setCalls    int
 	rollbackErr error
+	// switchGenErr makes SwitchGeneration fail.
+	switchGenErr error
 	fireErr     error
 	releaseErr  error
 	plans       map[string]switchPlan // by closure basename
@@ -138,6 +140,18 @@ func (h *fakeHost) RollbackProfile(_ context.Context, profile string) error {
 	}
 	h.generation--
 	return h.fs.ReplaceLink(fmt.Sprintf("system-%d-link", h.generation), profile)
+}
+
+func (h *fakeHost) SwitchGeneration(_ context.Context, profile string, generation int) error {
+	h.record("switch-generation %d", generation)
+	if h.switchGenErr != nil {
+		return h.switchGenErr
+	}
+	link := fmt.Sprintf("system-%d-link", generation)
+	if _, err := h.fs.Lstat("/nix/var/nix/profiles/" + link); err != nil {
+		return &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: fmt.Sprintf("error: profile version %d does not exist", generation)}
+	}
+	return h.fs.ReplaceLink(link, profile)
 }
 
 func (h *fakeHost) SwitchLock(context.Context, string) (LockState, error) {

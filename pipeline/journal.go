@@ -42,6 +42,13 @@ const (
 	StepFiring Step = "firing"
 	// StepFired: the unit was started; FiredAt is set.
 	StepFired Step = "fired"
+	// StepRestoringProfile: the run failed (Pending) and nix-env
+	// --switch-generation back to PreviousGeneration may have run.
+	StepRestoringProfile Step = "restoring-profile"
+	// StepRestoringBoot: the profile is back; the previous closure's
+	// switch-to-configuration boot may have been fired in RestoreUnit
+	// (RestoreFiredAt is set once it was).
+	StepRestoringBoot Step = "restoring-boot"
 )
 
 // Record is the in-flight journal entry of one activation or rollback:
@@ -68,6 +75,20 @@ type Record struct {
 	PollBudgetMS   int64     `json:"poll_budget_ms"`
 	StartedAt      time.Time `json:"started_at"`
 	FiredAt        time.Time `json:"fired_at,omitzero"`
+	// AlreadyRunning: current-system already was the closure; the fired
+	// boot action only refreshes the boot entry.
+	AlreadyRunning bool `json:"already_running,omitempty"`
+	// OnFailure is the run's --on-failure ("" reads as restore).
+	OnFailure OnFailure `json:"on_failure,omitempty"`
+	// Pending is the failure being restored from (steps restoring-*).
+	Pending *Outcome `json:"pending,omitempty"`
+	// RestoreBoot: the run's switch-to-configuration executed, so the
+	// restore also runs the previous closure's boot action.
+	RestoreBoot bool `json:"restore_boot,omitempty"`
+	// RestoreUnit and RestoreFiredAt name the restore unit and when it was
+	// started.
+	RestoreUnit    string    `json:"restore_unit,omitempty"`
+	RestoreFiredAt time.Time `json:"restore_fired_at,omitzero"`
 }
 
 // Journal keeps at most one in-flight record.

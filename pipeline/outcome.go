@@ -42,6 +42,11 @@ const (
 	DeferredPendingReboot Kind = "deferred-pending-reboot"
 )
 
+// AlreadyCurrent: /run/current-system and the system profile already are the
+// target closure (for a rollback: the target generation); nothing was set
+// and nothing fired. A success.
+const AlreadyCurrent Kind = "already-current"
+
 // Rollback outcomes.
 const (
 	// RollbackSucceeded: the profile went back one generation and
@@ -92,6 +97,7 @@ const (
 	PhaseSwitchWait        Phase = "switch-wait"
 	PhaseJournal           Phase = "journal"
 	PhaseRecover           Phase = "recover"
+	PhaseCurrentCheck      Phase = "current-check"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -100,7 +106,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
-	PhaseJournal, PhaseRecover,
+	PhaseJournal, PhaseRecover, PhaseCurrentCheck,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -198,6 +204,13 @@ type Outcome struct {
 	// ProfileCorrected: the profile had moved off the closure after the
 	// switch and was pointed back.
 	ProfileCorrected bool `json:"profile_corrected,omitempty"`
+	// Restored reports the restore after a failed run that moved the
+	// profile while the host did not come to run the closure.
+	Restored *Restore `json:"restored,omitempty"`
+	// AlreadyRunning: current-system already was the closure, so only the
+	// profile was set and the boot entry refreshed (boot action); nothing
+	// was switched.
+	AlreadyRunning bool `json:"already_running,omitempty"`
 	// Warnings lists non-fatal problems (e.g. a failed self-correction).
 	Warnings []string `json:"warnings,omitempty"`
 	// ElapsedMS is the time from start to outcome, in milliseconds (virtual
@@ -215,7 +228,7 @@ type Outcome struct {
 }
 
 // Success reports whether the outcome is a clean success (settled or
-// rollback-succeeded with exit 0).
+// rollback-succeeded with exit 0, or already-current).
 func (o Outcome) Success() bool {
-	return o.Kind == Settled || o.Kind == RollbackSucceeded
+	return o.Kind == Settled || o.Kind == RollbackSucceeded || o.Kind == AlreadyCurrent
 }

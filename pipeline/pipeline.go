@@ -50,6 +50,9 @@ type Deps struct {
 	Journal Journal
 	// Log receives one structured record per step; nil discards.
 	Log *slog.Logger
+	// LastActivation keeps the record of the last activation that Rollback
+	// undoes; nil keeps none.
+	LastActivation LastActivationStore
 }
 
 // Target is what a fleet controller asks to activate.
@@ -90,6 +93,19 @@ type Options struct {
 	// StoreDir, Profile, CurrentSystem, BootedSystem and LockPath are paths
 	// in the filesystem view.
 	StoreDir, Profile, CurrentSystem, BootedSystem, LockPath string
+	// RestoreUnit names the transient unit of a restore's boot action
+	// (default DefaultRestoreUnit).
+	RestoreUnit string
+	// OnFailure says what a failed run does with the profile it moved
+	// (default OnFailureRestore).
+	OnFailure OnFailure
+	// Force runs the switch even when the host already runs the closure
+	// and the profile points at it (otherwise: already-current).
+	Force bool
+	// RollbackGeneration, when > 0, is the generation Rollback returns to
+	// (rollback --generation N); 0 chooses from the last-activation record
+	// or the previous generation.
+	RollbackGeneration int
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -112,6 +128,10 @@ func (o Options) WithDefaults() Options {
 	def(&o.CurrentSystem, DefaultCurrentSystem)
 	def(&o.BootedSystem, DefaultBootedSystem)
 	def(&o.LockPath, DefaultLockPath)
+	def(&o.RestoreUnit, DefaultRestoreUnit)
+	if o.OnFailure == "" {
+		o.OnFailure = OnFailureRestore
+	}
 	return o
 }
 
@@ -127,6 +147,11 @@ type run struct {
 	warnings []string
 	// meta is echoed in the outcome and stored in the record.
 	meta map[string]string
+	// restoreDone: the restore post-step has run (or been decided).
+	restoreDone bool
+	// alreadyRunning: current-system was the target closure when the run
+	// started (only the profile and the boot entry change).
+	alreadyRunning bool
 }
 
 func newRun(d Deps, o Options) *run {
@@ -142,6 +167,7 @@ func (r *run) finish(out Outcome) Outcome {
 	if r.rec != nil {
 		r.reportProfile(&out)
 	}
+	r.saveLastActivation(&out)
 	r.endRecord(&out)
 	out.Warnings = append(r.warnings, out.Warnings...)
 	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()

@@ -52,7 +52,7 @@ func init() {
 	commands = append(commands, worldCommands()...)
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
-	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand())
+	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())
 	commands = append(commands, assertCommands()...)
 }
 

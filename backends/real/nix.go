@@ -47,6 +47,16 @@ func (b *Backend) RollbackProfile(ctx context.Context, profile string) error {
 	return err
 }
 
+// SwitchGeneration runs SwitchGenerationCmd (nix-env --profile P
+// --switch-generation N). Nix 2.8 prints "switching profile from version M
+// to N" on stderr and exits 0; for a missing generation it exits 1 with
+// "error: profile version N does not exist". Errors: *pipeline.CommandError
+// on a non-zero exit; a plain error on timeout or when it cannot run.
+func (b *Backend) SwitchGeneration(ctx context.Context, profile string, generation int) error {
+	_, err := b.runChecked(ctx, b.SwitchGenerationCmd(profile, generation))
+	return err
+}
+
 // ListGenerations runs ListGenerationsCmd and parses it with
 // ParseGenerations in the host's local time zone (nix-env prints local
 // time). A profile that does not exist yields no generations (Nix 2.8 exits
