@@ -52,11 +52,11 @@ type fakeHost struct {
 	rollbackErr error
 	// switchGenErr makes SwitchGeneration fail.
 	switchGenErr error
-	fireErr     error
-	releaseErr  error
-	plans       map[string]switchPlan // by closure basename
-	units       map[string]UnitStatus
-	generation  int
+	fireErr      error
+	releaseErr   error
+	plans        map[string]switchPlan // by closure basename
+	units        map[string]UnitStatus
+	generation   int
 }
 
 func newFakeHost(t *testing.T) *fakeHost {
