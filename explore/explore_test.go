@@ -187,7 +187,10 @@ func TestKillBeforeFireIsRecoveredAsAbandoned(t *testing.T) {
 	require.NotNil(t, r.Recovered)
 	assert.Equal(t, pipeline.Abandoned, r.Recovered.Kind)
 	assert.Empty(t, r.end.runs, "nothing fired")
-	assert.Equal(t, newSys, r.end.profile, "the profile was set before the kill")
+	// Deliberate change (issue 9): recovery points the set profile back.
+	require.NotNil(t, r.Recovered.Restored)
+	assert.Equal(t, pipeline.RestoreDone, r.Recovered.Restored.Status)
+	assert.Equal(t, oldSys, r.end.profile, "the profile set before the kill is restored")
 }
 
 func TestKillAfterFireIsFollowedWithoutFiringAgain(t *testing.T) {
