@@ -98,6 +98,7 @@ const (
 	PhaseJournal           Phase = "journal"
 	PhaseRecover           Phase = "recover"
 	PhaseCurrentCheck      Phase = "current-check"
+	PhaseRestore           Phase = "restore"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -106,7 +107,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
-	PhaseJournal, PhaseRecover, PhaseCurrentCheck,
+	PhaseJournal, PhaseRecover, PhaseCurrentCheck, PhaseRestore,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON

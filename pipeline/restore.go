@@ -112,7 +112,15 @@ func (r *run) restoreOnFailure(ctx context.Context, out Outcome) Outcome {
 	}
 	pending := out
 	r.rec.Pending, r.rec.RestoreBoot = &pending, boot
-	return r.withRestore(out, r.restore(ctx, false))
+	res := r.restore(ctx, false)
+	if ctx.Err() != nil {
+		// The record stays at its restoring step: recover finishes the restore.
+		stopped := interrupted(PhaseRestore, out.Closure, ctx)
+		stopped.Restored = &res
+		r.restoreDone = true
+		return stopped
+	}
+	return r.withRestore(out, res)
 }
 
 // profileMoved reports whether the profile is off the generation or
@@ -160,12 +168,19 @@ func (r *run) restoreSafety(ctx context.Context) (boot bool, reason string) {
 		return false, ""
 	case st.State == UnitRunning:
 		return false, fmt.Sprintf("%s is still running: the switch may still be changing the host", r.rec.Unit)
-	case st.State == UnitUnknown && fired:
+	case st.State == UnitUnknown && (fired || r.switchRunning(ctx)):
 		return false, fmt.Sprintf("%s's state is unknown (not loaded): the switch may still be changing the host", r.rec.Unit)
 	case st.State == UnitExited:
 		return st.ExitCode == nil || !ExecSetupFailed(*st.ExitCode), ""
 	}
 	return false, ""
+}
+
+// switchRunning reports whether a switch-to-configuration holds the switch
+// lock: a fire recorded as under way whose unit status was lost may be it.
+func (r *run) switchRunning(ctx context.Context) bool {
+	state, err := r.d.Backend.SwitchLock(ctx, r.o.LockPath)
+	return err == nil && state == LockHeld
 }
 
 // withRestore attaches the restore to out: a warning for anything short of
