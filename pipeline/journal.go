@@ -172,14 +172,20 @@ func (j FileJournal) keepAside(cause error) error {
 // Save writes r atomically, creating Dir when missing.
 func (j FileJournal) Save(r Record) error {
 	r.Version = RecordVersion
-	data, err := json.Marshal(r)
+	return saveStateFile(j.FS, j.Dir, j.file(), r)
+}
+
+// saveStateFile writes v as one JSON line to file atomically (temporary
+// file, fsync, rename, fsync of the directory), creating dir when missing.
+func saveStateFile(v *fsview.View, dir, file string, value any) error {
+	data, err := json.Marshal(value)
 	if err != nil {
 		return err
 	}
-	if err := j.FS.MkdirAll(j.Dir, 0o755); err != nil {
+	if err := v.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return j.FS.WriteFileAtomic(j.file(), append(data, '\n'), 0o644)
+	return v.WriteFileAtomic(file, append(data, '\n'), 0o644)
 }
 
 // Clear removes the record.

@@ -87,14 +87,7 @@ func (f FileLastActivation) Load() (*LastActivation, error) {
 // Save writes the record atomically, creating Dir when missing.
 func (f FileLastActivation) Save(la LastActivation) error {
 	la.Version = LastActivationVersion
-	data, err := json.Marshal(la)
-	if err != nil {
-		return err
-	}
-	if err := f.FS.MkdirAll(f.Dir, 0o755); err != nil {
-		return err
-	}
-	return f.FS.WriteFileAtomic(f.file(), append(data, '\n'), 0o644)
+	return saveStateFile(f.FS, f.Dir, f.file(), la)
 }
 
 // saveLastActivation writes the record of an activation that reached the

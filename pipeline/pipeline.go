@@ -9,6 +9,9 @@
 //     start over an unresolved earlier run's in-flight record;
 //  2. probe the switch lock: held => Skipped; unknown => go on (fail-open);
 //     check that /run/current-system is readable (else nothing changes);
+//     current-system and profile already the closure => AlreadyCurrent
+//     (unless Options.Force); current-system alone => set the profile and
+//     refresh the boot entry with the closure's boot action (current.go);
 //  3. realise the store path (fetch + signature check); trust failure =>
 //     SignatureMismatch, other failure => RealiseFailed; the realised path
 //     must equal the requested one;
@@ -23,7 +26,11 @@
 //     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
-//     clear the record.
+//     clear the record;
+//  9. on a failure that left current-system where the run found it, point
+//     the profile back at its starting generation and restore the boot
+//     default (restore.go; Options.OnFailure), and write the last-activation
+//     record that Rollback undoes (lastactivation.go).
 //
 // Recover works out the outcome of a run that died half-way from its
 // record and the host as it is now, without firing anything again.
