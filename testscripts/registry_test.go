@@ -50,6 +50,7 @@ func condition(name string) (bool, error) {
 
 func init() {
 	commands = append(commands, worldCommands()...)
+	commands = append(commands, generationDeletedCommand())
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
 	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())

@@ -238,6 +238,22 @@ func (h *Host) SetGeneration(n int, basename string) error {
 	return h.fs.ReplaceLink(path.Base(link), h.cfg.Profile)
 }
 
+// DeleteGeneration removes the system profile's generation n, as
+// `nix-env --delete-generations n` or `nix-collect-garbage -d` would; like
+// them it refuses the current generation. Errors: n is current or missing,
+// a view error.
+func (h *Host) DeleteGeneration(n int) error {
+	if n == h.ProfileGeneration() {
+		return fmt.Errorf("sim: generation %d is current", n)
+	}
+	link := generationLink(h.cfg.Profile, n)
+	if err := h.fs.Remove(link); err != nil {
+		return fmt.Errorf("sim: deleting generation %d: %w", n, err)
+	}
+	delete(h.genTimes, link)
+	return nil
+}
+
 // ensureValid checks basename and puts it in the store.
 func (h *Host) ensureValid(basename string) error {
 	if msg := checkBasename(basename); msg != "" {
