@@ -71,7 +71,7 @@ func (r *run) abandoned(rec Record, phase Phase, reason string) Outcome {
 		now = "(unreadable: " + err.Error() + ")"
 	}
 	return Outcome{Kind: Abandoned, Phase: phase, Closure: rec.Closure, Generation: r.profileGeneration(),
-		Reason: fmt.Sprintf("%s; profile now at %s (was %s, generation %d)", reason, now, rec.PreviousProfile, rec.PreviousGeneration)}
+		Reason: fmt.Sprintf("%s; profile found at %s (was %s, generation %d)", reason, now, rec.PreviousProfile, rec.PreviousGeneration)}
 }
 
 // wasFired decides whether a fire that was under way when the agent died

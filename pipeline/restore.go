@@ -189,19 +189,26 @@ func (r *run) switchRunning(ctx context.Context) bool {
 func (r *run) withRestore(out Outcome, res Restore) Outcome {
 	out.Restored = &res
 	r.restoreDone = true
-	if res.Status != RestoreDone {
-		out.Warnings = append(out.Warnings, fmt.Sprintf("restore %s: profile not back on generation %d (%s): %s",
-			res.Status, res.Generation, res.Profile, res.Reason))
-		if res.Status == RestorePartial {
-			out.Warnings[len(out.Warnings)-1] = fmt.Sprintf("restore partial: profile back on generation %d, boot default %s: %s",
-				res.Generation, res.Boot, res.Reason)
-		}
+	if w := restoreWarning(res); w != "" {
+		out.Warnings = append(out.Warnings, w)
 	}
 	if out.Kind == Skipped && res.Status != RestoreDone {
 		out.Kind = r.failKind(r.rec.Op)
 		out.Reason = "the profile was moved and not fully restored: " + out.Reason
 	}
 	return out
+}
+
+// restoreWarning is the warning of a restore short of restored ("" for a
+// full one).
+func restoreWarning(res Restore) string {
+	switch res.Status {
+	case RestoreDone:
+		return ""
+	case RestorePartial:
+		return fmt.Sprintf("restore partial: profile back on generation %d, boot default %s: %s", res.Generation, res.Boot, res.Reason)
+	}
+	return fmt.Sprintf("restore %s: profile not back on generation %d (%s): %s", res.Status, res.Generation, res.Profile, res.Reason)
 }
 
 // restore points the profile back at the starting generation and, when the
