@@ -49,7 +49,6 @@ type fakeHost struct {
 	setErr      error
 	setErrAfter int // SetProfile fails from this call on (1-based); 0: setErr applies always
 	setCalls    int
-	rollbackErr error
 	// switchGenErr makes SwitchGeneration fail.
 	switchGenErr error
 	fireErr      error
@@ -131,15 +130,6 @@ func (h *fakeHost) SetProfile(_ context.Context, profile, storePath string) erro
 	}
 	h.pointProfile(path.Base(storePath))
 	return nil
-}
-
-func (h *fakeHost) RollbackProfile(_ context.Context, profile string) error {
-	h.record("rollback")
-	if h.rollbackErr != nil {
-		return h.rollbackErr
-	}
-	h.generation--
-	return h.fs.ReplaceLink(fmt.Sprintf("system-%d-link", h.generation), profile)
 }
 
 func (h *fakeHost) SwitchGeneration(_ context.Context, profile string, generation int) error {

@@ -36,7 +36,8 @@ const (
 	StepRealised Step = "realised"
 	// StepProfileSet: the profile points at the closure; nothing fired.
 	StepProfileSet Step = "profile-set"
-	// StepRolledBack: nix-env --rollback may have run; nothing fired.
+	// StepRolledBack: the rollback's nix-env --switch-generation may have
+	// run; nothing fired.
 	StepRolledBack Step = "rolled-back"
 	// StepFiring: the fire was about to be issued (it may have happened).
 	StepFiring Step = "firing"

@@ -38,7 +38,9 @@ func (b *Backend) SetProfile(ctx context.Context, profile, storePath string) err
 	return err
 }
 
-// RollbackProfile runs RollbackCmd (nix-env --profile P --rollback). Nix
+// RollbackProfile runs RollbackCmd (nix-env --profile P --rollback); the
+// pipeline no longer uses it (Rollback and the restore name a generation
+// with SwitchGeneration), tests and tools compare it with the simulator. Nix
 // 2.8 exits 1 with "no profile version older than the current (N) exists"
 // at the first generation. Errors: *pipeline.CommandError on a non-zero
 // exit; a plain error on timeout or when it cannot run.

@@ -444,7 +444,7 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)},
 				h.unit(t, e2eSwitchUnit), "the switch unit is left alone")
 		}},
-		{"switch never flips and exits 3: timeout with the true status", func(t *testing.T) {
+		{"switch never flips and exits 3: timeout with the true status, profile and boot default restored", func(t *testing.T) {
 			out, exit := h.outcome(t, pipeline.SwitchFailed, key, "--poll-budget", "2s", "activate", d)
 			assert.Equal(t, ExitSwitchFailed, exit)
 			assert.Equal(t, pipeline.PhaseSwitchPollTimeout, out.Phase)
