@@ -192,7 +192,8 @@ func (r *Run) checksFor(invariant string, last *pipeline.Outcome) []string {
 	case "recovery-consistent":
 		return r.recoveryChecks()
 	case "nothing-fired-twice":
-		return []string{"commands last", "! stdout systemd-run", "! stdout 'nix-env --profile [^ ]* --rollback'"}
+		// A restore's boot action (nixfleet-activate-restore) is no second fire.
+		return []string{"commands last", "! stdout 'systemd-run --unit=nixfleet-activate-(switch|rollback) '"}
 	}
 	if last != nil && (invariant == "success-only-when-switched") {
 		return negatedOutcome(last.Kind)

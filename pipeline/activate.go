@@ -12,11 +12,14 @@ import (
 func Activate(ctx context.Context, d Deps, target Target, o Options) Outcome {
 	r := newRun(d, o)
 	r.meta = target.Meta
-	return r.finish(r.activate(ctx, target.Closure))
+	return r.finish(r.restoreOnFailure(ctx, r.activate(ctx, target.Closure)))
 }
 
 func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.preflight(ctx, closure); out != nil {
+		return *out
+	}
+	if out := r.alreadyCurrent(closure); out != nil {
 		return *out
 	}
 	storePath := r.storePath(closure)
@@ -33,8 +36,11 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out != nil {
 		return *out
 	}
-	r.rec.Generation = generation
+	r.rec.Generation, r.rec.AlreadyRunning = generation, r.alreadyRunning
 	_ = r.saveStep(StepProfileSet)
+	if r.rec.AlreadyRunning {
+		return r.refreshBoot(ctx, closure)
+	}
 	return r.switchTo(ctx, closure)
 }
 

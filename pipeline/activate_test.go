@@ -199,7 +199,19 @@ func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
 			assert.Equal(t, PhaseSwitchPollTimeout, out.Phase)
 			assert.Equal(t, c.exit, out.ExitCode)
 			assert.Equal(t, oldClosure, out.LastObserved)
-			assert.Equal(t, int64(300_000), out.ElapsedMS, "the whole budget, no more")
+			// Deliberate change (issue 9): a unit that ended is followed by the restore
+			// (profile back, the old closure's boot action: 1 s, read at the next 2 s
+			// interval); a running one is never restored.
+			if c.plan.exitAt > 0 && !c.plan.unknown {
+				require.NotNil(t, out.Restored)
+				assert.Equal(t, RestoreDone, out.Restored.Status)
+				assert.Equal(t, int64(302_000), out.ElapsedMS, "the whole budget, then the restore")
+				assert.Equal(t, oldClosure, h.profile(t))
+			} else {
+				require.NotNil(t, out.Restored)
+				assert.Equal(t, RestoreNotAttempted, out.Restored.Status)
+				assert.Equal(t, int64(300_000), out.ElapsedMS, "the whole budget, no more")
+			}
 		})
 	}
 }

@@ -44,6 +44,11 @@ const (
 	DeferredPendingReboot Kind = "deferred-pending-reboot"
 )
 
+// AlreadyCurrent: /run/current-system and the system profile already are the
+// target closure (for a rollback: the target generation); nothing was set
+// and nothing fired. A success.
+const AlreadyCurrent Kind = "already-current"
+
 // Rollback outcomes.
 const (
 	// RollbackSucceeded: the profile went back one generation and
@@ -96,7 +101,9 @@ const (
 	PhaseRecover           Phase = "recover"
 	// PhaseReboot: the host rebooted while the switch ran; recovery decided
 	// from the links what it came up with.
-	PhaseReboot Phase = "reboot"
+	PhaseReboot       Phase = "reboot"
+	PhaseCurrentCheck Phase = "current-check"
+	PhaseRestore      Phase = "restore"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -105,7 +112,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
-	PhaseJournal, PhaseRecover, PhaseReboot,
+	PhaseJournal, PhaseRecover, PhaseReboot, PhaseCurrentCheck, PhaseRestore,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -214,6 +221,13 @@ type Outcome struct {
 	// ProfileCorrected: the profile had moved off the closure after the
 	// switch and was pointed back.
 	ProfileCorrected bool `json:"profile_corrected,omitempty"`
+	// Restored reports the restore after a failed run that moved the
+	// profile while the host did not come to run the closure.
+	Restored *Restore `json:"restored,omitempty"`
+	// AlreadyRunning: current-system already was the closure, so only the
+	// profile was set and the boot entry refreshed (boot action); nothing
+	// was switched.
+	AlreadyRunning bool `json:"already_running,omitempty"`
 	// Warnings lists non-fatal problems (e.g. a failed self-correction).
 	Warnings []string `json:"warnings,omitempty"`
 	// ElapsedMS is the time from start to outcome, in milliseconds (virtual
@@ -234,7 +248,7 @@ type Outcome struct {
 }
 
 // Success reports whether the outcome is a clean success (settled or
-// rollback-succeeded with exit 0).
+// rollback-succeeded with exit 0, or already-current).
 func (o Outcome) Success() bool {
-	return o.Kind == Settled || o.Kind == RollbackSucceeded
+	return o.Kind == Settled || o.Kind == RollbackSucceeded || o.Kind == AlreadyCurrent
 }

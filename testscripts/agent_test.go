@@ -159,6 +159,29 @@ func (mj mortalJournal) Load() (*pipeline.Record, error) { mj.m.alive(); return 
 func (mj mortalJournal) Save(r pipeline.Record) error    { mj.m.alive(); return mj.j.Save(r) }
 func (mj mortalJournal) Clear() error                    { mj.m.alive(); return mj.j.Clear() }
 
+// lastActivation returns the last-activation store as this process sees
+// it: a dead agent writes nothing.
+func (m *mortalAgent) lastActivation(l pipeline.LastActivationStore) pipeline.LastActivationStore {
+	return mortalLastActivation{m: m, l: l}
+}
+
+// mortalLastActivation is the agent's last-activation store, gone with the
+// agent.
+type mortalLastActivation struct {
+	m *mortalAgent
+	l pipeline.LastActivationStore
+}
+
+func (ml mortalLastActivation) Load() (*pipeline.LastActivation, error) {
+	ml.m.alive()
+	return ml.l.Load()
+}
+
+func (ml mortalLastActivation) Save(la pipeline.LastActivation) error {
+	ml.m.alive()
+	return ml.l.Save(la)
+}
+
 // runMortal runs agent and reports whether the process died instead of
 // returning.
 func (m *mortalAgent) runMortal(agent func() (*pipeline.Outcome, error)) (out *pipeline.Outcome, err error, died string) {
@@ -217,7 +240,7 @@ func runKillAgent(s *script, _ bool, args []string) error {
 // recoverCommand is the `recover` command.
 func recoverCommand() command {
 	return command{name: "recover", prints: true, usage: "recover",
-		summary: "runs pipeline.Recover: works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing anything; prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
+		summary: "runs pipeline.Recover: works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
 		run:     runRecover}
 }
 

@@ -3,6 +3,7 @@ package testscripts
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,8 +23,8 @@ func worldCommands() []command {
 		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage]",
 			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective",
 			run:     runOffer},
-		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D]",
-			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never)",
+		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D] [bootloader-fails]",
+			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never); bootloader-fails: its bootloader step fails, leaving the boot default unchanged (pair with flip=never exit=1: the real one dies before activating)",
 			run:     runSwitch},
 		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
 			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
@@ -32,10 +33,10 @@ func worldCommands() []command {
 			summary: "configures the agent's real backend to pass its own `--option substituters` / `--option trusted-public-keys` to nix-store --realise",
 			run:     runAgent},
 		{name: "running", usage: "running ALIAS",
-			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it",
+			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it, and it is the boot default",
 			run:     runRunning},
-		{name: "profile", usage: "profile ALIAS...",
-			summary: "makes the closures the system profile's generations 1..n, the profile at the last",
+		{name: "profile", usage: "profile ALIAS...|N:ALIAS...",
+			summary: "makes the closures the system profile's generations 1..n, the profile at the last; with N:ALIAS items, generation N holds the closure (gaps are deleted generations), the profile at the last item",
 			run:     runProfile},
 		{name: "current", usage: "current ALIAS|missing|PATH",
 			summary: "points /run/current-system at the closure or at PATH, or removes it",
@@ -170,7 +171,7 @@ func (p parsed) end(defDuration time.Duration) (end, error) {
 }
 
 func runSwitch(s *script, _ bool, args []string) error {
-	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation="}, endSpec...)
+	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation=", "bootloader-fails"}, endSpec...)
 	p, err := spec.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
@@ -196,6 +197,7 @@ func (s *script) switchBehaviour(p parsed) (sim.SwitchBehaviour, error) {
 		return b, err
 	}
 	b.Duration, b.Exit, b.Signal, b.CoreDump, b.Never = e.duration, e.exit, e.signal, e.coreDump, e.never
+	b.BootloaderFails = p.flags["bootloader-fails"]
 	if err := s.flip(p, &b.Flip); err != nil {
 		return b, err
 	}
@@ -283,7 +285,7 @@ func runRunning(s *script, _ bool, args []string) error {
 		return err
 	}
 	h := s.w.host()
-	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted} {
+	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted, h.SetBootDefault} {
 		if err := step(base); err != nil {
 			return err
 		}
@@ -293,7 +295,10 @@ func runRunning(s *script, _ bool, args []string) error {
 
 func runProfile(s *script, _ bool, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want ALIAS...")
+		return fmt.Errorf("want ALIAS... or N:ALIAS...")
+	}
+	if strings.Contains(args[0], ":") {
+		return s.numberedProfile(args)
 	}
 	bases := make([]string, len(args))
 	for i, a := range args {
@@ -303,6 +308,25 @@ func runProfile(s *script, _ bool, args []string) error {
 		}
 	}
 	return s.w.host().InitProfile(bases...)
+}
+
+// numberedProfile makes each N:ALIAS generation N, the profile at the last.
+func (s *script) numberedProfile(args []string) error {
+	for _, a := range args {
+		num, alias, ok := strings.Cut(a, ":")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 1 {
+			return fmt.Errorf("%q: want N:ALIAS with N from 1", a)
+		}
+		base, err := s.w.basename(alias)
+		if err != nil {
+			return err
+		}
+		if err := s.w.host().SetGeneration(n, base); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // linkEffect re-points or removes one of the /run links.

@@ -51,9 +51,10 @@ func condition(name string) (bool, error) {
 func init() {
 	commands = append(commands, worldCommands()...)
 	commands = append(commands, hostEventCommands()...)
+	commands = append(commands, generationDeletedCommand())
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
-	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand())
+	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())
 	commands = append(commands, unblockCommand())
 	commands = append(commands, assertCommands()...)
 }

@@ -49,7 +49,8 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	})
 	view := fsview.NewOS(cfg.root)
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
-		Journal: pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now}}
+		Journal:        pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now},
+		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir}}
 	return env, nil
 }
 

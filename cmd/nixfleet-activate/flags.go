@@ -31,6 +31,7 @@ type config struct {
 	stopOwnUnit bool
 	olderThan   time.Duration
 
+	onFailure                 string // restore or keep
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
 	commandTimeout            time.Duration
@@ -46,8 +47,8 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
 Every invocation first recovers an unfinished earlier run from its in-flight
 record (see recover) and reports it under "earlier".
 
-Flags may come before or after the subcommand. Exit codes: 0 settled or
-rollback-succeeded; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
+Flags may come before or after the subcommand. Exit codes: 0 settled,
+rollback-succeeded or already-current; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
 5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
 rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
@@ -72,6 +73,10 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
 	fs.StringVar(&o.BootIDPath, "boot-id", pipeline.DefaultBootIDPath, "the kernel's boot ID (recover tells a reboot by it)")
+	fs.StringVar(&o.RestoreUnit, "restore-unit", pipeline.DefaultRestoreUnit, "transient unit name for a restore's boot action")
+	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
+	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
+	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
@@ -178,6 +183,15 @@ func (c *config) checkValues() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration, got %s", name, d)
 		}
+	}
+	switch f := pipeline.OnFailure(c.onFailure); f {
+	case pipeline.OnFailureRestore, pipeline.OnFailureKeep:
+		c.opts.OnFailure = f
+	default:
+		return fmt.Errorf("--on-failure must be restore or keep, got %q", c.onFailure)
+	}
+	if c.opts.RollbackGeneration < 0 {
+		return fmt.Errorf("--generation must be a generation number, got %d", c.opts.RollbackGeneration)
 	}
 	if c.sim != "" {
 		if _, ok := simScenarios[c.sim]; !ok {

@@ -139,7 +139,8 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env.log = newLogger(cfg, stderr, h.Clock())
 	env.backend = real.New(real.Config{Runner: h, Locker: h.Locker(), LockDiag: h.LockDiag(), Logger: env.log})
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log,
-		Journal: pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now}}
+		Journal:        pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now},
+		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir}}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)
 		for _, e := range h.Log() {
