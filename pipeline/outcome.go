@@ -101,6 +101,7 @@ var Phases = []Phase{
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
 	PhaseJournal, PhaseRecover,
+	PhaseAgentLock, PhaseEnvironment, // hardening (issue 10)
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON

@@ -50,6 +50,9 @@ type Deps struct {
 	Journal Journal
 	// Log receives one structured record per step; nil discards.
 	Log *slog.Logger
+	// AgentLock serialises runs on the host (AcquireAgentLock); nil runs
+	// without one.
+	AgentLock AgentLock
 }
 
 // Target is what a fleet controller asks to activate.

@@ -115,6 +115,8 @@ type Host struct {
 	kill      *killRule
 	killed    bool
 	log       []LogEntry
+	// agentLocks are the agent lock files held, by path (agentlock.go).
+	agentLocks map[string]bool
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run

@@ -30,6 +30,9 @@ type config struct {
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
 	commandTimeout            time.Duration
+
+	agentLock string        // the agent lock file (one run per host)
+	waitLock  time.Duration // how long a run waits for the agent lock
 }
 
 const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
@@ -76,6 +79,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedKeys, "trusted-public-keys", "", "space-separated trusted-public-keys for nix-store --realise (default: nix.conf's)")
 	fs.DurationVar(&c.realiseTimeout, "realise-timeout", 30*time.Minute, "bound on one nix-store --realise")
 	fs.DurationVar(&c.commandTimeout, "command-timeout", time.Minute, "bound on every other command")
+	fs.StringVar(&c.agentLock, "agent-lock", pipeline.DefaultAgentLockPath, "lock file serialising activate, rollback and recover on this host")
+	fs.DurationVar(&c.waitLock, "wait-lock", 0, "wait up to this long for another run's agent lock (0: report skipped at once; at most "+maxWaitLock.String()+")")
 	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
@@ -107,21 +112,6 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	return c, c.setCommand(positional)
 }
 
-// parseInterleaved lets flags follow positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
 		return errors.New("missing subcommand (activate, rollback, recover, status); -h for help")
@@ -136,6 +126,9 @@ func (c *config) setCommand(positional []string) error {
 		return nil // --sim: activate the scenario's own target
 	}
 	if len(positional)-1 != n {
+		if flagLike := unknownFlag(positional[1:]); flagLike != "" {
+			return fmt.Errorf("flag provided but not defined: %s; -h for help", pipeline.QuoteInput(flagLike))
+		}
 		return fmt.Errorf("%s takes %d argument(s), got %d", c.command, n, len(positional)-1)
 	}
 	if n == 1 {
@@ -156,6 +149,9 @@ func (c *config) checkValues() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration, got %s", name, d)
 		}
+	}
+	if err := c.checkHardening(); err != nil { // hardening (issue 10): units, paths, --wait-lock
+		return err
 	}
 	if c.sim != "" {
 		if _, ok := simScenarios[c.sim]; !ok {
