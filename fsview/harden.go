@@ -105,7 +105,9 @@ func (o *OSRaw) readRegular(name string, max int64) ([]byte, error) {
 // WriteFileAtomic, but without following a link at name: a link there is
 // itself replaced, its target never opened. The temporary file is created
 // with O_CREAT|O_EXCL|O_NOFOLLOW, so nothing planted under its random name
-// is written through either.
+// is written through either. Over another Raw layer the temporary file is
+// written with Raw.WriteFile (which never follows a link) and renamed
+// over name.
 func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	const op = "replacefile"
 	p, info, err := v.resolve(op, name, false)
@@ -121,7 +123,7 @@ func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	case *OSRaw:
 		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm))
 	}
-	return v.WriteFileAtomic(name, data, perm)
+	return v.replaceAt(op, name, p, data, perm)
 }
 
 // replaceFile writes a fresh temporary beside name, syncs it, renames it

@@ -53,6 +53,7 @@ func init() {
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
 	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand())
+	commands = append(commands, hostileCommands()...) // hardening (issue 10)
 	commands = append(commands, assertCommands()...)
 }
 
