@@ -49,8 +49,11 @@ rollback-succeeded; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
 5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
 rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
-fired); 1 internal error. recover exits with its recovered outcome's code, 0
-when there was nothing to recover.
+fired); 13 the outcome could not be written to stdout (it is logged); 1
+bad-environment or internal error. recover exits with its recovered
+outcome's code, 0 when there was nothing to recover. activate, rollback and
+recover hold the agent lock (--agent-lock): a second run is skipped (phase
+agent-lock) unless --wait-lock lets it wait.
 
 Flags:
 `
@@ -69,7 +72,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.CurrentSystem, "current-system", pipeline.DefaultCurrentSystem, "current-system link")
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
-	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
+	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (--sim and --dry-run only; the real backend refuses it)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
