@@ -26,12 +26,12 @@ var requiredTools = []string{real.DefaultNixStore, real.DefaultNixEnv, real.Defa
 // (the tools would still act on the real /nix and systemd: --root is for
 // --sim and --dry-run only), or a required tool missing from PATH. --sim
 // and --dry-run skip it. It returns nil when the host is fit.
-func (env *environment) preflight() *pipeline.Outcome {
+func (env *environment) preflight(closure string) *pipeline.Outcome {
 	if env.cfg.sim != "" || env.cfg.dryRun {
 		return nil
 	}
 	bad := func(reason string) *pipeline.Outcome {
-		return &pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseEnvironment, Closure: env.cfg.closure,
+		return &pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseEnvironment, Closure: closure,
 			Meta: env.cfg.meta, Reason: reason + "; nothing was run or changed"}
 	}
 	if uid := geteuid(); uid != 0 {
@@ -53,7 +53,7 @@ func (env *environment) preflight() *pipeline.Outcome {
 // unsafe reports so (skipped or bad-environment) with nothing read or
 // changed. closure is for the refusal's outcome ("" for rollback, recover).
 func (env *environment) locked(ctx context.Context, stdout io.Writer, closure string, body func() int) int {
-	if out := env.preflight(); out != nil {
+	if out := env.preflight(closure); out != nil {
 		return env.report(stdout, *out)
 	}
 	release, out := pipeline.AcquireAgentLock(ctx, env.deps, env.cfg.waitLock)
