@@ -61,7 +61,9 @@ func TestAgentLockWaitIsBounded(t *testing.T) {
 
 type brokenLock struct{}
 
-func (brokenLock) TryLock() (func(), error) { return nil, errors.New("open /run/x.lock: too many levels of symbolic links") }
+func (brokenLock) TryLock() (func(), error) {
+	return nil, errors.New("open /run/x.lock: too many levels of symbolic links")
+}
 
 func TestAgentLockThatCannotBeTakenIsABadEnvironment(t *testing.T) {
 	_, out := AcquireAgentLock(context.Background(), Deps{Clock: clock.NewVirtual(time.Time{}), AgentLock: brokenLock{}}, time.Minute)
@@ -75,13 +77,13 @@ func TestValidateUnitName(t *testing.T) {
 		assert.NoError(t, ValidateUnitName(ok), ok)
 	}
 	for name, why := range map[string]string{
-		"":     "empty",
-		"-x":   "begins with '-'",
-		"a b":  `has ' '`,
-		"a/b":  `has '/'`,
-		"é":    `has 'é'`,
-		"@x":   "empty prefix",
-		"x@":   "empty instance",
+		"":      "empty",
+		"-x":    "begins with '-'",
+		"a b":   `has ' '`,
+		"a/b":   `has '/'`,
+		"é":     `has 'é'`,
+		"@x":    "empty prefix",
+		"x@":    "empty instance",
 		"a\xff": `has "\xff"`,
 		strings.Repeat("u", UnitNameMax-len(".service")+1): "longer than 247",
 	} {
