@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
@@ -105,4 +106,22 @@ func (c *config) checkHardening() error {
 		return fmt.Errorf("--wait-lock must be between 0 and %s, got %s", maxWaitLock, c.waitLock)
 	}
 	return nil
+}
+
+// maxUsageMessage bounds a flag error's message, in bytes: the flag
+// package quotes a rejected value whole.
+const maxUsageMessage = 400
+
+// boundedError cuts err's message to maxUsageMessage bytes (at a rune
+// boundary), so a hostile argument cannot flood the log.
+func boundedError(err error) error {
+	msg := err.Error()
+	if len(msg) <= maxUsageMessage {
+		return err
+	}
+	cut := maxUsageMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Errorf("%s…(%d bytes)", msg[:cut], len(msg))
 }

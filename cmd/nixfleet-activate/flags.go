@@ -87,7 +87,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("want KEY=VALUE, got %q", s)
+			return fmt.Errorf("want KEY=VALUE, got %s", pipeline.QuoteInput(s))
 		}
 		c.meta[k] = v
 		return nil
@@ -95,8 +95,17 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseArgs parses flags on either side of the subcommand.
+// parseArgs parses flags on either side of the subcommand. Its errors are
+// bounded in length (boundedError).
 func parseArgs(args []string, stderr io.Writer) (config, error) {
+	c, err := parseAll(args, stderr)
+	if err != nil && !errors.Is(err, errHelp) {
+		err = boundedError(err)
+	}
+	return c, err
+}
+
+func parseAll(args []string, stderr io.Writer) (config, error) {
 	c := config{meta: map[string]string{}}
 	fs := newFlagSet(&c, stderr)
 	positional, err := parseInterleaved(fs, args)
@@ -123,7 +132,7 @@ func (c *config) setCommand(positional []string) error {
 	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status)", c.command)
+		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status)", pipeline.QuoteInput(c.command))
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
@@ -158,7 +167,7 @@ func (c *config) checkValues() error {
 	}
 	if c.sim != "" {
 		if _, ok := simScenarios[c.sim]; !ok {
-			return fmt.Errorf("--sim: unknown scenario %q (%s)", c.sim, strings.Join(simNames(), ", "))
+			return fmt.Errorf("--sim: unknown scenario %s (%s)", pipeline.QuoteInput(c.sim), strings.Join(simNames(), ", "))
 		}
 	}
 	return nil

@@ -23,6 +23,9 @@ func FuzzParseArgs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		args := strings.Split(line, "\x00")
 		c, err := parseArgs(args, io.Discard)
+		if err != nil && len(err.Error()) > maxUsageMessage+40 {
+			t.Fatalf("unbounded usage message: %d bytes", len(err.Error()))
+		}
 		if err != nil || c.sim == "list" {
 			return
 		}
