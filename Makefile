@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/nixfleet-activate
 
-.PHONY: build test test-real nix-check lint bench demo explore clean
+.PHONY: build test test-real nix-check lint bench demo explore fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/nixfleet-activate
@@ -27,6 +27,12 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: the fuzz targets, FUZZTIME each (default 10s): the record parser and journal, the CLI arguments.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME) ./cmd/nixfleet-activate
 
 ## demo: one activation on the embedded simulated host, with a timeline and the final JSON.
 demo:

@@ -441,7 +441,7 @@ func checkAlreadyCurrentChangesNothing(r *Run) []string {
 // failureKinds need a phase saying where they were decided.
 var failureKinds = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch,
 	pipeline.SwitchFailed, pipeline.VerifyMismatch, pipeline.DeferredPendingReboot, pipeline.RollbackFailed,
-	pipeline.Abandoned, pipeline.Interrupted}
+	pipeline.Abandoned, pipeline.Interrupted, pipeline.BadEnvironment}
 
 var allKinds = append([]pipeline.Kind{pipeline.Settled, pipeline.SettledDegraded, pipeline.RollbackSucceeded,
 	pipeline.RollbackDegraded, pipeline.AlreadyCurrent}, failureKinds...)

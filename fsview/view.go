@@ -113,6 +113,13 @@ func (v *View) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error
 	if m, ok := v.raw.(*MemRaw); ok {
 		return pathErrOrNil(op, name, m.replaceFile(p, data, perm))
 	}
+	return v.replaceAt(op, name, p, data, perm)
+}
+
+// replaceAt writes a temporary file beside the raw path p, syncs it,
+// renames it over p (whatever entry p is, a link included) and syncs the
+// directory; errors name the virtual name.
+func (v *View) replaceAt(op, name, p string, data []byte, perm fs.FileMode) error {
 	tmp := tempName(p)
 	if err := v.raw.WriteFile(tmp, data, perm); err != nil {
 		// GOTCHA: a write that fails half way (ENOSPC) has already created tmp.

@@ -29,6 +29,9 @@ func (r *run) beginRecord(rec Record, step Step) *Outcome {
 	r.rec = &rec
 	if err := r.saveStep(step); err != nil {
 		r.rec = nil
+		if bad := badEnvironment(err, rec.Closure); bad != nil { // hardening (issue 10)
+			return bad
+		}
 		return &Outcome{Kind: r.failKind(rec.Op), Phase: PhaseJournal, Closure: rec.Closure,
 			Reason: "cannot write the in-flight record, so nothing was changed: " + err.Error()}
 	}
@@ -78,6 +81,8 @@ func (r *run) unresolvedRecord(closure string) *Outcome {
 	case errors.As(err, &corrupt):
 		r.warnings = append(r.warnings, corrupt.Error())
 		return nil
+	case badEnvironment(err, closure) != nil: // hardening (issue 10)
+		return badEnvironment(err, closure)
 	case err != nil:
 		return &Outcome{Kind: Skipped, Phase: PhaseJournal, Closure: closure, Reason: "cannot read the in-flight record: " + err.Error()}
 	case rec != nil:

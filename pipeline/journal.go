@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strconv"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
@@ -114,6 +115,9 @@ type CorruptRecordError struct {
 }
 
 func (e *CorruptRecordError) Error() string {
+	if e.KeptAt == "" {
+		return fmt.Sprintf("in-flight record %s unusable (left in place): %v", e.Path, e.Err)
+	}
 	return fmt.Sprintf("in-flight record %s unusable (kept as %s): %v", e.Path, e.KeptAt, e.Err)
 }
 
@@ -129,6 +133,9 @@ type FileJournal struct {
 	// Now names kept-aside files (corrupt records); nil uses the record
 	// path plus ".corrupt".
 	Now func() time.Time
+	// UID is the user that must own Dir: the running user (0, root, in
+	// production). Checked where the view knows owners (the OS view).
+	UID int
 }
 
 // RecordFile is the in-flight record's file name inside the state directory.
@@ -136,60 +143,68 @@ const RecordFile = "in-flight.json"
 
 func (j FileJournal) file() string { return path.Join(j.Dir, RecordFile) }
 
-// Load reads the record. Errors: *CorruptRecordError (garbage, torn write,
-// other version), or the view's read error.
+// Load reads the record (see readRecord for what is refused). Errors:
+// *CorruptRecordError (garbage, torn write, other version, longer than
+// MaxRecordSize: moved aside under a fresh name), *BadEnvironmentError
+// (an unsafe state directory, or a link, FIFO or device at the record's
+// name: nothing moved), or the view's read error.
 func (j FileJournal) Load() (*Record, error) {
-	data, err := j.FS.ReadFile(j.file())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	r, err := j.readRecord()
+	var corrupt *CorruptRecordError
+	if errors.As(err, &corrupt) {
+		return nil, j.keepAside(corrupt.Err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	var r Record
-	err = json.Unmarshal(data, &r)
-	if err == nil && r.Version != RecordVersion {
-		err = fmt.Errorf("format version %d, this binary reads %d", r.Version, RecordVersion)
-	}
-	if err == nil && r.Op != OpActivate && r.Op != OpRollback {
-		err = fmt.Errorf("unknown op %q", r.Op)
-	}
-	if err != nil {
-		return nil, j.keepAside(err)
-	}
-	return &r, nil
+	return r, err
 }
 
 // keepAside moves an unusable record out of the way so the next run starts
-// clean, and reports where it went.
+// clean, and reports where it went. The name is the record's plus
+// ".corrupt" (and "-<UTC time>" when Now is set), then ".1", ".2", ... while
+// taken: an earlier kept copy is never replaced (RenameNoReplace).
 func (j FileJournal) keepAside(cause error) error {
-	kept := j.file() + ".corrupt"
+	base := j.file() + ".corrupt"
 	if j.Now != nil {
-		kept += "-" + j.Now().UTC().Format("20060102T150405Z")
+		base += "-" + j.Now().UTC().Format("20060102T150405Z")
 	}
-	if err := j.FS.Rename(j.file(), kept); err != nil {
-		return &CorruptRecordError{Path: j.file(), KeptAt: "(not moved: " + err.Error() + ")", Err: cause}
+	var err error
+	for n := 0; n < maxKeptAside; n++ {
+		kept := base
+		if n > 0 {
+			kept += "." + strconv.Itoa(n)
+		}
+		err = j.FS.RenameNoReplace(j.file(), kept)
+		if err == nil {
+			return &CorruptRecordError{Path: j.file(), KeptAt: kept, Err: cause}
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
 	}
-	return &CorruptRecordError{Path: j.file(), KeptAt: kept, Err: cause}
+	return &CorruptRecordError{Path: j.file(), KeptAt: "(not moved: " + err.Error() + ")", Err: cause}
 }
 
-// Save writes r atomically, creating Dir when missing.
+// Save writes r atomically as a 0600 file, creating Dir (0700) when
+// missing, after checking Dir (CheckDir); a link at the record's name is
+// replaced, never written through. Errors: *BadEnvironmentError, or the
+// view's write error.
 func (j FileJournal) Save(r Record) error {
 	r.Version = RecordVersion
-	return saveStateFile(j.FS, j.Dir, j.file(), r)
+	return saveStateFile(j.FS, j.Dir, j.file(), j.UID, r)
 }
 
-// saveStateFile writes v as one JSON line to file atomically (temporary
-// file, fsync, rename, fsync of the directory), creating dir when missing.
-func saveStateFile(v *fsview.View, dir, file string, value any) error {
+// saveStateFile writes value as one JSON line to file atomically (a fresh
+// temporary file, fsync, rename, fsync of the directory; a link at file is
+// replaced, never written through), mode RecordPerm, after CheckDir's
+// checks of dir as owned by uid (created StateDirPerm when missing).
+func saveStateFile(v *fsview.View, dir, file string, uid int, value any) error {
 	data, err := json.Marshal(value)
 	if err != nil {
 		return err
 	}
-	if err := v.MkdirAll(dir, 0o755); err != nil {
+	if err := (FileJournal{FS: v, Dir: dir, UID: uid}).CheckDir(true); err != nil {
 		return err
 	}
-	return v.WriteFileAtomic(file, append(data, '\n'), 0o644)
+	return v.ReplaceFile(file, append(data, '\n'), RecordPerm)
 }
 
 // Clear removes the record.

@@ -60,19 +60,27 @@ type FileLastActivation struct {
 	FS *fsview.View
 	// Dir is the state directory (DefaultStateDir in production).
 	Dir string
+	// UID is the user that must own Dir, as FileJournal.UID.
+	UID int
 }
 
 func (f FileLastActivation) file() string { return path.Join(f.Dir, LastActivationFile) }
 
-// Load reads the record. Errors: the view's read error; an unusable record
-// is an error too (its version or its JSON), never guessed at.
+// Load reads the record, under the same rules as the in-flight record: the
+// state directory must pass CheckDir, the file must be a regular file of at
+// most MaxRecordSize bytes. Errors: *BadEnvironmentError, the view's read
+// error; an unusable record is an error too (its version or its JSON),
+// never guessed at.
 func (f FileLastActivation) Load() (*LastActivation, error) {
-	data, err := f.FS.ReadFile(f.file())
+	if err := (FileJournal{FS: f.FS, Dir: f.Dir, UID: f.UID}).CheckDir(false); err != nil {
+		return nil, err
+	}
+	data, err := f.FS.ReadRegular(f.file(), MaxRecordSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", f.file(), err)
 	}
 	var la LastActivation
 	if err := json.Unmarshal(data, &la); err != nil {
@@ -84,10 +92,10 @@ func (f FileLastActivation) Load() (*LastActivation, error) {
 	return &la, nil
 }
 
-// Save writes the record atomically, creating Dir when missing.
+// Save writes the record as FileJournal.Save writes the in-flight record.
 func (f FileLastActivation) Save(la LastActivation) error {
 	la.Version = LastActivationVersion
-	return saveStateFile(f.FS, f.Dir, f.file(), la)
+	return saveStateFile(f.FS, f.Dir, f.file(), f.UID, la)
 }
 
 // saveLastActivation writes the record of an activation that reached the

@@ -113,6 +113,7 @@ var Phases = []Phase{
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
 	PhaseJournal, PhaseRecover, PhaseReboot, PhaseCurrentCheck, PhaseRestore,
+	PhaseAgentLock, PhaseEnvironment, // hardening (issue 10)
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON

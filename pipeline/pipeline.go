@@ -66,6 +66,9 @@ type Deps struct {
 	// LastActivation keeps the record of the last activation that Rollback
 	// undoes; nil keeps none.
 	LastActivation LastActivationStore
+	// AgentLock serialises runs on the host (AcquireAgentLock); nil runs
+	// without one.
+	AgentLock AgentLock
 }
 
 // Target is what a fleet controller asks to activate.

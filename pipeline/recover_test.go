@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -304,7 +305,7 @@ func TestCorruptRecordsAreKeptAsideAndReported(t *testing.T) {
 }
 
 func TestFileJournalRoundTripOnTheOSView(t *testing.T) {
-	j := FileJournal{FS: fsview.NewOS(t.TempDir()), Dir: "/var/lib/nixfleet-activate"}
+	j := FileJournal{FS: fsview.NewOS(t.TempDir()), Dir: "/var/lib/nixfleet-activate", UID: os.Geteuid()}
 	rec := Record{Op: OpActivate, Step: StepFired, Closure: newClosure, Unit: "u", Action: ActionSwitch,
 		PollIntervalMS: 2000, PollBudgetMS: 300000, StartedAt: time.Unix(100, 0).UTC(), FiredAt: time.Unix(101, 0).UTC()}
 	require.NoError(t, j.Save(rec))

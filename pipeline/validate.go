@@ -27,7 +27,7 @@ type InvalidClosureError struct {
 }
 
 func (e *InvalidClosureError) Error() string {
-	return fmt.Sprintf("invalid closure %q: %s", e.Input, e.Reason)
+	return fmt.Sprintf("invalid closure %s: %s", QuoteInput(e.Input), e.Reason)
 }
 
 // ValidateBasename checks that s is a store path basename
@@ -49,14 +49,14 @@ func ValidateBasename(s string) error {
 		return bad("name longer than %d characters", MaxNameLen)
 	}
 	if i := strings.IndexFunc(s[:HashLen], notIn(nixBase32)); i >= 0 {
-		return bad("hash has %q, outside Nix's base-32 alphabet", s[i])
+		return bad("hash has %s, outside Nix's base-32 alphabet", quoteRuneAt(s, i))
 	}
 	name := s[HashLen+1:]
 	if name[0] == '.' {
 		return bad("name starts with '.'")
 	}
 	if i := strings.IndexFunc(name, notIn(nameChars)); i >= 0 {
-		return bad("name has %q, not allowed in a store path", name[i])
+		return bad("name has %s, not allowed in a store path", quoteRuneAt(name, i))
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func runCommands() []command {
 }
 
 // runSpec are the options of activate and rollback.
-var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation="}
+var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock="}
 
 // runOptions reads the options shared by activate and rollback.
 func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
@@ -151,9 +151,14 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
-		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation())}
+		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
+		AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
+	wait, err := p.duration("wait-lock", 0)
+	if err != nil {
+		return err
+	}
 	s.w.last = &lastRun{logStart: len(h.Log())}
-	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
+	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return lockedAgent(ctx, deps, wait, agent) })
 	var corrupt *pipeline.CorruptRecordError
 	switch {
 	case died != "":
@@ -164,6 +169,10 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		// As the binary's recover: reported, kept aside, not fatal.
 		_, err = fmt.Fprintln(s.ts.Stdout(), corrupt.Error())
 		return err
+	case errors.As(err, new(*pipeline.BadEnvironmentError)):
+		// As the binary's recover (bad-environment): reported, nothing moved.
+		_, err = fmt.Fprintln(s.ts.Stdout(), err.Error())
+		return err
 	case err != nil:
 		return err
 	case out == nil:
@@ -171,6 +180,20 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		return err
 	}
 	return s.keep(*out)
+}
+
+// lockedAgent runs agent holding the host's agent lock, as the binary does
+// for activate, rollback and recover; a run that cannot take it returns
+// that outcome. The lock is released when the agent returns or dies (the
+// kernel drops a dead process's flock).
+func lockedAgent(ctx context.Context, d pipeline.Deps, wait time.Duration,
+	agent func(context.Context, pipeline.Deps) (*pipeline.Outcome, error)) (*pipeline.Outcome, error) {
+	release, out := pipeline.AcquireAgentLock(ctx, d, wait)
+	if out != nil {
+		return out, nil
+	}
+	defer release()
+	return agent(ctx, d)
 }
 
 // keep prints the outcome and keeps it for `outcome`.

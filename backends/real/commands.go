@@ -60,20 +60,26 @@ var UnitShowProperties = []string{
 }
 
 // UnitStatusCmd is `systemctl show --property=LoadState,ActiveState,SubState,
-// Result,ExecMainCode,ExecMainStatus,ExecMainPID UNIT.service` (systemd 252).
+// Result,ExecMainCode,ExecMainStatus,ExecMainPID -- UNIT.service` (systemd 252).
+//
+// GOTCHA: `--` ends systemctl's options (getopt_long in systemd 252), so a
+// unit name can never be read as one: without it `systemctl show
+// -foo.service` is parsed as options ("Unknown output 'o.service'", observed
+// with systemd 252). The unit names are also validated when flags are
+// parsed (ValidateUnitName).
 func (b *Backend) UnitStatusCmd(unit string) proc.Cmd {
 	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "show",
-		"--property=" + strings.Join(UnitShowProperties, ","), serviceName(unit)}}
+		"--property=" + strings.Join(UnitShowProperties, ","), "--", serviceName(unit)}}
 }
 
-// StopCmd is `systemctl stop UNIT.service`.
+// StopCmd is `systemctl stop -- UNIT.service`.
 func (b *Backend) StopCmd(unit string) proc.Cmd {
-	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "stop", serviceName(unit)}}
+	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "stop", "--", serviceName(unit)}}
 }
 
-// ResetFailedCmd is `systemctl reset-failed UNIT.service`.
+// ResetFailedCmd is `systemctl reset-failed -- UNIT.service`.
 func (b *Backend) ResetFailedCmd(unit string) proc.Cmd {
-	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "reset-failed", serviceName(unit)}}
+	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "reset-failed", "--", serviceName(unit)}}
 }
 
 // RunCmd is the systemd-run command line that starts switch-to-configuration

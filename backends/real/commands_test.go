@@ -65,9 +65,9 @@ func TestSystemdCmds(t *testing.T) {
 	b := New(Config{})
 	assert.Equal(t, []string{"systemctl", "show",
 		"--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID",
-		"nixfleet-switch.service"}, b.UnitStatusCmd("nixfleet-switch").Argv)
-	assert.Equal(t, []string{"systemctl", "stop", "nixfleet-switch.service"}, b.StopCmd("nixfleet-switch").Argv)
-	assert.Equal(t, []string{"systemctl", "reset-failed", "nixfleet-switch.service"}, b.ResetFailedCmd("nixfleet-switch").Argv)
+		"--", "nixfleet-switch.service"}, b.UnitStatusCmd("nixfleet-switch").Argv)
+	assert.Equal(t, []string{"systemctl", "stop", "--", "nixfleet-switch.service"}, b.StopCmd("nixfleet-switch").Argv)
+	assert.Equal(t, []string{"systemctl", "reset-failed", "--", "nixfleet-switch.service"}, b.ResetFailedCmd("nixfleet-switch").Argv)
 	run := b.RunCmd(fireReq)
 	assert.Equal(t, wantRunArgv, run.Argv)
 	assert.NotContains(t, run.Argv, "--collect")
@@ -79,8 +79,8 @@ func TestFireCmdsListsTheWholeSequenceInOrder(t *testing.T) {
 	cmds := b.FireCmds(fireReq)
 	require.Len(t, cmds, 4)
 	assert.Equal(t, []string{"/bin/systemctl", "show"}, cmds[0].Argv[:2])
-	assert.Equal(t, []string{"/bin/systemctl", "stop", "nixfleet-switch.service"}, cmds[1].Argv)
-	assert.Equal(t, []string{"/bin/systemctl", "reset-failed", "nixfleet-switch.service"}, cmds[2].Argv)
+	assert.Equal(t, []string{"/bin/systemctl", "stop", "--", "nixfleet-switch.service"}, cmds[1].Argv)
+	assert.Equal(t, []string{"/bin/systemctl", "reset-failed", "--", "nixfleet-switch.service"}, cmds[2].Argv)
 	assert.Equal(t, "/bin/systemd-run", cmds[3].Argv[0])
 	assert.Equal(t, wantRunArgv[1:], cmds[3].Argv[1:])
 }

@@ -14,9 +14,9 @@ import (
 var (
 	showArgv = []string{"systemctl", "show",
 		"--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID",
-		"nixfleet-switch.service"}
-	stopArgv        = []string{"systemctl", "stop", "nixfleet-switch.service"}
-	resetFailedArgv = []string{"systemctl", "reset-failed", "nixfleet-switch.service"}
+		"--", "nixfleet-switch.service"}
+	stopArgv        = []string{"systemctl", "stop", "--", "nixfleet-switch.service"}
+	resetFailedArgv = []string{"systemctl", "reset-failed", "--", "nixfleet-switch.service"}
 
 	showNotFound     = showOutput("success", "0", "0", "0", "not-found", "inactive", "dead")
 	showRunning      = showOutput("success", "4242", "0", "0", "loaded", "active", "running")

@@ -66,8 +66,8 @@ func TestRealBackendOverSimulatedHostSettles(t *testing.T) {
 		{"nix-store", "--realise", p},
 		{"nix-env", "--profile", sim.DefaultProfile, "--set", p},
 		// ReleaseUnit's status read, then Fire's own.
-		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "nixfleet-activate-switch.service"},
-		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "nixfleet-activate-switch.service"},
+		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "--", "nixfleet-activate-switch.service"},
+		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "--", "nixfleet-activate-switch.service"},
 	}
 	got := argvs(h)
 	require.GreaterOrEqual(t, len(got), len(want)+1)

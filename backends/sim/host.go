@@ -118,6 +118,8 @@ type Host struct {
 	// boots counts the host's boots (NewHost is the first); it makes each
 	// boot ID.
 	boots int
+	// agentLocks are the agent lock files held, by path (agentlock.go).
+	agentLocks map[string]bool
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run

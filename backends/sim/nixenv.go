@@ -76,10 +76,16 @@ func (h *Host) nixEnv(cmd proc.Cmd) (proc.Result, error) {
 func (h *Host) parseNixEnv(cmd proc.Cmd) (nixArgs, string) {
 	a := nixArgs{settings: h.settingsFor(cmd.Env)}
 	args := cmd.Argv[1:]
+	dashDash := false
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		op := nixEnvOps[arg]
 		switch {
+		case arg == "--" && !dashDash:
+			// Nix 2.8's Args::parseCmdline consumes the first "--"; the
+			// arguments after it still reach nix-env's own callback, which
+			// takes "-x" as a flag (observed: "unknown flag '-x'").
+			dashDash = true
 		case op != "":
 			if a.op != "" && a.op != op {
 				return a, "only one operation may be specified"

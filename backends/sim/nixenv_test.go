@@ -121,3 +121,13 @@ func TestNixEnvWithoutProfileDirectory(t *testing.T) {
 		"error: opening directory '/nodir': No such file or directory\n")
 	requireResult(t, run(t, h, "nix-env", "--profile", "/nix/var/nix/profiles/other", "--list-generations"), 0, "", "")
 }
+
+func TestNixEnvSetAcceptsDashDashAsNix28(t *testing.T) {
+	h := newHost(t)
+	run(t, h, "nix-store", "--realise", storePath(sysB))
+	code, _, stderr := nixEnv(t, h, "--set", "--", storePath(sysB))
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = nixEnv(t, h, "--set", "--", "-x")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "unknown flag '-x'")
+}

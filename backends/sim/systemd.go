@@ -217,10 +217,16 @@ type showOptions struct {
 // for systemctl) and the verb and unit names.
 func parseSystemctl(args []string) (showOptions, string) {
 	var o showOptions
+	operandsOnly := false
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		name, value, hasValue := strings.Cut(arg, "=")
 		switch {
+		case operandsOnly:
+			o.operand(arg)
+		case arg == "--":
+			// getopt_long (systemd 252's parse_argv): options end here.
+			operandsOnly = true
 		case name == "--property" || name == "-p" || name == "-P":
 			if !hasValue {
 				if i+1 >= len(args) {
@@ -236,13 +242,20 @@ func parseSystemctl(args []string) (showOptions, string) {
 		case systemctlFlags[arg]:
 		case strings.HasPrefix(arg, "-") && arg != "-":
 			return o, unrecognized(arg)
-		case o.verb == "":
-			o.verb = arg
 		default:
-			o.units = append(o.units, serviceName(arg))
+			o.operand(arg)
 		}
 	}
 	return o, ""
+}
+
+// operand takes the verb, then unit names.
+func (o *showOptions) operand(arg string) {
+	if o.verb == "" {
+		o.verb = arg
+		return
+	}
+	o.units = append(o.units, serviceName(arg))
 }
 
 // systemctl emulates systemd 252's `systemctl show [--property=A,B]

@@ -99,6 +99,7 @@ func (h *host) flags(trustedKey string) []string {
 		"--booted-system", h.path("run/booted-system"),
 		"--lock", h.lockFile(),
 		"--state-dir", h.stateDir(),
+		"--agent-lock", h.path("run/nixfleet-activate.lock"),
 		"--substituters", h.cache.URL(),
 		"--trusted-public-keys", trustedKey,
 		"--switch-unit", e2eSwitchUnit,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -29,6 +28,8 @@ type environment struct {
 	// stderr after the outcome.
 	simSummary func(w io.Writer)
 	stderr     io.Writer
+	// journal is deps.Journal (the state directory's checks, Peek).
+	journal pipeline.FileJournal
 }
 
 func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
@@ -48,9 +49,10 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		Logger:            env.log,
 	})
 	view := fsview.NewOS(cfg.root)
+	env.journal = pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now, UID: geteuid()}
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
-		Journal:        pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now},
-		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir}}
+		Journal: env.journal, AgentLock: real.FileAgentLock{Path: filepath.Join(cfg.root, cfg.agentLock)},
+		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
 	return env, nil
 }
 
@@ -124,8 +126,7 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 		env.simSummary(env.stderr)
 	}
 	if err := printJSON(stdout, out); err != nil {
-		fmt.Fprintf(env.stderr, "nixfleet-activate: writing outcome: %v\n", err)
-		return ExitInternal
+		return env.reportWriteFailure(err, out)
 	}
 	return exitCode(out.Kind)
 }
@@ -141,7 +142,9 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 		return env.printPlan(stdout, env.activatePlan(basename, opts))
 	}
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
-	return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+	return env.locked(ctx, stdout, basename, func() int {
+		return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+	})
 }
 
 func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
@@ -149,5 +152,7 @@ func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 	if env.cfg.dryRun {
 		return env.printPlan(stdout, env.rollbackPlan(opts))
 	}
-	return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+	return env.locked(ctx, stdout, "", func() int {
+		return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+	})
 }

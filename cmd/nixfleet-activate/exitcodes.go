@@ -18,6 +18,12 @@ const (
 	ExitDegraded          = 10 // settled-degraded, rollback-degraded
 	ExitInterrupted       = 11 // interrupted by SIGINT/SIGTERM; the fired unit goes on
 	ExitAbandoned         = 12 // abandoned: a recovered run had stopped before firing
+	// ExitBadEnvironment shares ExitInternal's code: the run could not start
+	// on this host (not root, a tool missing, an unsafe state directory).
+	ExitBadEnvironment = 1
+	// ExitOutputFailed: the outcome could not be written to stdout (closed,
+	// broken pipe); it was logged to stderr instead.
+	ExitOutputFailed = 13
 )
 
 // exitCodes maps every outcome kind to its exit code.
@@ -37,6 +43,7 @@ var exitCodes = map[pipeline.Kind]int{
 	pipeline.RollbackDegraded:      ExitDegraded,
 	pipeline.Interrupted:           ExitInterrupted,
 	pipeline.Abandoned:             ExitAbandoned,
+	pipeline.BadEnvironment:        ExitBadEnvironment,
 }
 
 // exitCode returns the exit code for an outcome kind (ExitInternal for a

@@ -35,6 +35,9 @@ type config struct {
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
 	commandTimeout            time.Duration
+
+	agentLock string        // the agent lock file (one run per host)
+	waitLock  time.Duration // how long a run waits for the agent lock
 }
 
 const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
@@ -52,8 +55,11 @@ rollback-succeeded or already-current; 2 usage; 3 invalid-input; 4 skipped (lock
 5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
 rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
-fired); 1 internal error. recover exits with its recovered outcome's code, 0
-when there was nothing to recover.
+fired); 13 the outcome could not be written to stdout (it is logged); 1
+bad-environment or internal error. recover exits with its recovered
+outcome's code, 0 when there was nothing to recover. activate, rollback and
+recover hold the agent lock (--agent-lock): a second run is skipped (phase
+agent-lock) unless --wait-lock lets it wait.
 
 Flags:
 `
@@ -77,7 +83,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
 	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
-	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
+	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (--sim and --dry-run only; the real backend refuses it)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
@@ -89,10 +95,12 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.commandTimeout, "command-timeout", time.Minute, "bound on every other command")
 	fs.BoolVar(&c.stopOwnUnit, "stop-own-unit", false, "unblock: stop this agent's own switch unit holding the lock (needs --older-than)")
 	fs.DurationVar(&c.olderThan, "older-than", 0, "unblock: stop the own unit only when it has held the lock longer than this")
+	fs.StringVar(&c.agentLock, "agent-lock", pipeline.DefaultAgentLockPath, "lock file serialising activate, rollback and recover on this host")
+	fs.DurationVar(&c.waitLock, "wait-lock", 0, "wait up to this long for another run's agent lock (0: report skipped at once; at most "+maxWaitLock.String()+")")
 	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("want KEY=VALUE, got %q", s)
+			return fmt.Errorf("want KEY=VALUE, got %s", pipeline.QuoteInput(s))
 		}
 		c.meta[k] = v
 		return nil
@@ -100,8 +108,17 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseArgs parses flags on either side of the subcommand.
+// parseArgs parses flags on either side of the subcommand. Its errors are
+// bounded in length (boundedError).
 func parseArgs(args []string, stderr io.Writer) (config, error) {
+	c, err := parseAll(args, stderr)
+	if err != nil && !errors.Is(err, errHelp) {
+		err = boundedError(err)
+	}
+	return c, err
+}
+
+func parseAll(args []string, stderr io.Writer) (config, error) {
 	c := config{meta: map[string]string{}}
 	fs := newFlagSet(&c, stderr)
 	positional, err := parseInterleaved(fs, args)
@@ -120,21 +137,6 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	return c, c.setCommand(positional)
 }
 
-// parseInterleaved lets flags follow positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
 		return errors.New("missing subcommand (activate, rollback, recover, status, unblock); -h for help")
@@ -143,12 +145,15 @@ func (c *config) setCommand(positional []string) error {
 	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status, unblock)", c.command)
+		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status, unblock)", pipeline.QuoteInput(c.command))
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
 	}
 	if len(positional)-1 != n {
+		if flagLike := unknownFlag(positional[1:]); flagLike != "" {
+			return fmt.Errorf("flag provided but not defined: %s; -h for help", pipeline.QuoteInput(flagLike))
+		}
 		return fmt.Errorf("%s takes %d argument(s), got %d", c.command, n, len(positional)-1)
 	}
 	if n == 1 {
@@ -193,9 +198,12 @@ func (c *config) checkValues() error {
 	if c.opts.RollbackGeneration < 0 {
 		return fmt.Errorf("--generation must be a generation number, got %d", c.opts.RollbackGeneration)
 	}
+	if err := c.checkHardening(); err != nil { // hardening (issue 10): units, paths, --wait-lock
+		return err
+	}
 	if c.sim != "" {
 		if _, ok := simScenarios[c.sim]; !ok {
-			return fmt.Errorf("--sim: unknown scenario %q (%s)", c.sim, strings.Join(simNames(), ", "))
+			return fmt.Errorf("--sim: unknown scenario %s (%s)", pipeline.QuoteInput(c.sim), strings.Join(simNames(), ", "))
 		}
 	}
 	return nil

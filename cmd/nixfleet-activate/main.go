@@ -23,8 +23,10 @@ import (
 )
 
 func main() {
+	// LOADBEARING: before anything opens a file or writes a stream.
+	stdout, stderr := guardStreams()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], stdout, stderr)
 	stop()
 	os.Exit(code)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -20,6 +19,9 @@ func (env *environment) recoverEarlier(ctx context.Context) (*pipeline.Outcome, 
 	case errors.As(err, &corrupt):
 		env.log.Warn("in-flight record unusable, kept aside", "err", corrupt)
 		return nil, true
+	case isBadEnvironment(err):
+		out := pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseJournal, Reason: err.Error() + "; nothing was changed"}
+		return &out, false
 	case err != nil:
 		env.log.Error("in-flight record unreadable", "err", err)
 		return nil, false
@@ -34,6 +36,10 @@ func (env *environment) recoverEarlier(ctx context.Context) (*pipeline.Outcome, 
 // closure is the basename the new run is for ("" for a rollback).
 func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, closure string, next func() pipeline.Outcome) int {
 	earlier, ok := env.recoverEarlier(ctx)
+	if !ok && earlier != nil && earlier.Kind == pipeline.BadEnvironment {
+		earlier.Closure, earlier.Meta = closure, env.cfg.meta
+		return env.report(stdout, *earlier)
+	}
 	if !ok {
 		out := pipeline.Outcome{Kind: pipeline.Skipped, Phase: pipeline.PhaseJournal, Closure: closure, Earlier: earlier, Meta: env.cfg.meta,
 			Reason: "an unfinished earlier run could not be resolved; its record is kept (see recover)"}
@@ -44,22 +50,30 @@ func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, closu
 	return env.report(stdout, out)
 }
 
-// recover only resolves an unfinished earlier run.
+// recover only resolves an unfinished earlier run, holding the agent lock.
+// A record it cannot use is reported as a bad-environment outcome (exit 1):
+// a corrupt one after it was kept aside, a link, FIFO or device as found.
 func (env *environment) recover(ctx context.Context, stdout io.Writer) int {
-	out, err := pipeline.Recover(ctx, env.deps, env.cfg.opts)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "nixfleet-activate: %v\n", err)
-		var corrupt *pipeline.CorruptRecordError
-		if errors.As(err, &corrupt) {
+	return env.locked(ctx, stdout, "", func() int {
+		out, err := pipeline.Recover(ctx, env.deps, env.cfg.opts)
+		if err != nil {
+			env.log.Error("in-flight record unusable", "err", err)
+			return env.report(stdout, pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseJournal,
+				Meta: env.cfg.meta, Reason: err.Error() + "; nothing could be recovered from it"})
+		}
+		if out == nil {
+			nothing := map[string]any{"outcome": "nothing-to-recover"}
+			if err := printJSON(stdout, nothing); err != nil {
+				return env.reportWriteFailure(err, nothing)
+			}
 			return ExitSuccess
 		}
-		return ExitInternal
-	}
-	if out == nil {
-		if err := printJSON(stdout, map[string]any{"outcome": "nothing-to-recover"}); err != nil {
-			return ExitInternal
-		}
-		return ExitSuccess
-	}
-	return env.report(stdout, *out)
+		return env.report(stdout, *out)
+	})
+}
+
+// isBadEnvironment reports whether err wraps *pipeline.BadEnvironmentError.
+func isBadEnvironment(err error) bool {
+	var bad *pipeline.BadEnvironmentError
+	return errors.As(err, &bad)
 }

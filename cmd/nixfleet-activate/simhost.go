@@ -138,8 +138,9 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env := &environment{cfg: cfg, stderr: stderr}
 	env.log = newLogger(cfg, stderr, h.Clock())
 	env.backend = real.New(real.Config{Runner: h, Locker: h.Locker(), LockDiag: h.LockDiag(), Logger: env.log})
+	env.journal = pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now}
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log,
-		Journal:        pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now},
+		Journal: env.journal, AgentLock: h.AgentLock(cfg.agentLock),
 		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir}}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)

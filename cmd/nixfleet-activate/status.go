@@ -66,10 +66,12 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 		note(err)
 		st.Units[unit] = pipeline.ReportUnit(unit, us)
 	}
-	st.InFlight, err = env.deps.Journal.Load()
+	// GOTCHA: Peek, not Load: status never blocks and never changes
+	// anything (Load moves a corrupt record aside).
+	st.InFlight, err = env.journal.Peek()
 	note(err)
 	if err := printJSON(stdout, st); err != nil {
-		return ExitInternal
+		return env.reportWriteFailure(err, st)
 	}
 	return ExitSuccess
 }

@@ -1,0 +1,106 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// BadEnvironment: the host is not fit to run on (not root, a tool missing
+// from PATH, an unsafe state directory or record, an agent lock that cannot
+// be taken). Nothing was read or changed; fix the host, then retry.
+const BadEnvironment Kind = "bad-environment"
+
+// PhaseAgentLock is where a run that could not take the agent lock stops
+// (Skipped: another run holds it; BadEnvironment: it cannot be taken).
+const PhaseAgentLock Phase = "agent-lock"
+
+// PhaseEnvironment is where a BadEnvironment outcome found before any step
+// stops (user, PATH, state directory, --root).
+const PhaseEnvironment Phase = "environment"
+
+// DefaultAgentLockPath is the agent lock, on /run (a tmpfs: a lock file
+// left by a crash is gone after a reboot, and flock(2) locks die with their
+// process anyway).
+const DefaultAgentLockPath = "/run/nixfleet-activate.lock"
+
+// AgentLockRetry is how often a run waiting for the agent lock tries again.
+const AgentLockRetry = 100 * time.Millisecond
+
+// ErrAgentLockHeld is wrapped by AgentLock.TryLock when another run holds
+// the lock.
+var ErrAgentLockHeld = errors.New("another nixfleet-activate run holds the agent lock")
+
+// AgentLock serialises agent runs on one host: activate, rollback and
+// recover each hold it from before they read the in-flight record until
+// their outcome is final, so a live run is never taken for a crashed one.
+// The real backend implements it with flock(2) on a file under /run; the
+// simulator with a per-host table.
+type AgentLock interface {
+	// TryLock takes the lock without blocking and returns its release.
+	// Errors: ErrAgentLockHeld (wrapped) when another run holds it; any
+	// other error means the lock cannot be taken at all (a bad
+	// environment: the lock file is a link, a FIFO, unwritable, ...).
+	TryLock() (release func(), err error)
+}
+
+// BadEnvironmentError reports a host unfit to run on. Nothing was changed.
+type BadEnvironmentError struct {
+	// What names the thing at fault ("state directory /var/lib/x").
+	What string
+	// Why says what is wrong with it.
+	Why string
+}
+
+func (e *BadEnvironmentError) Error() string { return e.What + ": " + e.Why }
+
+// AcquireAgentLock takes d.AgentLock (nil: no lock, nothing to release),
+// trying again every AgentLockRetry of d.Clock for up to wait (0: one try).
+// It returns the release function, or the outcome to report instead:
+// Skipped at PhaseAgentLock (another run holds it; nothing read or
+// changed), BadEnvironment at PhaseAgentLock (it cannot be taken), or
+// Interrupted when ctx ends while waiting.
+func AcquireAgentLock(ctx context.Context, d Deps, wait time.Duration) (func(), *Outcome) {
+	if d.AgentLock == nil {
+		return func() {}, nil
+	}
+	deadline := d.Clock.Now().Add(wait)
+	for {
+		release, err := d.AgentLock.TryLock()
+		switch {
+		case err == nil:
+			return release, nil
+		case !errors.Is(err, ErrAgentLockHeld):
+			return nil, &Outcome{Kind: BadEnvironment, Phase: PhaseAgentLock, Reason: "cannot take the agent lock: " + err.Error()}
+		}
+		left := deadline.Sub(d.Clock.Now())
+		if left <= 0 {
+			return nil, &Outcome{Kind: Skipped, Phase: PhaseAgentLock, Reason: heldReason(wait)}
+		}
+		select {
+		case <-ctx.Done():
+			out := interrupted(PhaseAgentLock, "", ctx)
+			return nil, &out
+		case <-d.Clock.After(min(left, AgentLockRetry)):
+		}
+	}
+}
+
+func heldReason(wait time.Duration) string {
+	if wait <= 0 {
+		return ErrAgentLockHeld.Error() + "; nothing was read or changed, retry later (or --wait-lock)"
+	}
+	return fmt.Sprintf("%s after waiting %s; nothing was read or changed, retry later", ErrAgentLockHeld, wait)
+}
+
+// badEnvironment returns the BadEnvironment outcome (PhaseJournal) for an
+// error wrapping *BadEnvironmentError, else nil.
+func badEnvironment(err error, closure string) *Outcome {
+	var bad *BadEnvironmentError
+	if !errors.As(err, &bad) {
+		return nil
+	}
+	return &Outcome{Kind: BadEnvironment, Phase: PhaseJournal, Closure: closure,
+		Reason: bad.Error() + "; nothing was changed"}
+}
