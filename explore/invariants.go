@@ -85,14 +85,14 @@ func checkNoEffectAfterFailedRealise(r *Run) []string {
 		return nil
 	}
 	want := sim.StoreDir + "/" + newSys
-	failed := c.exit != 0 || strings.TrimSpace(c.stdout) != want
+	failed := c.exit != 0 || c.realised != want
 	if !failed {
 		return nil
 	}
 	var out []string
 	for _, later := range append(slices.Clone(r.agentCmds), r.recoverCmds...) {
 		if later.exit == 0 && changes(later.argv) {
-			out = append(out, fmt.Sprintf("realise exited %d printing %q, then %s ran", c.exit, strings.TrimSpace(c.stdout), strings.Join(later.argv[:2], " ")))
+			out = append(out, fmt.Sprintf("realise exited %d realising %q, then %s ran", c.exit, c.realised, strings.Join(later.argv[:2], " ")))
 		}
 	}
 	if r.agentEnd.profile != r.start.profile || r.agentEnd.generation != r.start.generation {

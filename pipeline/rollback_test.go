@@ -38,8 +38,10 @@ func TestRollbackNoOlderGeneration(t *testing.T) {
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
 	assert.Equal(t, PhaseNixEnvRollback, out.Phase)
-	assert.Equal(t, KnownExit(1), out.ExitCode)
-	assert.Contains(t, out.StderrTail, "no profile version older")
+	assert.Nil(t, out.ExitCode)
+	assert.Equal(t, "nix-env --rollback", out.Command.Name)
+	assert.Equal(t, KnownExit(1), out.Command.ExitCode)
+	assert.Contains(t, out.Command.StderrTail, "no profile version older")
 	assert.Equal(t, []string{"lock", "rollback"}, h.effects)
 }
 

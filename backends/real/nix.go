@@ -8,14 +8,15 @@ import (
 )
 
 // Realise runs RealiseCmd under Config.RealiseTimeout and returns the path
-// nix-store printed last on stdout (the pipeline checks it equals
-// storePath). Errors: *pipeline.RealiseError when nix-store exits non-zero,
+// nix-store printed last on stdout: gcRoot when one was given (Nix 2.8
+// prints the root, a symlink to storePath), else the store path; the
+// pipeline checks which store path that is. Errors: *pipeline.RealiseError when nix-store exits non-zero,
 // its Kind from ClassifyRealise over the whole stderr and its Stderr the
 // last pipeline.MaxStderrTail bytes; a plain error on timeout, when the
 // command cannot run, or when it succeeds without printing a path
 // (ErrBadOutput).
-func (b *Backend) Realise(ctx context.Context, storePath string) (string, error) {
-	res, err := b.run(ctx, b.RealiseCmd(storePath), b.cfg.RealiseTimeout)
+func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
+	res, err := b.run(ctx, b.RealiseCmd(storePath, gcRoot), b.cfg.RealiseTimeout)
 	if err != nil {
 		return "", err
 	}

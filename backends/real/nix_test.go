@@ -20,14 +20,14 @@ func TestRealiseReturnsThePathNixStorePrinted(t *testing.T) {
 		Stdout: []byte(sysPath + "\n"),
 		Stderr: []byte("warning: you did not specify '--add-root'; the result might be removed by the garbage collector\n"),
 	}})
-	got, err := b.Realise(context.Background(), sysPath)
+	got, err := b.Realise(context.Background(), sysPath, "")
 	require.NoError(t, err)
 	assert.Equal(t, sysPath, got)
 }
 
 func TestRealiseFailureIsATypedErrorClassifiedFromAllOfStderr(t *testing.T) {
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, stderrUntrusted28)})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	var re *pipeline.RealiseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUntrusted, re.Kind)
@@ -38,7 +38,7 @@ func TestRealiseFailureIsATypedErrorClassifiedFromAllOfStderr(t *testing.T) {
 func TestRealiseErrorKeepsOnlyTheTailOfALongStderr(t *testing.T) {
 	long := stderrUntrusted28 + strings.Repeat("warning: noise\n", 1000) + buildFailed
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, long)})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	var re *pipeline.RealiseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUntrusted, re.Kind, "classified before cutting")
@@ -48,14 +48,14 @@ func TestRealiseErrorKeepsOnlyTheTailOfALongStderr(t *testing.T) {
 
 func TestRealiseWithoutPrintedPathIsBadOutput(t *testing.T) {
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: ok("")})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	assert.ErrorIs(t, err, ErrBadOutput)
 }
 
 func TestRealiseThatCannotRunIsAPlainError(t *testing.T) {
 	notFound := errors.New(`exec: "nix-store": executable file not found in $PATH`)
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, err: notFound})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	require.ErrorIs(t, err, notFound)
 	var re *pipeline.RealiseError
 	assert.False(t, errors.As(err, &re))
@@ -63,7 +63,7 @@ func TestRealiseThatCannotRunIsAPlainError(t *testing.T) {
 
 func TestRealiseTimeoutSaysWhichCommandTimedOut(t *testing.T) {
 	b, _ := newScripted(t, Config{RealiseTimeout: 1}, step{argv: realiseArgv, hang: true})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nix-store --realise "+sysPath+" timed out after 1ns")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -75,7 +75,7 @@ func TestCancelledCallerIsNotReportedAsATimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, hang: true})
-	_, err := b.Realise(ctx, sysPath)
+	_, err := b.Realise(ctx, sysPath, "")
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotContains(t, err.Error(), "timed out")
 }

@@ -18,6 +18,7 @@ const (
 	ExitDegraded          = 10 // settled-degraded, rollback-degraded
 	ExitInterrupted       = 11 // interrupted by SIGINT/SIGTERM; the fired unit goes on
 	ExitAbandoned         = 12 // abandoned: a recovered run had stopped before firing
+	ExitInvalidClosure    = 13 // invalid-closure: not a NixOS system closure; nothing changed
 )
 
 // exitCodes maps every outcome kind to its exit code.
@@ -36,6 +37,7 @@ var exitCodes = map[pipeline.Kind]int{
 	pipeline.RollbackDegraded:      ExitDegraded,
 	pipeline.Interrupted:           ExitInterrupted,
 	pipeline.Abandoned:             ExitAbandoned,
+	pipeline.InvalidClosure:        ExitInvalidClosure,
 }
 
 // exitCode returns the exit code for an outcome kind (ExitInternal for a

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -104,6 +105,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	if err := c.checkValues(); err != nil {
 		return c, err
 	}
+	// The GC roots that hold a closure from realise to profile set live in the state directory.
+	c.opts.GCRootDir = path.Join(c.stateDir, "gcroots")
 	return c, c.setCommand(positional)
 }
 
