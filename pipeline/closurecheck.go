@@ -77,3 +77,12 @@ func (r *run) dropRoot(root string) {
 	r.log.Warn("GC root not removed", "root", root, "err", err)
 	r.warnings = append(r.warnings, "GC root "+root+" not removed (it keeps the closure from garbage collection): "+err.Error())
 }
+
+// dropRecordRoot removes the GC root an activation killed between its
+// realise and the end of its profile set left behind; once its outcome is
+// worked out, the profile (or nothing) holds the closure.
+func (r *run) dropRecordRoot(rec Record) {
+	if rec.Op == OpActivate && rec.Closure != "" {
+		r.dropRoot(r.gcRoot(rec.Closure))
+	}
+}
