@@ -35,6 +35,19 @@ func (b *Backend) RealiseCmd(storePath, gcRoot string) proc.Cmd {
 	return b.nixCmd(argv)
 }
 
+// DiagnoseRealiseCmd is RealiseCmd(storePath, "") with `--debug --option
+// narinfo-cache-negative-ttl 0`: the same realise again, at the verbosity
+// where Nix 2.3 to current print each download's HTTP status ("finished
+// download of 'URL'; curl status = 0, HTTP status = 401", observed with
+// Nix 2.8), without the disk cache's memory of paths a substituter lacked
+// (an HTTP 401 is cached as "not there" too). Realise runs it after a
+// failure that may hide a refused request.
+func (b *Backend) DiagnoseRealiseCmd(storePath string) proc.Cmd {
+	cmd := b.RealiseCmd(storePath, "")
+	cmd.Argv = append(cmd.Argv, "--debug", "--option", "narinfo-cache-negative-ttl", "0")
+	return cmd
+}
+
 // SetProfileCmd is `nix-env --profile PROFILE --set PATH` with Config.Env.
 func (b *Backend) SetProfileCmd(profile, storePath string) proc.Cmd {
 	return b.nixCmd([]string{b.cfg.NixEnv, "--profile", profile, "--set", storePath})

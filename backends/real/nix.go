@@ -2,6 +2,7 @@ package real
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -15,6 +16,13 @@ import (
 // last pipeline.MaxStderrTail bytes; a plain error on timeout, when the
 // command cannot run, or when it succeeds without printing a path
 // (ErrBadOutput).
+//
+// Nix folds an HTTP 401/403/407 from a binary cache into "not there", so a
+// failure classified not-found or corrupt-cache, or naming a substituter
+// that "does not appear to be a binary cache", is run once more as
+// DiagnoseRealiseCmd under the command timeout: when its status lines show
+// a refused request, the kind becomes unauthorized and those lines are
+// appended to Stderr. A diagnosis that fails to run changes nothing.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
 	res, err := b.run(ctx, b.RealiseCmd(storePath, gcRoot), b.cfg.RealiseTimeout)
 	if err != nil {
@@ -22,13 +30,37 @@ func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string
 	}
 	if res.ExitCode != 0 {
 		stderr := string(res.Stderr)
-		return "", &pipeline.RealiseError{
-			Kind:     ClassifyRealise(stderr),
-			ExitCode: res.ExitCode,
-			Stderr:   pipeline.Tail(stderr, pipeline.MaxStderrTail),
+		re := &pipeline.RealiseError{Kind: ClassifyRealise(stderr), ExitCode: res.ExitCode, Stderr: stderr}
+		if mayHideRefusal(re.Kind, stderr) {
+			b.diagnose(ctx, storePath, re)
 		}
+		re.Stderr = pipeline.Tail(re.Stderr, pipeline.MaxStderrTail)
+		return "", re
 	}
 	return ParseRealisedPath(string(res.Stdout))
+}
+
+// mayHideRefusal reports a realise failure that an HTTP 401/403/407 can
+// produce in Nix 2.8's default output (observed): "don't know how to
+// build" (narinfo refused), "does not exist in binary cache" (NAR
+// refused), "does not appear to be a binary cache" (nix-cache-info
+// refused).
+func mayHideRefusal(kind pipeline.RealiseFailure, stderr string) bool {
+	return kind == pipeline.RealiseNotFound || kind == pipeline.RealiseCorrupt ||
+		strings.Contains(stderr, "does not appear to be a binary cache")
+}
+
+// diagnose reruns the realise at --debug and retypes re as unauthorized
+// when a request was refused.
+func (b *Backend) diagnose(ctx context.Context, storePath string, re *pipeline.RealiseError) {
+	res, err := b.run(ctx, b.DiagnoseRealiseCmd(storePath), b.cfg.CommandTimeout)
+	if err != nil {
+		return
+	}
+	if lines := RefusedRequests(string(res.Stderr)); len(lines) > 0 {
+		re.Kind = pipeline.RealiseUnauthorized
+		re.Stderr = strings.TrimRight(re.Stderr, "\n") + "\n" + strings.Join(lines, "\n") + "\n"
+	}
 }
 
 // SetProfile runs SetProfileCmd (nix-env --profile P --set PATH, which adds

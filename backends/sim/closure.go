@@ -83,6 +83,10 @@ type Offer struct {
 	SignedBy string
 	// Defect makes the copy unusable even when trusted.
 	Defect OfferDefect
+	// NarinfoStatus and NarStatus, when non-zero, are the HTTP status an
+	// http(s) substituter answers for this path's narinfo and NAR (401,
+	// 403, 404, 500, ...; see narinfoServed and narStatusError).
+	NarinfoStatus, NarStatus int
 }
 
 // OfferDefect is what is wrong with a substituter's copy.

@@ -28,6 +28,8 @@ type nixArgs struct {
 	profile  string
 	// addRoot is --add-root's path ("" without it).
 	addRoot string
+	// debug: --debug, the transfers' status lines are printed.
+	debug bool
 }
 
 // usageError is a Nix 2.8 usage error: "error: MSG" then the help hint,
@@ -75,6 +77,8 @@ func (h *Host) parseNixStore(cmd proc.Cmd) (nixArgs, string) {
 			}
 			a.addRoot = args[i+1]
 			i++
+		case arg == "--debug":
+			a.debug = true
 		case arg == "--indirect":
 			// Nix >= 2.4: accepted, no effect (nix-store.cc; observed with 2.8).
 		case arg == "--":
@@ -108,9 +112,12 @@ func (h *Host) realise(a nixArgs) proc.Result {
 	var stdout, stderr, failed []string
 	for _, base := range bases {
 		if !h.valid[base] {
-			sub := h.substitute(base, a.settings)
+			sub := h.substitute(base, a.settings, a.debug)
 			stderr = append(stderr, sub.stderr...)
 			h.extraCost += sub.took
+			if sub.abort {
+				return result(1, "", strings.Join(stderr, "\n"))
+			}
 			if !sub.ok {
 				failed = append(failed, "'"+storePath(base)+"'")
 				continue
