@@ -64,6 +64,10 @@ var brokenVariants = []struct {
 		d.Nix = untrustedAsOther{d.Nix}
 		return d
 	}},
+	{"cache-failure-typed", []string{"offer=narinfo-http-401"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Nix = untrustedAsOther{d.Nix}
+		return d
+	}},
 	{"success-only-when-switched", nil, func(d pipeline.Deps) pipeline.Deps { d.Nix = noSetNix{d.Nix}; return d }},
 	{"nothing-changed-when-refused", []string{"lock=exclusive"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Backend = setBeforeProbe{Backend: d.Backend, nix: d.Nix}
@@ -123,7 +127,8 @@ func TestOutcomeValidJSONRejects(t *testing.T) {
 	assert.Contains(t, validJSON(pipeline.Outcome{Kind: pipeline.Settled, Earlier: &pipeline.Outcome{Kind: "x"}}), "unknown outcome")
 }
 
-// untrustedAsOther misclassifies a refused signature.
+// untrustedAsOther misclassifies every realise failure (a refused
+// signature, a refused request) as other.
 type untrustedAsOther struct{ pipeline.Nix }
 
 func (n untrustedAsOther) Realise(ctx context.Context, p, gcRoot string) (string, error) {

@@ -18,9 +18,9 @@ import (
 // (ErrBadOutput).
 //
 // Nix folds an HTTP 401/403/407 from a binary cache into "not there", so a
-// failure classified not-found or corrupt-cache, or naming a substituter
-// that "does not appear to be a binary cache", is run once more as
-// DiagnoseRealiseCmd under the command timeout: when its status lines show
+// failure that may hide one (mayHideRefusal) is run once more as
+// DiagnoseRealiseCmd under the command timeout (an unreachable substituter
+// costs its retries again): when its status lines show
 // a refused request, the kind becomes unauthorized and those lines are
 // appended to Stderr. A diagnosis that fails to run changes nothing.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
@@ -40,14 +40,29 @@ func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string
 	return ParseRealisedPath(string(res.Stdout))
 }
 
-// mayHideRefusal reports a realise failure that an HTTP 401/403/407 can
-// produce in Nix 2.8's default output (observed): "don't know how to
-// build" (narinfo refused), "does not exist in binary cache" (NAR
-// refused), "does not appear to be a binary cache" (nix-cache-info
-// refused).
+// refusalTraces are what an HTTP 401/403/407 leaves in Nix 2.8's default
+// output (observed): the narinfo refused reads "don't know how to build",
+// the NAR "does not exist in binary cache", nix-cache-info "does not
+// appear to be a binary cache".
+var refusalTraces = []string{"don't know how to build these paths", "does not exist in binary cache",
+	"does not appear to be a binary cache"}
+
+// mayHideRefusal reports a realise failure that a refused request may
+// explain: classified not-found, corrupt-cache or unreachable (another
+// substituter was down, so unreachable won) and bearing a refusal trace.
+// Signature and content failures never are.
 func mayHideRefusal(kind pipeline.RealiseFailure, stderr string) bool {
-	return kind == pipeline.RealiseNotFound || kind == pipeline.RealiseCorrupt ||
-		strings.Contains(stderr, "does not appear to be a binary cache")
+	switch kind {
+	case pipeline.RealiseNotFound, pipeline.RealiseCorrupt, pipeline.RealiseUnreachable:
+	default:
+		return false
+	}
+	for _, t := range refusalTraces {
+		if strings.Contains(stderr, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // diagnose reruns the realise at --debug and retypes re as unauthorized
