@@ -116,7 +116,8 @@ func checkCacheFailureTyped(r *Run) []string {
 	}
 	var out []string
 	// Only where nix-store printed the cache's own texts (no fault replaced them).
-	emulated := !slices.ContainsFunc(r.Spec.Faults, func(f CommandFault) bool { return f.Program == "nix-store" })
+	// An unreachable cache wins (retryable; the refusal shows once it is back).
+	emulated := !r.Spec.Unreachable && !slices.ContainsFunc(r.Spec.Faults, func(f CommandFault) bool { return f.Program == "nix-store" })
 	if want != "" && emulated && r.Outcome.Kind == pipeline.RealiseFailed && r.Outcome.Failure != want {
 		out = append(out, fmt.Sprintf("the cache answered HTTP %d, yet failure %s", max(r.Spec.Offer.NarinfoHTTP, r.Spec.Offer.NarHTTP), r.Outcome.Failure))
 	}

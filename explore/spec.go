@@ -28,8 +28,8 @@ const (
 	// httpCacheURL serves new when an offer fault answers with an HTTP
 	// status; the host then lists it after cacheURL.
 	httpCacheURL = "https://cache.example"
-	cacheKey = "cache"
-	rogueKey = "rogue"
+	cacheKey     = "cache"
+	rogueKey     = "rogue"
 )
 
 // Closure aliases: old runs, new is the target, third is a bystander that

@@ -19,8 +19,7 @@ import (
 //
 // Nix folds an HTTP 401/403/407 from a binary cache into "not there", so a
 // failure that may hide one (mayHideRefusal) is run once more as
-// DiagnoseRealiseCmd under the command timeout (an unreachable substituter
-// costs its retries again): when its status lines show
+// DiagnoseRealiseCmd under the command timeout: when its status lines show
 // a refused request, the kind becomes unauthorized and those lines are
 // appended to Stderr. A diagnosis that fails to run changes nothing.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
@@ -48,13 +47,17 @@ var refusalTraces = []string{"don't know how to build these paths", "does not ex
 	"does not appear to be a binary cache"}
 
 // mayHideRefusal reports a realise failure that a refused request may
-// explain: classified not-found, corrupt-cache or unreachable (another
-// substituter was down, so unreachable won) and bearing a refusal trace.
-// Signature and content failures never are.
+// explain: classified not-found or corrupt-cache and bearing a refusal
+// trace, or unreachable only because a substituter "does not appear to be
+// a binary cache". Signature and content failures never are; nor is an
+// unreachable one otherwise: a rerun would repeat its retries (4.6 s with
+// Nix 2.8), and the verdict is retryable anyway, so a refusal behind it
+// shows once the cache is back.
 func mayHideRefusal(kind pipeline.RealiseFailure, stderr string) bool {
-	switch kind {
-	case pipeline.RealiseNotFound, pipeline.RealiseCorrupt, pipeline.RealiseUnreachable:
-	default:
+	switch {
+	case kind == pipeline.RealiseUnreachable:
+		return strings.Contains(stderr, "does not appear to be a binary cache") && !strings.Contains(stderr, "; retrying in ")
+	case kind != pipeline.RealiseNotFound && kind != pipeline.RealiseCorrupt:
 		return false
 	}
 	for _, t := range refusalTraces {
