@@ -133,3 +133,49 @@ func TestListGenerationsFailureIsACommandError(t *testing.T) {
 	var ce *pipeline.CommandError
 	assert.ErrorAs(t, err, &ce)
 }
+
+var (
+	rootedArgv   = []string{"nix-store", "--realise", sysPath, "--add-root", "/var/lib/x/gcroots/r", "--indirect"}
+	diagnoseArgv = []string{"nix-store", "--realise", sysPath, "--debug", "--option", "narinfo-cache-negative-ttl", "0"}
+)
+
+func TestRealiseUnderAGCRootReturnsTheRootNixPrinted(t *testing.T) {
+	// Nix 2.8 prints the root, not the store path, with --add-root (observed).
+	b, _ := newScripted(t, Config{}, step{argv: rootedArgv, res: ok("/var/lib/x/gcroots/r\n")})
+	got, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/x/gcroots/r", got)
+}
+
+func TestRealiseNotFoundIsDiagnosedAtDebugAndARefusalIsUnauthorized(t *testing.T) {
+	debug := "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 401, body = 0 bytes\n" + stderrNotFound28
+	b, _ := newScripted(t, Config{},
+		step{argv: rootedArgv, res: fail(1, stderrNotFound28)},
+		step{argv: diagnoseArgv, res: fail(1, debug)})
+	_, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseUnauthorized, re.Kind)
+	assert.True(t, strings.HasPrefix(re.Stderr, stderrNotFound28), "the first run's text first")
+	assert.Contains(t, re.Stderr, "HTTP status = 401")
+}
+
+func TestRealiseDiagnosisWithoutRefusalKeepsTheVerdict(t *testing.T) {
+	debug := "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 404, body = 0 bytes\n" + stderrNotFound28
+	b, _ := newScripted(t, Config{},
+		step{argv: realiseArgv, res: fail(1, stderrNotFound28)},
+		step{argv: diagnoseArgv, res: fail(1, debug)})
+	_, err := b.Realise(context.Background(), sysPath, "")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseNotFound, re.Kind)
+	assert.Equal(t, stderrNotFound28, re.Stderr)
+}
+
+func TestRealiseUnreachableIsNotRunAgain(t *testing.T) {
+	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, stderrUnreachable28)})
+	_, err := b.Realise(context.Background(), sysPath, "")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseUnreachable, re.Kind, "its retries are not repeated")
+}
