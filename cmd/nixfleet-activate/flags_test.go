@@ -38,7 +38,7 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		pipeline.Settled, pipeline.SettledDegraded, pipeline.Skipped, pipeline.InvalidInput,
 		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
 		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
-		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned,
+		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned, pipeline.InvalidClosure,
 	}
 	require.Len(t, exitCodes, len(kinds))
 	for _, k := range kinds {
