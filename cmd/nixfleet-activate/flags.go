@@ -22,7 +22,7 @@ type config struct {
 	meta      map[string]string
 	opts      pipeline.Options
 	root      string // filesystem root the paths live under ("/" in production)
-	stateDir  string // where the in-flight record lives
+	stateDir  string // where the in-flight record and the realise GC roots live
 	dryRun    bool
 	logFormat string // auto, text, json
 	logLevel  string
@@ -68,7 +68,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
-	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
+	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery) and of the GC roots held from realise to profile set (gcroots/)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
