@@ -100,11 +100,15 @@ func (r *run) realise(ctx context.Context, closure, storePath, root string) *Out
 		out := realiseOutcome(closure, err)
 		return &out
 	}
-	if root != "" && got == root {
+	switch {
+	case root != "" && got == root:
 		if got, err = r.d.FS.Readlink(root); err != nil {
 			return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure,
 				Reason: fmt.Sprintf("nix-store --realise printed the GC root %q, which cannot be read: %v", root, err)}
 		}
+	case root != "":
+		r.log.Warn("realised without a GC root", "root", root, "printed", got)
+		r.warnings = append(r.warnings, "GC root "+root+" could not be made: the closure was not held against garbage collection until the profile set")
 	}
 	if got != storePath {
 		return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure, Actual: got,

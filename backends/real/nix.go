@@ -22,10 +22,21 @@ import (
 // DiagnoseRealiseCmd under the command timeout: when its status lines show
 // a refused request, the kind becomes unauthorized and those lines are
 // appended to Stderr. A diagnosis that fails to run changes nothing.
+//
+// A realise that failed over its GC root (stderr names gcRoot: Nix 2.8
+// could not make the link, e.g. "cannot create symlink 'ROOT'; already
+// exists", observed, or a read-only state directory) is run again without
+// one: the root protects the closure, it must not stop the activation. The
+// path then printed is the store path, which tells the caller no root was
+// made.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
 	res, err := b.run(ctx, b.RealiseCmd(storePath, gcRoot), b.cfg.RealiseTimeout)
 	if err != nil {
 		return "", err
+	}
+	if gcRoot != "" && res.ExitCode != 0 && strings.Contains(string(res.Stderr), gcRoot) {
+		b.cfg.Logger.Warn("GC root not made, realising without it", "root", gcRoot, "stderr", lastNonEmptyLine(string(res.Stderr)))
+		return b.Realise(ctx, storePath, "")
 	}
 	if res.ExitCode != 0 {
 		stderr := string(res.Stderr)

@@ -179,3 +179,13 @@ func TestRealiseUnreachableIsNotRunAgain(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUnreachable, re.Kind, "its retries are not repeated")
 }
+
+func TestRealiseWhoseGCRootCannotBeMadeRunsAgainWithoutIt(t *testing.T) {
+	b, _ := newScripted(t, Config{},
+		step{argv: rootedArgv, res: fail(1, "error: cannot create symlink '/var/lib/x/gcroots/r'; already exists\n")},
+		step{argv: realiseArgv, res: proc.Result{Stdout: []byte(sysPath + "\n"),
+			Stderr: []byte("warning: you did not specify '--add-root'; the result might be removed by the garbage collector\n")}})
+	got, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	require.NoError(t, err)
+	assert.Equal(t, sysPath, got, "the store path: no root was made")
+}
