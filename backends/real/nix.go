@@ -2,6 +2,7 @@ package real
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,10 +24,9 @@ import (
 // a refused request, the kind becomes unauthorized and those lines are
 // appended to Stderr. A diagnosis that fails to run changes nothing.
 //
-// A realise that failed over its GC root (stderr names gcRoot: Nix 2.8
-// could not make the link, e.g. "cannot create symlink 'ROOT'; already
-// exists", observed, or a read-only state directory) is run again without
-// one: the root protects the closure, it must not stop the activation. The
+// A realise that failed over its GC root (stderr quotes the root, its
+// temporary link or one of its directories: Nix 2.8 could not make the
+// link, see namesRootPath) is run again without one: the root protects the closure, it must not stop the activation. The
 // path then printed is the store path, which tells the caller no root was
 // made.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
@@ -34,7 +34,7 @@ func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string
 	if err != nil {
 		return "", err
 	}
-	if gcRoot != "" && res.ExitCode != 0 && strings.Contains(string(res.Stderr), gcRoot) {
+	if gcRoot != "" && res.ExitCode != 0 && namesRootPath(string(res.Stderr), gcRoot) {
 		b.cfg.Logger.Warn("GC root not made, realising without it", "root", gcRoot, "stderr", lastNonEmptyLine(string(res.Stderr)))
 		return b.Realise(ctx, storePath, "")
 	}
@@ -56,6 +56,24 @@ func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string
 // appear to be a binary cache".
 var refusalTraces = []string{"don't know how to build these paths", "does not exist in binary cache",
 	"does not appear to be a binary cache"}
+
+// quotedPath matches a path Nix quotes in an error ('/x/y').
+var quotedPath = regexp.MustCompile(`'(/[^'\n]+)'`)
+
+// namesRootPath reports whether stderr quotes gcRoot, its temporary link
+// or one of its directories, as Nix 2.8's errors about making the root do
+// (observed): "cannot create symlink 'ROOT'; already exists", "creating
+// symlink from 'ROOT.tmp-PID-N' to 'P': Operation not permitted", "'DIR'
+// is not a directory". "/" alone does not count.
+func namesRootPath(stderr, gcRoot string) bool {
+	for _, m := range quotedPath.FindAllStringSubmatch(stderr, -1) {
+		p := strings.TrimRight(m[1], "/")
+		if p != "" && (strings.HasPrefix(gcRoot, p+"/") || p == gcRoot || strings.HasPrefix(p, gcRoot+".tmp-")) {
+			return true
+		}
+	}
+	return false
+}
 
 // mayHideRefusal reports a realise failure that a refused request may
 // explain: classified not-found or corrupt-cache and bearing a refusal

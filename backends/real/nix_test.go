@@ -189,3 +189,18 @@ func TestRealiseWhoseGCRootCannotBeMadeRunsAgainWithoutIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sysPath, got, "the store path: no root was made")
 }
+
+func TestNamesRootPath(t *testing.T) {
+	root := "/var/lib/nixfleet-activate/gcroots/x-nixos-system"
+	for _, stderr := range []string{ // Nix 2.8, observed
+		"error: cannot create symlink '" + root + "'; already exists\n",
+		"error: creating symlink from '" + root + ".tmp-27830-1722189305' to '/nix/store/x': Operation not permitted\n",
+		"error: '/var/lib/nixfleet-activate' is not a directory\n",
+	} {
+		assert.True(t, namesRootPath(stderr, root), stderr)
+	}
+	for _, stderr := range []string{stderrNotFound28, stderrUntrusted28, "error: '/' is odd\n",
+		"error: '/var/lib/nixfleet-activate/gcroots/x-nixos-system-2' is not it\n"} {
+		assert.False(t, namesRootPath(stderr, root), stderr)
+	}
+}
