@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/nixfleet-activate
 
-.PHONY: build test test-real lint bench demo explore clean
+.PHONY: build test test-real nix-check lint bench demo explore clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/nixfleet-activate
@@ -15,6 +15,11 @@ test:
 test-real:
 	bash scripts/real/setup.sh
 	NIXFLEET_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 15m ./backends/real/... ./cmd/nixfleet-activate/
+
+## nix-check: the Nix files parse, the module evaluates to the expected units, they run in the
+## container of the real suites, vendorHash is current (root, nix-bin, ../shared/nixpkgs-lib).
+nix-check:
+	bash scripts/nix/check.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

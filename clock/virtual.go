@@ -23,6 +23,9 @@ type Virtual struct {
 	now    time.Time
 	seq    uint64
 	events eventHeap
+	// wall is how far the wall clock (Now) has been stepped away from the
+	// steady timeline events run on (StepWall).
+	wall time.Duration
 }
 
 // NewVirtual returns a virtual clock that starts at start (Epoch if zero).
@@ -33,15 +36,27 @@ func NewVirtual(start time.Time) *Virtual {
 	return &Virtual{now: start}
 }
 
-// Now returns the virtual time.
-func (v *Virtual) Now() time.Time { return v.now }
+// Now returns the virtual wall time: the steady time plus every StepWall.
+func (v *Virtual) Now() time.Time { return v.now.Add(v.wall) }
+
+// Steady returns the virtual time without wall clock steps: the timeline
+// After, Advance and Schedule run on, as a monotonic clock reads it.
+func (v *Virtual) Steady() time.Time { return v.now }
+
+// StepWall steps the wall clock by d (negative: backwards), as an NTP step
+// or an RTC set at boot does, without moving the steady timeline: no event
+// runs, and the durations of After and Schedule are unchanged.
+func (v *Virtual) StepWall(d time.Duration) { v.wall += d }
+
+// WallStep returns the sum of every StepWall so far.
+func (v *Virtual) WallStep() time.Duration { return v.wall }
 
 // After advances virtual time by d (negative counts as 0), runs due events,
 // and returns a buffered channel holding the new time.
 func (v *Virtual) After(d time.Duration) <-chan time.Time {
 	v.Advance(d)
 	ch := make(chan time.Time, 1)
-	ch <- v.now
+	ch <- v.Now()
 	return ch
 }
 

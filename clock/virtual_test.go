@@ -59,3 +59,16 @@ func BenchmarkVirtualPoll(b *testing.B) {
 		}
 	}
 }
+
+func TestVirtualWallStepLeavesTheSteadyTimeline(t *testing.T) {
+	v := NewVirtual(time.Time{})
+	ran := false
+	v.Schedule(10*time.Second, func() { ran = true })
+	v.StepWall(-5 * time.Minute)
+	assert.Equal(t, Epoch.Add(-5*time.Minute), v.Now())
+	assert.Equal(t, Epoch, v.Steady())
+	assert.False(t, ran, "a step runs no event")
+	assert.Equal(t, Epoch.Add(-5*time.Minute+10*time.Second), <-v.After(10*time.Second))
+	assert.True(t, ran)
+	assert.Equal(t, -5*time.Minute, v.WallStep())
+}

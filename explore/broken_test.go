@@ -78,7 +78,7 @@ var brokenVariants = []struct {
 		return d
 	}},
 	{"nothing-fired-twice", nil, func(d pipeline.Deps) pipeline.Deps { d.Backend = backupFire{d.Backend}; return d }},
-	{"within-budget", []string{"flip=never"}, func(d pipeline.Deps) pipeline.Deps {
+	{"within-budget", []string{"flip=never", "end=never"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Clock = slowClock{d.Clock}
 		return d
 	}},
@@ -87,16 +87,25 @@ var brokenVariants = []struct {
 		return d
 	}},
 	{"journal-cleared", nil, func(d pipeline.Deps) pipeline.Deps { d.Journal = neverCleared{d.Journal}; return d }},
+	{"failed-run-restores-profile", []string{"flip=never"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Nix = fakeRestore{d.Nix}
+		return d
+	}},
 	{"recovery-consistent", []string{"kill=after-fire"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Journal = neverSaved{d.Journal}
+		return d
+	}},
+	{"ended-decided-promptly", []string{"flip=never", "end=exit-1@8s"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Backend = blindToEnds{d.Backend}
 		return d
 	}},
 }
 
 func TestEveryInvariantCatchesABrokenVariant(t *testing.T) {
 	covered := map[string]bool{"no-effect-after-failed-realise": true, // TestTrustBlindPipelineIsCaughtAndShrunk
-		"profile-not-left-silently": true, // Known: the real pipeline breaks it
-		"outcome-valid-json":        true} // TestOutcomeValidJSONRejects
+		"profile-not-left-silently":       true, // Known: the real pipeline breaks it
+		"outcome-valid-json":              true, // TestOutcomeValidJSONRejects
+		"already-current-changes-nothing": true} // TestAlreadyCurrentChangesNothingRejects
 	for _, v := range brokenVariants {
 		t.Run(v.invariant, func(t *testing.T) {
 			e := New(Config{Wrap: v.wrap})
@@ -169,6 +178,18 @@ func (b unknownAsZero) UnitStatus(ctx context.Context, unit string) (pipeline.Un
 	return st, err
 }
 
+// blindToEnds reads an ended unit as still running, as the seed's poll did
+// by not reading the unit until the budget ran out.
+type blindToEnds struct{ pipeline.Backend }
+
+func (b blindToEnds) UnitStatus(ctx context.Context, unit string) (pipeline.UnitStatus, error) {
+	st, err := b.Backend.UnitStatus(ctx, unit)
+	if err == nil && st.State == pipeline.UnitExited {
+		st = pipeline.UnitStatus{State: pipeline.UnitRunning}
+	}
+	return st, err
+}
+
 // backupFire also starts the switch in a second unit.
 type backupFire struct{ pipeline.Backend }
 
@@ -178,6 +199,22 @@ func (b backupFire) Fire(ctx context.Context, req pipeline.FireRequest) error {
 	}
 	req.Unit += "-backup"
 	return b.Backend.Fire(ctx, req)
+}
+
+// fakeRestore claims to switch the generation and does nothing.
+type fakeRestore struct{ pipeline.Nix }
+
+func (fakeRestore) SwitchGeneration(context.Context, string, int) error { return nil }
+
+func TestAlreadyCurrentChangesNothingRejects(t *testing.T) {
+	r := &Run{Outcome: pipeline.Outcome{Kind: pipeline.AlreadyCurrent}}
+	r.start = observation{profile: newSys, generation: 2}
+	r.agentEnd = observation{profile: newSys, generation: 3}
+	r.agentCmds = []command{{argv: []string{"nix-env", "--profile", "p", "--set", "x"}}}
+	got := checkAlreadyCurrentChangesNothing(r)
+	assert.Len(t, got, 2, "%v", got)
+	r.agentEnd.generation, r.agentCmds = 2, nil
+	assert.Empty(t, checkAlreadyCurrentChangesNothing(r))
 }
 
 // slowClock waits three times as long as asked (a unit mix-up).

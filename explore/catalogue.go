@@ -75,7 +75,7 @@ func buildCatalogue() Catalogue {
 	var c Catalogue
 	for _, part := range [][]Fault{opFaults(), lockFaults(), nixFaults(), offerFaults(), componentFaults(),
 		binaryFaults(), commandFaults(), endFaults(), flipFaults(), profileFaults(), linkFaults(), killFaults(),
-		journalFaults()} {
+		journalFaults(), betweenFaults()} {
 		c = append(c, part...)
 	}
 	return c
@@ -177,8 +177,10 @@ func commandFaults() []Fault {
 			CommandFault{Program: "nix-env", Words: []string{"--set"}, Exit: 1, Stderr: profileLockDenied}),
 		cf("set=fails-from-1s", "set", "nix-env --set after the first (the self-correction)", activateOnly,
 			CommandFault{At: time.Second, Program: "nix-env", Words: []string{"--set"}, Exit: 1, Stderr: profileLockDenied}),
-		cf("rollback=fails", "rollback", "nix-env --rollback", rollbackOnly,
-			CommandFault{Program: "nix-env", Words: []string{"--rollback"}, Exit: 1, Stderr: profileLockDenied}),
+		cf("rollback=fails", "rollback", "the rollback's nix-env --switch-generation", rollbackOnly,
+			CommandFault{Program: "nix-env", Words: []string{"--switch-generation"}, Exit: 1, Stderr: profileLockDenied, Times: 1}),
+		cf("restore=fails", "restore", "a restore's nix-env --switch-generation", activateOnly,
+			CommandFault{Program: "nix-env", Words: []string{"--switch-generation"}, Exit: 1, Stderr: profileLockDenied}),
 		cf("show=fails", "show", "every systemctl show", both, show(0, 0)),
 		cf("show=fails-once", "show", "the first systemctl show (the fire's status check)", both, show(0, 1)),
 		cf("show=fails-once-at-4s", "show", "the first systemctl show from 4 s (the first unit read)", both, show(slotFlip, 1)),
@@ -300,8 +302,10 @@ func killFaults() []Fault {
 		k("after-realise", activateOnly, "", cmd(KillAfter, 1, "nix-store", "--realise")),
 		k("before-set", activateOnly, "", cmd(KillBefore, 1, "nix-env", "--set")),
 		k("after-set", activateOnly, "", cmd(KillAfter, 1, "nix-env", "--set")),
-		k("before-rollback", rollbackOnly, "", cmd(KillBefore, 1, "nix-env", "--rollback")),
-		k("after-rollback", rollbackOnly, "", cmd(KillAfter, 1, "nix-env", "--rollback")),
+		k("before-rollback", rollbackOnly, "", cmd(KillBefore, 1, "nix-env", "--switch-generation")),
+		k("after-rollback", rollbackOnly, "", cmd(KillAfter, 1, "nix-env", "--switch-generation")),
+		k("after-restore-profile", activateOnly, "", cmd(KillAfter, 1, "nix-env", "--switch-generation")),
+		k("after-restore-fire", activateOnly, "", cmd(KillAfter, 2, "systemd-run")),
 		k("before-fire-status", both, "", cmd(KillBefore, 1, "systemctl", "show")),
 		k("before-fire", both, "", cmd(KillBefore, 1, "systemd-run")),
 		k("after-fire", both, "", cmd(KillAfter, 1, "systemd-run")),
@@ -328,4 +332,18 @@ func journalFaults() []Fault {
 	}
 	return []Fault{j(JournalFull, 0), j(JournalFull, 1), j(JournalReadOnly, 0), j(JournalReadOnly, 1),
 		j(JournalReadOnly, 3), j(JournalReadOnly, 4)}
+}
+
+// betweenFaults: the host reboots, or its wall clock steps, after the agent
+// was killed and before the next invocation recovers.
+func betweenFaults() []Fault {
+	b := func(name string, spec BetweenSpec) Fault {
+		return Fault{Name: "between=" + name, Group: "between", Point: "the host between the killed agent and the recovery",
+			ops: both, requires: "kill", apply: func(s *Spec) { s.Between = spec }}
+	}
+	return []Fault{
+		b("reboot", BetweenSpec{Reboot: true}),
+		b("reboot-into-old", BetweenSpec{Reboot: true, RebootInto: aliasOld}),
+		b("clock-back-1h", BetweenSpec{ClockStep: -time.Hour}),
+	}
 }

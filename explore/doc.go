@@ -9,7 +9,9 @@
 //     the closures old (running), new (offered in the signed cache) and
 //     third (a bystander), the lock, the substituter, how the target's
 //     switch-to-configuration behaves in virtual time, command faults,
-//     scheduled link changes, a kill of the agent and journal faults. A Spec
+//     scheduled link changes, a kill of the agent, journal faults, and what
+//     happens to the host between a killed agent and the recovery (a reboot,
+//     a wall clock step). A Spec
 //     builds a fresh sim.Host and renders itself as scenario lines from one
 //     list of steps, so the two cannot drift.
 //   - A Fault is one named change to the baseline Spec, in a group: a

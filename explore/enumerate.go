@@ -154,11 +154,18 @@ func (c Catalogue) Draw(seed uint64, maxFaults int) []int {
 
 // dropUnmet removes faults whose required group is absent.
 func (c Catalogue) dropUnmet(combo []int) []int {
-	groups := map[string]bool{}
-	for _, idx := range combo {
-		groups[c[idx].Group] = true
+	// GOTCHA: dropping a fault can unmeet another's requirement, so drop until nothing changes.
+	for {
+		groups := map[string]bool{}
+		for _, idx := range combo {
+			groups[c[idx].Group] = true
+		}
+		n := len(combo)
+		combo = slices.DeleteFunc(combo, func(idx int) bool { return c[idx].requires != "" && !groups[c[idx].requires] })
+		if len(combo) == n {
+			return combo
+		}
 	}
-	return slices.DeleteFunc(combo, func(idx int) bool { return c[idx].requires != "" && !groups[c[idx].requires] })
 }
 
 func (c Catalogue) groupIndex(group string) int {

@@ -46,6 +46,9 @@ var invariants = []Invariant{
 	{"within-budget", "each invocation ends within the poll budget plus one interval of virtual time after its fire (or after its start when nothing was fired)", checkWithinBudget},
 	{"no-command-after-outcome", "no invocation issues a command after it returned its outcome (the host runs on for a budget and an interval to let stragglers show)", checkNoCommandAfterOutcome},
 	{"journal-cleared", "no in-flight record is left once an invocation has reported a final (not interrupted) outcome", checkJournalCleared},
+	{"ended-decided-promptly", "an invocation whose switch unit ended reports within one poll interval of the end (or of its own start, when the unit ended before it), unless a status read failed after the end", checkEndedDecidedPromptly},
+	{"failed-run-restores-profile", "a failed final outcome (switch-failed, rollback-failed, verify-mismatch, skipped, abandoned) with current-system still where the run found it leaves the profile on its starting generation, unless the outcome's restore says it was not attempted (the unit may still run) or failed (a nix-env --switch-generation failed), with a warning", checkFailedRunRestoresProfile},
+	{"already-current-changes-nothing", "already-current sets nothing, fires nothing and leaves the profile as it was", checkAlreadyCurrentChangesNothing},
 }
 
 // check runs every invariant on r.
@@ -77,7 +80,8 @@ func isCmd(argv []string, program string, words ...string) bool {
 
 // changers are the commands that change the host.
 func changes(argv []string) bool {
-	return isCmd(argv, "nix-env", "--set") || isCmd(argv, "nix-env", "--rollback") || isCmd(argv, "systemd-run")
+	return isCmd(argv, "nix-env", "--set") || isCmd(argv, "nix-env", "--rollback") ||
+		isCmd(argv, "nix-env", "--switch-generation") || isCmd(argv, "systemd-run")
 }
 
 func checkNoEffectAfterFailedRealise(r *Run) []string {
@@ -230,6 +234,11 @@ func (r *Run) unitRun(obs observation) *sim.UnitRun {
 func checkExitStatusTruthful(r *Run) []string {
 	var out []string
 	for _, o := range r.outcomes() {
+		if o.name == "recovery" && o.out.Restored != nil {
+			// A recovered restore re-reports the earlier run's failure, whose
+			// command ran in that run.
+			o.cmds = append(slices.Clone(r.agentCmds), o.cmds...)
+		}
 		out = append(out, r.switchReportTruthful(o)...)
 		if d := outcomeExitMatches(o); d != "" {
 			out = append(out, d)
@@ -385,14 +394,89 @@ func executed(u sim.UnitRun) bool {
 	return !(u.Exited && u.ExecMainCode == 1 && pipeline.ExecSetupFailed(u.ExecMainStatus))
 }
 
+// restoreService is the restore unit's full name.
+const restoreService = pipeline.DefaultRestoreUnit + ".service"
+
+// switchStarts counts the unit starts that are not a restore's boot action.
+func switchStarts(runs []sim.UnitRun) int {
+	n := 0
+	for _, u := range runs {
+		if u.Unit != restoreService {
+			n++
+		}
+	}
+	return n
+}
+
 func checkNothingFiredTwice(r *Run) []string {
 	var out []string
-	if n := len(r.end.runs); n > 1 {
+	if n := switchStarts(r.end.runs); n > 1 {
 		out = append(out, fmt.Sprintf("%d unit starts over the run and its recovery", n))
 	}
 	for _, c := range r.recoverCmds {
-		if c.exit == 0 && (isCmd(c.argv, "systemd-run") || isCmd(c.argv, "nix-env", "--rollback")) {
+		restoreFire := isCmd(c.argv, "systemd-run", "--unit="+pipeline.DefaultRestoreUnit)
+		if c.exit == 0 && ((isCmd(c.argv, "systemd-run") && !restoreFire) || isCmd(c.argv, "nix-env", "--rollback")) {
 			out = append(out, "recovery ran "+strings.Join(c.argv[:2], " "))
+		}
+	}
+	return out
+}
+
+// restorableFailures are the final kinds after which the profile must be
+// back where the run found it (when current-system still is).
+var restorableFailures = []pipeline.Kind{pipeline.SwitchFailed, pipeline.RollbackFailed, pipeline.VerifyMismatch,
+	pipeline.Skipped, pipeline.Abandoned}
+
+func checkFailedRunRestoresProfile(r *Run) []string {
+	f := r.final()
+	if f == nil || !slices.Contains(restorableFailures, f.Kind) || r.end.current != r.start.current {
+		return nil
+	}
+	if r.end.profile == r.start.profile && r.end.generation == r.start.generation {
+		return nil
+	}
+	res := f.Restored
+	switch {
+	case res != nil && res.Status == pipeline.RestoreNotAttempted && len(f.Warnings) > 0:
+		return nil
+	case res != nil && res.Status == pipeline.RestoreFailed && len(f.Warnings) > 0 && r.switchGenerationFailed():
+		return nil
+	}
+	return []string{fmt.Sprintf("final %s leaves the profile on %s (gen %d), it started on %s (gen %d); restore %s",
+		f.Kind, short(r.end.profile), r.end.generation, short(r.start.profile), r.start.generation, restoreText(f.Restored))}
+}
+
+// switchGenerationFailed reports whether a nix-env --switch-generation of
+// the run or its recovery failed: only then may a restore say "failed".
+func (r *Run) switchGenerationFailed() bool {
+	for _, c := range append(slices.Clone(r.agentCmds), r.recoverCmds...) {
+		if isCmd(c.argv, "nix-env", "--switch-generation") && (c.exit != 0 || c.killed) {
+			return true
+		}
+	}
+	return false
+}
+
+func restoreText(res *pipeline.Restore) string {
+	if res == nil {
+		return "none"
+	}
+	return string(res.Status) + " (" + res.Reason + ")"
+}
+
+func checkAlreadyCurrentChangesNothing(r *Run) []string {
+	var out []string
+	for _, o := range r.outcomes() {
+		if o.out.Kind != pipeline.AlreadyCurrent {
+			continue
+		}
+		for _, c := range o.cmds {
+			if changes(c.argv) {
+				out = append(out, fmt.Sprintf("%s already-current, yet it ran %s", o.name, strings.Join(c.argv[:2], " ")))
+			}
+		}
+		if o.obs.profile != r.start.profile || o.obs.generation != r.start.generation {
+			out = append(out, fmt.Sprintf("%s already-current, yet the profile moved to %s (gen %d)", o.name, short(o.obs.profile), o.obs.generation))
 		}
 	}
 	return out
@@ -405,7 +489,7 @@ var failureKinds = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipe
 	pipeline.Abandoned, pipeline.Interrupted}
 
 var allKinds = append([]pipeline.Kind{pipeline.Settled, pipeline.SettledDegraded, pipeline.RollbackSucceeded,
-	pipeline.RollbackDegraded}, failureKinds...)
+	pipeline.RollbackDegraded, pipeline.AlreadyCurrent}, failureKinds...)
 
 func checkOutcomeValidJSON(r *Run) []string {
 	var out []string
@@ -455,10 +539,19 @@ func validJSON(o pipeline.Outcome) string {
 // an interval after its fire, or after its start when it came later or
 // nothing was fired.
 func (r *Run) limit(o reported) time.Duration {
+	limit := o.start + PollBudget + PollInterval
 	if ur := r.unitRun(o.obs); ur != nil {
-		return max(o.start, ur.StartedAt+PollBudget) + PollInterval
+		limit = max(o.start, ur.StartedAt+PollBudget) + PollInterval
 	}
-	return o.start + PollBudget + PollInterval
+	// A restore's boot action, started in time, has its own budget from its
+	// start; one started late cannot hide the lateness.
+	base := limit
+	for _, u := range o.obs.runs {
+		if u.Unit == restoreService && u.StartedAt <= base {
+			limit = max(limit, u.StartedAt+PollBudget+PollInterval)
+		}
+	}
+	return limit
 }
 
 func checkWithinBudget(r *Run) []string {
@@ -513,4 +606,45 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// decisionSlack covers what an invocation may still do after deciding an
+// ended unit: the profile's self-correction (nix-env --set, 90 ms observed).
+const decisionSlack = 500 * time.Millisecond
+
+// checkEndedDecidedPromptly: issue 9's "decide within one poll interval of
+// the exit". A status read after the end that did not show it (failed, and
+// retried within the budget; or the unit no longer loaded) excuses a later
+// report.
+func checkEndedDecidedPromptly(r *Run) []string {
+	var out []string
+	for _, o := range r.outcomes() {
+		ur := r.unitRun(o.obs)
+		if o.out.Kind == pipeline.Interrupted || ur == nil || !ur.Exited || o.obs.at < ur.ExitedAt {
+			continue
+		}
+		if statusUnseenAfter(o.cmds, ur.ExitedAt) {
+			continue
+		}
+		decided := o.obs.at
+		if o.out.Restored != nil {
+			// The restore that follows a failure comes after the decision.
+			decided -= time.Duration(o.out.Restored.ElapsedMS) * time.Millisecond
+		}
+		if limit := max(ur.ExitedAt, o.start) + PollInterval + decisionSlack; decided > limit {
+			out = append(out, fmt.Sprintf("%s's unit ended at +%s (%s), decided %s at +%s, limit +%s",
+				o.name, ur.ExitedAt, trueEnd(ur), o.out.Kind, decided, limit))
+		}
+	}
+	return out
+}
+
+// statusUnseenAfter reports a systemctl show at or after t that did not
+// show the unit's end: it failed (to be retried), or the unit was no longer
+// loaded (its status lost, as after --collect: the end cannot be seen).
+func statusUnseenAfter(cmds []command, t time.Duration) bool {
+	return slices.ContainsFunc(cmds, func(c command) bool {
+		return c.at >= t && isCmd(c.argv, "systemctl", "show") &&
+			(c.exit != 0 || strings.Contains(c.stdout, "LoadState=not-found"))
+	})
 }

@@ -122,6 +122,12 @@ func executeOn(h *sim.Host, err error, s Spec, wrap func(pipeline.Deps) pipeline
 	r.host, r.start = h, observe(h)
 	agent := r.runAgent(h, wrap)
 	r.agentEnd = observe(h)
+	// Only a killed agent leaves a run to recover; after a final outcome a
+	// reboot is no part of the run.
+	if err := r.Spec.Between.apply(h, r.Killed); err != nil {
+		r.buildErr = err
+		return r
+	}
 	recovery := r.runRecovery(h, wrap)
 	r.end = observe(h)
 	r.end.record, _ = fileJournal(h).Load()
@@ -205,4 +211,23 @@ func (r *Run) Names() string {
 		names[i] = f.Name
 	}
 	return strings.Join(names, "+")
+}
+
+// apply makes the host reboot and its clock step, as b says, when the
+// agent was killed.
+func (b BetweenSpec) apply(h *sim.Host, killed bool) error {
+	if !killed {
+		return nil
+	}
+	if b.ClockStep != 0 {
+		h.Clock().StepWall(b.ClockStep)
+	}
+	if !b.Reboot {
+		return nil
+	}
+	into := ""
+	if b.RebootInto != "" {
+		into = basenameOf(b.RebootInto)
+	}
+	return h.Reboot(into)
 }

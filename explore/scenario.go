@@ -82,6 +82,9 @@ func (r *Run) agentLines() []string {
 		if r.Spec.Journal.Mode != "" {
 			out = append(out, "journal writable")
 		}
+		if r.Killed {
+			out = append(out, r.Spec.Between.lines()...)
+		}
 		out = append(out, "recover")
 	}
 	return out
@@ -193,7 +196,8 @@ func (r *Run) checksFor(invariant string, last *pipeline.Outcome) []string {
 	case "recovery-consistent":
 		return r.recoveryChecks()
 	case "nothing-fired-twice":
-		return []string{"commands last", "! stdout systemd-run", "! stdout 'nix-env --profile [^ ]* --rollback'"}
+		// A restore's boot action (nixfleet-activate-restore) is no second fire.
+		return []string{"commands last", "! stdout 'systemd-run --unit=nixfleet-activate-(switch|rollback) '"}
 	}
 	if last != nil && (invariant == "success-only-when-switched") {
 		return negatedOutcome(last.Kind)
@@ -266,4 +270,19 @@ func invariantDoc(name string) string {
 		}
 	}
 	return ""
+}
+
+// lines are the scenario commands of what happens between the runs.
+func (b BetweenSpec) lines() []string {
+	var out []string
+	if b.ClockStep != 0 {
+		out = append(out, fmt.Sprintf("clock-step %s", b.ClockStep))
+	}
+	switch {
+	case b.Reboot && b.RebootInto != "":
+		out = append(out, "reboot into="+b.RebootInto)
+	case b.Reboot:
+		out = append(out, "reboot")
+	}
+	return out
 }

@@ -115,6 +115,19 @@ type Spec struct {
 	Kill KillSpec
 	// Journal makes the agent's in-flight record writes fail.
 	Journal JournalFault
+	// Between happens to the host after the agent, before the recovery.
+	Between BetweenSpec
+}
+
+// BetweenSpec is what happens to the host between the agent's run and the
+// next invocation: a reboot (into a chosen closure, or the boot default)
+// and a wall clock step. The zero value: nothing.
+type BetweenSpec struct {
+	Reboot bool
+	// RebootInto is the alias booted ("" = sim.Host.Reboot's own choice).
+	RebootInto string
+	// ClockStep steps the wall clock (clock.Virtual.StepWall).
+	ClockStep time.Duration
 }
 
 // OfferSpec is the cache's copy of new.

@@ -12,19 +12,25 @@ import (
 func Activate(ctx context.Context, d Deps, target Target, o Options) Outcome {
 	r := newRun(d, o)
 	r.meta = target.Meta
-	return r.finish(r.activate(ctx, target.Closure))
+	return r.finish(r.restoreOnFailure(ctx, r.activate(ctx, target.Closure)))
 }
 
 func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.preflight(ctx, closure); out != nil {
 		return *out
 	}
+	if out := r.alreadyCurrent(closure); out != nil {
+		return *out
+	}
 	generation, out := r.realiseAndSet(ctx, closure)
 	if out != nil {
 		return *out
 	}
-	r.rec.Generation = generation
+	r.rec.Generation, r.rec.AlreadyRunning = generation, r.alreadyRunning
 	_ = r.saveStep(StepProfileSet)
+	if r.rec.AlreadyRunning {
+		return r.refreshBoot(ctx, closure)
+	}
 	return r.switchTo(ctx, closure)
 }
 
@@ -80,8 +86,10 @@ func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
 		return nil
 	case state == LockHeld:
 		r.log.Info("another switch-to-configuration holds the lock", "lock", r.o.LockPath)
-		return &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
+		out := &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
 			Reason: "another switch-to-configuration holds " + r.o.LockPath}
+		r.explainLock(ctx, out) // issue 19: who holds it, and what to do
+		return out
 	}
 	return nil
 }

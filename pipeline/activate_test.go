@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/clock"
 )
 
 func TestActivateHappyPathOrderAndOutcome(t *testing.T) {
@@ -162,18 +164,26 @@ func TestActivateUnitExitStatusAfterSettle(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newFakeHost(t)
-			h.plans[newClosure] = c.plan
-			out := h.activate(newClosure)
-			assert.Equal(t, c.kind, out.Kind, out.Reason)
-			assert.Equal(t, c.phase, out.Phase)
-			assert.Equal(t, c.exit, out.ExitCode)
-			require.NotNil(t, out.Switch)
-			assert.Equal(t, c.state, out.Switch.State)
+			h, out := activateVerdict(t, c.plan, c.kind, c.phase, c.exit, c.state)
 			assert.False(t, out.Success())
 			assert.Equal(t, newClosure, h.current(t))
 		})
 	}
+}
+
+// activateVerdict activates newClosure under plan and checks the verdict
+// and the unit's reported state.
+func activateVerdict(t *testing.T, plan switchPlan, kind Kind, phase Phase, exit *ExitStatus, state UnitState) (*fakeHost, Outcome) {
+	t.Helper()
+	h := newFakeHost(t)
+	h.plans[newClosure] = plan
+	out := h.activate(newClosure)
+	assert.Equal(t, kind, out.Kind, out.Reason)
+	assert.Equal(t, phase, out.Phase)
+	assert.Equal(t, exit, out.ExitCode)
+	require.NotNil(t, out.Switch)
+	assert.Equal(t, state, out.Switch.State)
+	return h, out
 }
 
 func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
@@ -181,8 +191,6 @@ func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
 		plan switchPlan
 		exit *ExitStatus
 	}{
-		"unit exited 1":      {switchPlan{exitAt: 20 * time.Second, exitCode: 1}, KnownExit(1)},
-		"unit exited 0":      {switchPlan{exitAt: 20 * time.Second}, KnownExit(0)},
 		"unit still running": {switchPlan{}, UnknownExit()},
 		"unit status lost":   {switchPlan{exitAt: 20 * time.Second, unknown: true}, UnknownExit()},
 	}
@@ -195,7 +203,48 @@ func TestActivateTimeoutReportsTrueUnitStatus(t *testing.T) {
 			assert.Equal(t, PhaseSwitchPollTimeout, out.Phase)
 			assert.Equal(t, c.exit, out.ExitCode)
 			assert.Equal(t, oldClosure, out.LastObserved)
-			assert.Equal(t, int64(300_000), out.ElapsedMS, "the whole budget, no more")
+			// Deliberate change (issue 9): a unit that ended is followed by the restore
+			// (profile back, the old closure's boot action: 1 s, read at the next 2 s
+			// interval); a running one is never restored.
+			if c.plan.exitAt > 0 && !c.plan.unknown {
+				require.NotNil(t, out.Restored)
+				assert.Equal(t, RestoreDone, out.Restored.Status)
+				assert.Equal(t, int64(302_000), out.ElapsedMS, "the whole budget, then the restore")
+				assert.Equal(t, oldClosure, h.profile(t))
+			} else {
+				require.NotNil(t, out.Restored)
+				assert.Equal(t, RestoreNotAttempted, out.Restored.Status)
+				assert.Equal(t, int64(300_000), out.ElapsedMS, "the whole budget, no more")
+			}
+		})
+	}
+}
+
+// An ended unit is decided within one poll interval of its exit (issue 9):
+// a failure by its status or signal, exit 0 without the flip a mismatch.
+func TestActivateDecidesAnEndedUnitAtOnce(t *testing.T) {
+	sig9 := 9
+	cases := map[string]struct {
+		plan   switchPlan
+		kind   Kind
+		phase  Phase
+		exit   *ExitStatus
+		signal *int
+	}{
+		"exit 1":   {switchPlan{exitAt: 20 * time.Second, exitCode: 1}, SwitchFailed, PhaseSwitchExit, KnownExit(1), nil},
+		"signal 9": {switchPlan{exitAt: 20 * time.Second, signal: 9}, SwitchFailed, PhaseSwitchExit, UnknownExit(), &sig9},
+		"exit 0":   {switchPlan{exitAt: 20 * time.Second}, VerifyMismatch, PhaseVerify, nil, nil},
+		"exit 203": {switchPlan{exitAt: 20 * time.Second, exitCode: 203}, SwitchFailed, PhaseSystemdRunFire, KnownExit(203), nil},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, out := activateVerdict(t, c.plan, c.kind, c.phase, c.exit, UnitExited)
+			assert.Equal(t, c.signal, out.Switch.Signal)
+			assert.LessOrEqual(t, out.ElapsedMS, int64(20_000+2_000), "within one interval of the exit")
+			assert.GreaterOrEqual(t, out.ElapsedMS, int64(20_000))
+			if c.kind == VerifyMismatch {
+				assert.Equal(t, oldClosure, out.Actual)
+			}
 		})
 	}
 }
@@ -312,4 +361,49 @@ func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, Skipped, out.Kind)
 	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+}
+
+// A failed status read is no verdict: after the flip one systemctl show
+// fails (systemd 252's bus timeout) and the unit exits 0: settled, 0.
+func TestActivateRetriesAFailedStatusRead(t *testing.T) {
+	h := newFakeHost(t)
+	h.clk.Schedule(6*time.Second, func() { h.statusErrs = 1 })
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind, out.Reason)
+	require.NotNil(t, out.Switch)
+	assert.Equal(t, KnownExit(0), out.Switch.ExitCode)
+}
+
+// Failed reads until the budget is spent report unknown, not a verdict.
+func TestActivateStatusUnreadableToTheEnd(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{exitAt: 20 * time.Second, exitCode: 1}
+	h.statusErrs = 1 << 30
+	out := h.activate(newClosure)
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseSwitchPollTimeout, out.Phase)
+	assert.Equal(t, UnknownExit(), out.ExitCode)
+	assert.Equal(t, UnitUnknown, out.Switch.State)
+	assert.Contains(t, out.Reason, "Connection timed out")
+	assert.Equal(t, int64(300_000), out.ElapsedMS, "retries stay within the budget")
+}
+
+// The switch flips the link and then exits; both land between the poll's
+// reads. Reading the unit first, then the link, sees the flip with the exit,
+// never an exit 0 "without" it.
+func TestActivateReadsTheUnitBeforeTheLink(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{}
+	done := false
+	h.beforeStatus = func() {
+		if done || h.clk.Now().Sub(clock.Epoch) < 5*time.Second {
+			return
+		}
+		done = true
+		require.NoError(t, h.fs.ReplaceLink("/nix/store/"+newClosure, "/run/current-system"))
+		code := 0
+		h.units[DefaultSwitchUnit] = UnitStatus{State: UnitExited, Result: "success", ExitCode: &code}
+	}
+	out := h.activate(newClosure)
+	assert.Equal(t, Settled, out.Kind, out.Reason)
 }

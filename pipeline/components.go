@@ -97,15 +97,21 @@ func (r *run) deferToBoot(ctx context.Context, closure string, changed []string)
 	return r.awaitBoot(ctx, watch{expected: closure, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, changed)
 }
 
-// awaitBoot waits for a fired boot action's exit status.
+// awaitBoot waits for a fired boot action's exit status, reading the unit
+// every PollInterval (a failed read is retried sooner), so its end is
+// decided within one interval.
 func (r *run) awaitBoot(ctx context.Context, w watch, changed []string) Outcome {
-	report, ok := r.waitUnit(ctx, w)
+	report, ok := r.waitUnit(ctx, w, &unitReader{unit: w.unit})
 	if !ok {
 		return interrupted(PhaseDeferBootloader, w.expected, ctx)
 	}
 	if report.State != UnitExited || !report.ExitCode.Known || report.ExitCode.Code != 0 {
+		reason := "switch-to-configuration boot did not exit 0"
+		if report.ExitCode.Known && ExecSetupFailed(report.ExitCode.Code) {
+			reason = "switch-to-configuration could not be executed"
+		}
 		return Outcome{Kind: SwitchFailed, Phase: PhaseDeferBootloader, Closure: w.expected, Components: changed,
-			ExitCode: report.ExitCode, Switch: &report, Reason: "switch-to-configuration boot did not exit 0"}
+			ExitCode: report.ExitCode, Switch: &report, Reason: reason}
 	}
 	return Outcome{Kind: DeferredPendingReboot, Phase: PhaseDeferBootloader, Closure: w.expected, Components: changed,
 		Switch: &report, RebootPending: true}

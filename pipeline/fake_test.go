@@ -49,12 +49,18 @@ type fakeHost struct {
 	setErr      error
 	setErrAfter int // SetProfile fails from this call on (1-based); 0: setErr applies always
 	setCalls    int
-	rollbackErr error
-	fireErr     error
-	releaseErr  error
-	plans       map[string]switchPlan // by closure basename
-	units       map[string]UnitStatus
-	generation  int
+	// switchGenErr makes SwitchGeneration fail.
+	switchGenErr error
+	fireErr      error
+	releaseErr   error
+	plans        map[string]switchPlan // by closure basename
+	units        map[string]UnitStatus
+	generation   int
+	// statusErrs makes the next N UnitStatus reads fail (a bus timeout).
+	statusErrs int
+	// beforeStatus, when set, runs at the start of every UnitStatus read.
+	beforeStatus func()
+	statusReads  int
 }
 
 func newFakeHost(t *testing.T) *fakeHost {
@@ -136,13 +142,16 @@ func (h *fakeHost) SetProfile(_ context.Context, profile, storePath string) erro
 	return nil
 }
 
-func (h *fakeHost) RollbackProfile(_ context.Context, profile string) error {
-	h.record("rollback")
-	if h.rollbackErr != nil {
-		return h.rollbackErr
+func (h *fakeHost) SwitchGeneration(_ context.Context, profile string, generation int) error {
+	h.record("switch-generation %d", generation)
+	if h.switchGenErr != nil {
+		return h.switchGenErr
 	}
-	h.generation--
-	return h.fs.ReplaceLink(fmt.Sprintf("system-%d-link", h.generation), profile)
+	link := fmt.Sprintf("system-%d-link", generation)
+	if _, err := h.fs.Lstat("/nix/var/nix/profiles/" + link); err != nil {
+		return &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: fmt.Sprintf("error: profile version %d does not exist", generation)}
+	}
+	return h.fs.ReplaceLink(link, profile)
 }
 
 func (h *fakeHost) SwitchLock(context.Context, string) (LockState, error) {
@@ -215,6 +224,15 @@ func (h *fakeHost) exitUnit(unit string, plan switchPlan) {
 }
 
 func (h *fakeHost) UnitStatus(_ context.Context, unit string) (UnitStatus, error) {
+	h.statusReads++
+	if h.beforeStatus != nil {
+		h.beforeStatus()
+	}
+	if h.statusErrs > 0 {
+		h.statusErrs--
+		return UnitStatus{}, &CommandError{Argv: []string{"systemctl", "show"}, ExitCode: 1,
+			Stderr: "Failed to get properties: Connection timed out\n"}
+	}
 	st, ok := h.units[unit]
 	if !ok {
 		return UnitStatus{State: UnitUnknown}, nil

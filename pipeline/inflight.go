@@ -24,7 +24,8 @@ func (r *run) journal() Journal {
 // changing it without a record would make a crash unrecoverable.
 func (r *run) beginRecord(rec Record, step Step) *Outcome {
 	rec.PollIntervalMS, rec.PollBudgetMS = r.o.PollInterval.Milliseconds(), r.o.PollBudget.Milliseconds()
-	rec.StartedAt = r.start
+	rec.StartedAt, rec.BootID = r.start, r.bootID()
+	rec.OnFailure, rec.RestoreUnit = r.o.OnFailure, r.o.RestoreUnit
 	r.rec = &rec
 	if err := r.saveStep(step); err != nil {
 		r.rec = nil

@@ -36,12 +36,20 @@ const (
 	StepRealised Step = "realised"
 	// StepProfileSet: the profile points at the closure; nothing fired.
 	StepProfileSet Step = "profile-set"
-	// StepRolledBack: nix-env --rollback may have run; nothing fired.
+	// StepRolledBack: the rollback's nix-env --switch-generation may have
+	// run; nothing fired.
 	StepRolledBack Step = "rolled-back"
 	// StepFiring: the fire was about to be issued (it may have happened).
 	StepFiring Step = "firing"
 	// StepFired: the unit was started; FiredAt is set.
 	StepFired Step = "fired"
+	// StepRestoringProfile: the run failed (Pending) and nix-env
+	// --switch-generation back to PreviousGeneration may have run.
+	StepRestoringProfile Step = "restoring-profile"
+	// StepRestoringBoot: the profile is back; the previous closure's
+	// switch-to-configuration boot may have been fired in RestoreUnit
+	// (RestoreFiredAt is set once it was).
+	StepRestoringBoot Step = "restoring-boot"
 )
 
 // Record is the in-flight journal entry of one activation or rollback:
@@ -68,6 +76,23 @@ type Record struct {
 	PollBudgetMS   int64     `json:"poll_budget_ms"`
 	StartedAt      time.Time `json:"started_at"`
 	FiredAt        time.Time `json:"fired_at,omitzero"`
+	// BootID is the kernel's boot ID when the record was begun ("" when
+	// unreadable): recovery tells a reboot since by a different one.
+	BootID string `json:"boot_id,omitempty"`
+	// AlreadyRunning: current-system already was the closure; the fired
+	// boot action only refreshes the boot entry.
+	AlreadyRunning bool `json:"already_running,omitempty"`
+	// OnFailure is the run's --on-failure ("" reads as restore).
+	OnFailure OnFailure `json:"on_failure,omitempty"`
+	// Pending is the failure being restored from (steps restoring-*).
+	Pending *Outcome `json:"pending,omitempty"`
+	// RestoreBoot: the run's switch-to-configuration executed, so the
+	// restore also runs the previous closure's boot action.
+	RestoreBoot bool `json:"restore_boot,omitempty"`
+	// RestoreUnit and RestoreFiredAt name the restore unit and when it was
+	// started.
+	RestoreUnit    string    `json:"restore_unit,omitempty"`
+	RestoreFiredAt time.Time `json:"restore_fired_at,omitzero"`
 }
 
 // Journal keeps at most one in-flight record.
@@ -151,14 +176,20 @@ func (j FileJournal) keepAside(cause error) error {
 // Save writes r atomically, creating Dir when missing.
 func (j FileJournal) Save(r Record) error {
 	r.Version = RecordVersion
-	data, err := json.Marshal(r)
+	return saveStateFile(j.FS, j.Dir, j.file(), r)
+}
+
+// saveStateFile writes v as one JSON line to file atomically (temporary
+// file, fsync, rename, fsync of the directory), creating dir when missing.
+func saveStateFile(v *fsview.View, dir, file string, value any) error {
+	data, err := json.Marshal(value)
 	if err != nil {
 		return err
 	}
-	if err := j.FS.MkdirAll(j.Dir, 0o755); err != nil {
+	if err := v.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return j.FS.WriteFileAtomic(j.file(), append(data, '\n'), 0o644)
+	return v.WriteFileAtomic(file, append(data, '\n'), 0o644)
 }
 
 // Clear removes the record.

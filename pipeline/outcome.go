@@ -3,6 +3,8 @@ package pipeline
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 )
 
 // Kind is an outcome's class: the "outcome" field of the JSON wire format.
@@ -45,6 +47,11 @@ const (
 	// default was updated (switch-to-configuration boot).
 	DeferredPendingReboot Kind = "deferred-pending-reboot"
 )
+
+// AlreadyCurrent: /run/current-system and the system profile already are the
+// target closure (for a rollback: the target generation); nothing was set
+// and nothing fired. A success.
+const AlreadyCurrent Kind = "already-current"
 
 // Rollback outcomes.
 const (
@@ -97,6 +104,11 @@ const (
 	PhaseSwitchWait        Phase = "switch-wait"
 	PhaseJournal           Phase = "journal"
 	PhaseRecover           Phase = "recover"
+	// PhaseReboot: the host rebooted while the switch ran; recovery decided
+	// from the links what it came up with.
+	PhaseReboot       Phase = "reboot"
+	PhaseCurrentCheck Phase = "current-check"
+	PhaseRestore      Phase = "restore"
 )
 
 // Phases lists every phase string of the wire contract, in pipeline order.
@@ -105,7 +117,7 @@ var Phases = []Phase{
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
-	PhaseJournal, PhaseRecover,
+	PhaseJournal, PhaseRecover, PhaseReboot, PhaseCurrentCheck, PhaseRestore,
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -120,6 +132,14 @@ func KnownExit(code int) *ExitStatus { return &ExitStatus{Known: true, Code: cod
 
 // UnknownExit returns an unknown exit status (JSON null).
 func UnknownExit() *ExitStatus { return &ExitStatus{} }
+
+// String renders the code, or "null" when unknown (logs).
+func (e ExitStatus) String() string {
+	if !e.Known {
+		return "null"
+	}
+	return strconv.Itoa(e.Code)
+}
 
 // MarshalJSON renders the code or null.
 func (e ExitStatus) MarshalJSON() ([]byte, error) {
@@ -195,6 +215,9 @@ type Outcome struct {
 	// LastObserved is /run/current-system's basename at the last poll of a
 	// timeout ("" with a note in Reason when it could not be read).
 	LastObserved string `json:"last_observed,omitempty"`
+	// Booted is /run/booted-system's basename, set when recovery found the
+	// host rebooted during the run ("" when unreadable).
+	Booted string `json:"booted,omitempty"`
 	// Reason is a human-readable explanation (not a contract).
 	Reason string `json:"reason,omitempty"`
 	// Failure classifies a realise failure (RealiseFailure strings).
@@ -224,6 +247,13 @@ type Outcome struct {
 	// ProfileCorrected: the profile had moved off the closure after the
 	// switch and was pointed back.
 	ProfileCorrected bool `json:"profile_corrected,omitempty"`
+	// Restored reports the restore after a failed run that moved the
+	// profile while the host did not come to run the closure.
+	Restored *Restore `json:"restored,omitempty"`
+	// AlreadyRunning: current-system already was the closure, so only the
+	// profile was set and the boot entry refreshed (boot action); nothing
+	// was switched.
+	AlreadyRunning bool `json:"already_running,omitempty"`
 	// Warnings lists non-fatal problems (e.g. a failed self-correction).
 	Warnings []string `json:"warnings,omitempty"`
 	// ElapsedMS is the time from start to outcome, in milliseconds (virtual
@@ -238,10 +268,13 @@ type Outcome struct {
 	// Earlier is the recovered outcome of an unfinished earlier run,
 	// resolved before this run started.
 	Earlier *Outcome `json:"earlier,omitempty"`
+	// LockHolders (skipped at lock-probe) are the processes holding the
+	// switch lock, each with its kind, age and a hint (issue 19).
+	LockHolders []lockdiag.Holder `json:"lock_holders,omitempty"`
 }
 
 // Success reports whether the outcome is a clean success (settled or
-// rollback-succeeded with exit 0).
+// rollback-succeeded with exit 0, or already-current).
 func (o Outcome) Success() bool {
-	return o.Kind == Settled || o.Kind == RollbackSucceeded
+	return o.Kind == Settled || o.Kind == RollbackSucceeded || o.Kind == AlreadyCurrent
 }

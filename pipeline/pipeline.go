@@ -9,6 +9,9 @@
 //     start over an unresolved earlier run's in-flight record;
 //  2. probe the switch lock: held => Skipped; unknown => go on (fail-open);
 //     check that /run/current-system is readable (else nothing changes);
+//     current-system and profile already the closure => AlreadyCurrent
+//     (unless Options.Force); current-system alone => set the profile and
+//     refresh the boot entry with the closure's boot action (current.go);
 //  3. realise the store path (fetch + signature check) under a GC root in
 //     the state directory; trust failure => SignatureMismatch, other
 //     failure => RealiseFailed; the realised path must equal the requested
@@ -23,14 +26,24 @@
 //     switch-to-configuration boot instead and report DeferredPendingReboot;
 //     otherwise release the unit name, record "firing", and fire
 //     switch-to-configuration switch in a transient unit;
-//  7. poll /run/current-system: expected => settled, a third closure =>
-//     VerifyMismatch, budget spent => SwitchFailed with the unit's status;
+//  7. poll the unit, then /run/current-system, every PollInterval:
+//     expected => settled, a third closure => VerifyMismatch, the unit ended
+//     without the flip => SwitchFailed at switch-exit (status or signal) or
+//     VerifyMismatch (exit 0), decided within one interval of its end; a
+//     failed status read is read again sooner, never a verdict; budget spent
+//     => SwitchFailed with the unit's status (running or unknown);
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
-//     clear the record.
+//     clear the record;
+//  9. on a failure that left current-system where the run found it, point
+//     the profile back at its starting generation and restore the boot
+//     default (restore.go; Options.OnFailure), and write the last-activation
+//     record that Rollback undoes (lastactivation.go).
 //
 // Recover works out the outcome of a run that died half-way from its
-// record and the host as it is now, without firing anything again.
+// record and the host as it is now, without firing anything again. A host
+// that rebooted since (another boot ID) is judged at once from its links; a
+// fired switch is otherwise followed for at most one budget from now.
 package pipeline
 
 import (
@@ -54,6 +67,9 @@ type Deps struct {
 	Journal Journal
 	// Log receives one structured record per step; nil discards.
 	Log *slog.Logger
+	// LastActivation keeps the record of the last activation that Rollback
+	// undoes; nil keeps none.
+	LastActivation LastActivationStore
 }
 
 // Target is what a fleet controller asks to activate.
@@ -78,6 +94,9 @@ const (
 	DefaultCurrentSystem = "/run/current-system"
 	DefaultBootedSystem  = "/run/booted-system"
 	DefaultLockPath      = "/run/nixos/switch-to-configuration.lock"
+	// DefaultBootIDPath is the kernel's random ID of the current boot
+	// (Linux: a UUID, new at every boot; proc(5)).
+	DefaultBootIDPath = "/proc/sys/kernel/random/boot_id"
 	// DefaultGCRootDir is DefaultStateDir's gcroots directory.
 	DefaultGCRootDir = DefaultStateDir + "/gcroots"
 )
@@ -102,6 +121,23 @@ type Options struct {
 	// gcroots). It is a path in the filesystem view and, for nix-store
 	// --add-root, on the host.
 	GCRootDir string
+	// BootIDPath is read through the filesystem view to tell whether the
+	// host rebooted since a run's record was written (default
+	// DefaultBootIDPath).
+	BootIDPath string
+	// RestoreUnit names the transient unit of a restore's boot action
+	// (default DefaultRestoreUnit).
+	RestoreUnit string
+	// OnFailure says what a failed run does with the profile it moved
+	// (default OnFailureRestore).
+	OnFailure OnFailure
+	// Force runs the switch even when the host already runs the closure
+	// and the profile points at it (otherwise: already-current).
+	Force bool
+	// RollbackGeneration, when > 0, is the generation Rollback returns to
+	// (rollback --generation N); 0 chooses from the last-activation record
+	// or the previous generation.
+	RollbackGeneration int
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -125,6 +161,11 @@ func (o Options) WithDefaults() Options {
 	def(&o.BootedSystem, DefaultBootedSystem)
 	def(&o.LockPath, DefaultLockPath)
 	def(&o.GCRootDir, DefaultGCRootDir)
+	def(&o.BootIDPath, DefaultBootIDPath)
+	def(&o.RestoreUnit, DefaultRestoreUnit)
+	if o.OnFailure == "" {
+		o.OnFailure = OnFailureRestore
+	}
 	return o
 }
 
@@ -140,6 +181,11 @@ type run struct {
 	warnings []string
 	// meta is echoed in the outcome and stored in the record.
 	meta map[string]string
+	// restoreDone: the restore post-step has run (or been decided).
+	restoreDone bool
+	// alreadyRunning: current-system was the target closure when the run
+	// started (only the profile and the boot entry change).
+	alreadyRunning bool
 }
 
 func newRun(d Deps, o Options) *run {
@@ -155,6 +201,7 @@ func (r *run) finish(out Outcome) Outcome {
 	if r.rec != nil {
 		r.reportProfile(&out)
 	}
+	r.saveLastActivation(&out)
 	r.endRecord(&out)
 	out.Warnings = append(r.warnings, out.Warnings...)
 	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -21,27 +22,32 @@ type watch struct {
 type verdicts struct {
 	clean, degraded, failed, mismatch Kind
 	timeout, verify, exit, poll, wait Phase
+	// fire is the phase a unit whose program never executed is reported at
+	// (as the fire's own failure).
+	fire Phase
 }
 
 var activateVerdicts = verdicts{
 	clean: Settled, degraded: SettledDegraded, failed: SwitchFailed, mismatch: VerifyMismatch,
 	timeout: PhaseSwitchPollTimeout, verify: PhaseVerify, exit: PhaseSwitchExit,
-	poll: PhaseSwitchPoll, wait: PhaseSwitchWait,
+	poll: PhaseSwitchPoll, wait: PhaseSwitchWait, fire: PhaseSystemdRunFire,
 }
 
 var rollbackVerdicts = verdicts{
 	clean: RollbackSucceeded, degraded: RollbackDegraded, failed: RollbackFailed, mismatch: RollbackFailed,
 	timeout: PhaseRollbackPoll, verify: PhaseRollbackVerify, exit: PhaseRollbackExit,
-	poll: PhaseSwitchPoll, wait: PhaseSwitchWait,
+	poll: PhaseSwitchPoll, wait: PhaseSwitchWait, fire: PhaseRollbackFire,
 }
 
-// follow polls the link until it settles, waits for the unit's exit
-// status, runs beforeVerify (nil: nothing), and verifies the link again.
+// follow polls the link and the unit until the link settles (or the unit
+// ends without it), waits for the unit's exit status, runs beforeVerify
+// (nil: nothing), and verifies the link again.
 func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func()) Outcome {
-	if out := r.pollLink(ctx, w, v); out != nil {
+	u := &unitReader{unit: w.unit}
+	if out := r.pollLink(ctx, w, v, u); out != nil {
 		return *out
 	}
-	report, ok := r.waitUnit(ctx, w)
+	report, ok := r.waitUnit(ctx, w, u)
 	if !ok {
 		out := interrupted(v.wait, w.expected, ctx)
 		out.Switch = &report
@@ -63,55 +69,123 @@ func (r *run) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// pollLink reads /run/current-system every PollInterval until it shows the
-// expected closure (nil: settled), a third closure, or the deadline passes.
-// A read error mid-switch is not fatal: the activation script replaces the
-// link and it may be briefly absent.
-func (r *run) pollLink(ctx context.Context, w watch, v verdicts) *Outcome {
-	var last string
-	var lastErr error
+// pollLink reads the switch's unit, then /run/current-system, every
+// PollInterval until the link shows the expected closure (nil: settled), a
+// third closure, the unit has ended without the flip, or the deadline
+// passes. A link read error mid-switch is not fatal: the activation script
+// replaces the link and it may be briefly absent. A failed unit read is
+// retried sooner (unitReader.wait).
+func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) *Outcome {
 	for first := true; ; first = false {
-		if !(first && w.readFirst) && !r.sleep(ctx, r.o.PollInterval) {
+		if !(first && w.readFirst) && !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
 			out := interrupted(v.poll, w.expected, ctx)
 			return &out
 		}
-		last, lastErr = r.readBasename(r.o.CurrentSystem)
+		// LOADBEARING: unit before link: a switch flips the link and then exits, so a link read after an exit sees any flip.
+		report, readOK := r.readUnit(ctx, u)
+		last, lastErr := r.readBasename(r.o.CurrentSystem)
 		switch {
-		case lastErr != nil:
-			r.log.Debug("current-system unreadable mid-switch", "err", lastErr)
-		case last == w.expected:
+		case lastErr == nil && last == w.expected:
 			r.log.Info("current-system settled", "closure", last)
 			return nil
-		case last != w.previous:
+		case lastErr == nil && last != w.previous:
 			return &Outcome{Kind: v.mismatch, Phase: v.verify, Closure: w.expected, Expected: w.expected, Actual: last,
-				Reason: "current-system became a third closure"}
+				Switch: &report, Reason: "current-system became a third closure"}
+		case lastErr != nil:
+			r.log.Debug("current-system unreadable mid-switch", "err", lastErr)
+		}
+		if readOK && report.State == UnitExited {
+			return r.endedWithoutFlip(w, v, report, last, lastErr)
 		}
 		if !r.d.Clock.Now().Before(w.deadline) {
-			return r.pollTimeout(ctx, w, v, last, lastErr)
+			return r.pollTimeout(w, v, u, report, last, lastErr)
 		}
 	}
 }
 
-// pollTimeout reports a spent budget with the unit's true status.
-func (r *run) pollTimeout(ctx context.Context, w watch, v verdicts, last string, lastErr error) *Outcome {
-	report := r.unitReport(ctx, w.unit)
+// endedWithoutFlip decides a unit that has ended while current-system is
+// not the expected closure: its program never executed (an exec setup
+// failure: the fire's failure), it failed (exit status or signal), or it
+// exited 0 without switching (a mismatch).
+func (r *run) endedWithoutFlip(w watch, v verdicts, report SwitchReport, last string, lastErr error) *Outcome {
+	out := &Outcome{Closure: w.expected, LastObserved: last, Switch: &report, ExitCode: report.ExitCode}
+	seen := "current-system is " + last
+	if lastErr != nil {
+		seen = "current-system unreadable: " + lastErr.Error()
+	}
+	r.log.Info("unit ended without the flip", "unit", w.unit, "exit", report.ExitCode, "signal", report.Signal)
+	switch {
+	case report.ExitCode.Known && ExecSetupFailed(report.ExitCode.Code):
+		out.Kind, out.Phase = v.failed, v.fire
+		out.Reason = "switch-to-configuration could not be executed"
+	case report.ExitCode.Known && report.ExitCode.Code == 0:
+		out.Kind, out.Phase, out.Expected, out.Actual, out.ExitCode = v.mismatch, v.verify, w.expected, last, nil
+		out.LastObserved = ""
+		out.Reason = "switch-to-configuration exited 0 without switching: " + seen
+	case report.Signal != nil:
+		out.Kind, out.Phase = v.failed, v.exit
+		out.Reason = fmt.Sprintf("switch-to-configuration was killed by signal %d before switching; %s", *report.Signal, seen)
+	case report.ExitCode.Known:
+		out.Kind, out.Phase = v.failed, v.exit
+		out.Reason = fmt.Sprintf("switch-to-configuration exited %d before switching; %s", report.ExitCode.Code, seen)
+	default:
+		out.Kind, out.Phase = v.failed, v.exit
+		out.Reason = "switch-to-configuration ended with an unknown status before switching; " + seen
+	}
+	return out
+}
+
+// pollTimeout reports a spent budget with the unit's last known status
+// (still running, or unknown).
+func (r *run) pollTimeout(w watch, v verdicts, u *unitReader, report SwitchReport, last string, lastErr error) *Outcome {
 	out := &Outcome{Kind: v.failed, Phase: v.timeout, Closure: w.expected, LastObserved: last,
 		ExitCode: report.ExitCode, Switch: &report,
 		Reason: "current-system did not become the expected closure within the poll budget"}
 	if lastErr != nil {
 		out.Reason += "; last read failed: " + lastErr.Error()
 	}
+	if u.lastErr != nil {
+		out.Reason += "; unit status unreadable: " + u.lastErr.Error()
+	}
 	return out
 }
 
-// unitReport reads the unit once; an error reads as unknown.
-func (r *run) unitReport(ctx context.Context, unit string) SwitchReport {
-	st, err := r.d.Backend.UnitStatus(ctx, unit)
-	if err != nil {
-		r.log.Warn("unit status unreadable", "unit", unit, "err", err)
-		return SwitchReport{Unit: unit, State: UnitUnknown, ExitCode: UnknownExit()}
+// unitReader follows one unit's status reads: a failed read is no verdict,
+// only a reason to read again sooner.
+type unitReader struct {
+	unit string
+	// failures counts consecutive failed reads; lastErr is the latest.
+	failures int
+	lastErr  error
+}
+
+// retryFirst is the first retry's share of the poll interval after a failed
+// status read; each further failure doubles it, up to the interval.
+const retryFirst = 4
+
+// wait returns the time before the next read: the poll interval, or after
+// failed status reads interval/4, interval/2, then the interval; never
+// more than remaining (the rest of the budget), never negative.
+func (u *unitReader) wait(interval, remaining time.Duration) time.Duration {
+	d := interval
+	if u.failures > 0 {
+		d = interval / retryFirst << min(u.failures-1, 2)
+		d = min(d, interval)
 	}
-	return ReportUnit(unit, st)
+	return max(min(d, remaining), 0)
+}
+
+// readUnit reads the unit once. ok is false when the read failed (the
+// report then says unknown, and the reader counts the failure).
+func (r *run) readUnit(ctx context.Context, u *unitReader) (report SwitchReport, ok bool) {
+	st, err := r.d.Backend.UnitStatus(ctx, u.unit)
+	if err != nil {
+		u.failures, u.lastErr = u.failures+1, err
+		r.log.Warn("unit status unreadable, reading again", "unit", u.unit, "failures", u.failures, "err", err)
+		return SwitchReport{Unit: u.unit, State: UnitUnknown, ExitCode: UnknownExit()}, false
+	}
+	u.failures, u.lastErr = 0, nil
+	return ReportUnit(u.unit, st), true
 }
 
 // ReportUnit turns a unit's status into its wire form: an exit code only
@@ -127,15 +201,17 @@ func ReportUnit(unit string, st UnitStatus) SwitchReport {
 	return report
 }
 
-// waitUnit reads the unit until its main process has exited, its status is
-// unknown, or the deadline passes (then State is still "running").
-func (r *run) waitUnit(ctx context.Context, w watch) (SwitchReport, bool) {
+// waitUnit reads the unit until its main process has exited, it is not
+// loaded (unknown), or the deadline passes (then State is still "running",
+// or unknown when the last reads failed). Failed reads are retried within
+// the budget.
+func (r *run) waitUnit(ctx context.Context, w watch, u *unitReader) (SwitchReport, bool) {
 	for {
-		report := r.unitReport(ctx, w.unit)
-		if report.State != UnitRunning || !r.d.Clock.Now().Before(w.deadline) {
+		report, ok := r.readUnit(ctx, u)
+		if (ok && report.State != UnitRunning) || !r.d.Clock.Now().Before(w.deadline) {
 			return report, true
 		}
-		if !r.sleep(ctx, r.o.PollInterval) {
+		if !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
 			return report, false
 		}
 	}

@@ -28,9 +28,11 @@ type Nix interface {
 	// SetProfile points profile at storePath, adding a generation
 	// (nix-env --profile P --set PATH). Errors: *CommandError.
 	SetProfile(ctx context.Context, profile, storePath string) error
-	// RollbackProfile moves profile to its previous generation
-	// (nix-env --profile P --rollback). Errors: *CommandError.
-	RollbackProfile(ctx context.Context, profile string) error
+	// SwitchGeneration points profile at its existing generation N
+	// (nix-env --profile P --switch-generation N, Nix 2.8); it never creates
+	// or deletes a generation. Nix 2.8 exits 1 with "error: profile version
+	// N does not exist" for a missing one. Errors: *CommandError.
+	SwitchGeneration(ctx context.Context, profile string, generation int) error
 }
 
 // Backend holds the host actions whose mechanism differs between a real host

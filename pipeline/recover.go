@@ -24,10 +24,13 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 	}
 	o.PollInterval = time.Duration(rec.PollIntervalMS) * time.Millisecond
 	o.PollBudget = time.Duration(rec.PollBudgetMS) * time.Millisecond
+	if rec.RestoreUnit != "" {
+		o.RestoreUnit = rec.RestoreUnit
+	}
 	r := newRun(d, o)
 	r.meta, r.rec = rec.Meta, rec
 	r.log.Info("recovering an unfinished run", "op", rec.Op, "closure", rec.Closure, "step", rec.Step)
-	out := r.recover(ctx, *rec)
+	out := r.restoreOnFailure(ctx, r.recover(ctx, *rec))
 	r.dropRecordRoot(*rec)
 	out.Recovered = true
 	if out.Closure == "" {
@@ -40,6 +43,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 
 // recover decides the outcome of the recorded run from its last step.
 func (r *run) recover(ctx context.Context, rec Record) Outcome {
+	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
+		return r.afterReboot(rec)
+	}
 	switch rec.Step {
 	case StepFiring:
 		if !r.wasFired(ctx, rec) {
@@ -56,6 +62,8 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 		return r.abandoned(rec, PhaseNixEnvSet, "the agent stopped before firing; nothing was switched")
 	case StepRolledBack:
 		return r.abandoned(rec, PhaseNixEnvRollback, "the agent stopped before firing the rollback; nothing was switched")
+	case StepRestoringProfile, StepRestoringBoot:
+		return r.resumeRestore(ctx, rec)
 	}
 	return Outcome{Kind: r.failKind(rec.Op), Phase: PhaseRecover, Reason: fmt.Sprintf("unknown step %q in the record", rec.Step)}
 }
@@ -67,7 +75,7 @@ func (r *run) abandoned(rec Record, phase Phase, reason string) Outcome {
 		now = "(unreadable: " + err.Error() + ")"
 	}
 	return Outcome{Kind: Abandoned, Phase: phase, Closure: rec.Closure, Generation: r.profileGeneration(),
-		Reason: fmt.Sprintf("%s; profile now at %s (was %s, generation %d)", reason, now, rec.PreviousProfile, rec.PreviousGeneration)}
+		Reason: fmt.Sprintf("%s; profile found at %s (was %s, generation %d)", reason, now, rec.PreviousProfile, rec.PreviousGeneration)}
 }
 
 // wasFired decides whether a fire that was under way when the agent died
@@ -95,13 +103,13 @@ func (r *run) resume(ctx context.Context, rec Record) Outcome {
 	if out := r.neverExecuted(ctx, rec); out != nil {
 		return *out
 	}
-	fired := rec.FiredAt
-	if fired.IsZero() {
-		fired = rec.StartedAt
-	}
-	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: fired.Add(r.o.PollBudget),
+	w := watch{expected: rec.Closure, previous: rec.Previous, unit: rec.Unit, deadline: r.resumeDeadline(rec),
 		readFirst: true}
 	switch {
+	case rec.Action == ActionBoot && rec.AlreadyRunning:
+		out := r.awaitRefresh(ctx, w)
+		out.Previous = rec.Closure
+		return out
 	case rec.Action == ActionBoot:
 		return r.awaitBoot(ctx, w, rec.Components)
 	case rec.Op == OpRollback:

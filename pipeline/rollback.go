@@ -6,14 +6,20 @@ import (
 	"path"
 )
 
-// Rollback moves the system profile back one generation (nix-env
-// --rollback), discovers the closure it now points at through the two-level
-// profile link, fires THAT closure's own switch-to-configuration switch in
-// the rollback unit, and polls like Activate. meta is echoed in the outcome.
+// Rollback undoes the last activation: it points the system profile back
+// at the generation that activation started from (the last-activation
+// record; Options.RollbackGeneration names another; with neither, the
+// highest generation below the current one) with nix-env
+// --switch-generation, discovers the closure it now points at through the
+// two-level profile link, fires THAT closure's own switch-to-configuration
+// switch in the rollback unit, and polls like Activate. When the profile
+// and current-system already are that generation and its closure, the
+// outcome is AlreadyCurrent and nothing changes. meta is echoed in the
+// outcome.
 func Rollback(ctx context.Context, d Deps, meta map[string]string, o Options) Outcome {
 	r := newRun(d, o)
 	r.meta = meta
-	return r.finish(r.rollback(ctx))
+	return r.finish(r.restoreOnFailure(ctx, r.rollback(ctx)))
 }
 
 func (r *run) rollback(ctx context.Context) Outcome {
@@ -27,19 +33,26 @@ func (r *run) rollback(ctx context.Context) Outcome {
 	if err != nil {
 		return Outcome{Kind: RollbackFailed, Phase: PhaseReadCurrent, Reason: err.Error()}
 	}
+	gen, err := r.rollbackTarget()
+	if err != nil {
+		return Outcome{Kind: RollbackFailed, Phase: PhaseNixEnvRollback, Previous: previous, Reason: err.Error()}
+	}
+	if out := r.rollbackAlreadyCurrent(gen, previous); out != nil {
+		return *out
+	}
 	rec := r.newRecord(OpRollback, "", r.o.RollbackUnit)
 	rec.Previous = previous
-	// LOADBEARING: record before nix-env --rollback, the first change to the host.
+	// LOADBEARING: record before nix-env --switch-generation, the first change to the host.
 	if out := r.beginRecord(rec, StepRolledBack); out != nil {
 		return *out
 	}
-	r.log.Info("nix-env --rollback", "profile", r.o.Profile, "current", previous)
-	if err := r.d.Nix.RollbackProfile(ctx, r.o.Profile); err != nil {
+	r.log.Info("nix-env --switch-generation", "profile", r.o.Profile, "generation", gen, "current", previous)
+	if err := r.d.Nix.SwitchGeneration(ctx, r.o.Profile, gen); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseNixEnvRollback, "", ctx)
 		}
 		return Outcome{Kind: RollbackFailed, Phase: PhaseNixEnvRollback, Previous: previous,
-			Command: commandReport("nix-env --rollback", err), Reason: err.Error()}
+			Command: commandReport("nix-env --switch-generation", err), Reason: err.Error()}
 	}
 	target, err := r.discoverTarget()
 	if err != nil {

@@ -25,24 +25,41 @@ func TestRollbackFiresTheRolledBackClosuresOwnSwitch(t *testing.T) {
 	h := rolledForward(t)
 	out := rollback(h)
 	require.Equal(t, RollbackSucceeded, out.Kind, out.Reason)
-	assert.Equal(t, []string{"lock", "rollback", "release nixfleet-activate-rollback", "fire nixfleet-activate-rollback switch " + oldClosure}, h.effects)
+	assert.Equal(t, []string{"lock", "switch-generation 1", "release nixfleet-activate-rollback", "fire nixfleet-activate-rollback switch " + oldClosure}, h.effects)
 	assert.Equal(t, oldClosure, out.Closure)
 	assert.Equal(t, newClosure, out.Previous)
 	assert.Equal(t, 1, out.Generation)
 	assert.Equal(t, oldClosure, h.current(t))
 }
 
+// Deliberate change (issue 9): the target generation is chosen from the
+// profile's generation links, so nothing runs when there is none older.
 func TestRollbackNoOlderGeneration(t *testing.T) {
 	h := newFakeHost(t)
-	h.rollbackErr = &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: "error: no profile version older than the current (1) exists\n"}
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
 	assert.Equal(t, PhaseNixEnvRollback, out.Phase)
-	assert.Nil(t, out.ExitCode)
-	assert.Equal(t, "nix-env --rollback", out.Command.Name)
+	assert.Contains(t, out.Reason, "no profile generation older than the current (1)")
+	assert.Equal(t, []string{"lock"}, h.effects)
+}
+
+func TestRollbackSwitchGenerationFails(t *testing.T) {
+	h := rolledForward(t)
+	h.switchGenErr = &CommandError{Argv: []string{"nix-env"}, ExitCode: 1, Stderr: "error: profile version 1 does not exist\n"}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseNixEnvRollback, out.Phase)
+	assert.Nil(t, out.ExitCode, "exit_code is the switch's status only")
+	assert.Equal(t, "nix-env --switch-generation", out.Command.Name)
 	assert.Equal(t, KnownExit(1), out.Command.ExitCode)
-	assert.Contains(t, out.Command.StderrTail, "no profile version older")
-	assert.Equal(t, []string{"lock", "rollback"}, h.effects)
+	assert.Nil(t, out.Restored, "the profile never moved")
+}
+
+func TestRollbackAlreadyAtTheNamedGeneration(t *testing.T) {
+	h := rolledForward(t)
+	out := Rollback(context.Background(), h.deps(), nil, Options{RollbackGeneration: 2})
+	assert.Equal(t, AlreadyCurrent, out.Kind)
+	assert.Equal(t, []string{"lock"}, h.effects)
 }
 
 func TestRollbackUnitFailsAfterFlip(t *testing.T) {
@@ -54,13 +71,24 @@ func TestRollbackUnitFailsAfterFlip(t *testing.T) {
 	assert.Equal(t, KnownExit(1), out.ExitCode)
 }
 
-func TestRollbackPollTimeout(t *testing.T) {
+func TestRollbackUnitEndsWithoutFlip(t *testing.T) {
 	h := rolledForward(t)
 	h.plans[oldClosure] = switchPlan{exitAt: 4 * time.Second, exitCode: 2}
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
-	assert.Equal(t, PhaseRollbackPoll, out.Phase)
+	assert.Equal(t, PhaseRollbackExit, out.Phase)
 	assert.Equal(t, KnownExit(2), out.ExitCode)
+	assert.Equal(t, newClosure, out.LastObserved)
+	assert.LessOrEqual(t, out.ElapsedMS, int64(4_000+2_000), "within one interval of the exit")
+}
+
+func TestRollbackPollTimeout(t *testing.T) {
+	h := rolledForward(t)
+	h.plans[oldClosure] = switchPlan{}
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseRollbackPoll, out.Phase)
+	assert.Equal(t, UnknownExit(), out.ExitCode)
 	assert.Equal(t, newClosure, out.LastObserved)
 }
 

@@ -70,7 +70,7 @@ var (
 func newMortalAgent(h *sim.Host, kill *killRule, cancel context.CancelCauseFunc) *mortalAgent {
 	m := &mortalAgent{h: h, kill: kill}
 	if kill != nil && kill.match == nil {
-		m.killAt = h.Clock().Now().Add(kill.at)
+		m.killAt = h.Clock().Steady().Add(kill.at)
 		h.Clock().Schedule(kill.at, func() {
 			if !m.done {
 				m.dead = true
@@ -111,7 +111,7 @@ func (m *mortalAgent) After(d time.Duration) <-chan time.Time {
 	m.alive()
 	clk := m.h.Clock()
 	if !m.killAt.IsZero() {
-		if until := m.killAt.Sub(clk.Now()); until <= d {
+		if until := m.killAt.Sub(clk.Steady()); until <= d {
 			clk.Advance(until) // runs the kill event
 			m.alive()
 		}
@@ -158,6 +158,29 @@ type mortalJournal struct {
 func (mj mortalJournal) Load() (*pipeline.Record, error) { mj.m.alive(); return mj.j.Load() }
 func (mj mortalJournal) Save(r pipeline.Record) error    { mj.m.alive(); return mj.j.Save(r) }
 func (mj mortalJournal) Clear() error                    { mj.m.alive(); return mj.j.Clear() }
+
+// lastActivation returns the last-activation store as this process sees
+// it: a dead agent writes nothing.
+func (m *mortalAgent) lastActivation(l pipeline.LastActivationStore) pipeline.LastActivationStore {
+	return mortalLastActivation{m: m, l: l}
+}
+
+// mortalLastActivation is the agent's last-activation store, gone with the
+// agent.
+type mortalLastActivation struct {
+	m *mortalAgent
+	l pipeline.LastActivationStore
+}
+
+func (ml mortalLastActivation) Load() (*pipeline.LastActivation, error) {
+	ml.m.alive()
+	return ml.l.Load()
+}
+
+func (ml mortalLastActivation) Save(la pipeline.LastActivation) error {
+	ml.m.alive()
+	return ml.l.Save(la)
+}
 
 // runMortal runs agent and reports whether the process died instead of
 // returning.
@@ -217,7 +240,7 @@ func runKillAgent(s *script, _ bool, args []string) error {
 // recoverCommand is the `recover` command.
 func recoverCommand() command {
 	return command{name: "recover", prints: true, usage: "recover",
-		summary: "runs pipeline.Recover: works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing anything; prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
+		summary: "runs pipeline.Recover: works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
 		run:     runRecover}
 }
 

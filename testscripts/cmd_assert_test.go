@@ -14,8 +14,8 @@ import (
 // for `stdout` and `cmp`.
 func assertCommands() []command {
 	return []command{
-		{name: "outcome", usage: "outcome KIND [FIELD=VALUE|FIELD=~REGEXP...]",
-			summary: "checks the last outcome's kind and JSON fields: nested fields with dots (switch.exit_code), null for an unknown exit status, an empty VALUE for an absent field, lists comma-joined (components=kernel,initrd); on failure prints the whole JSON",
+		{name: "outcome", usage: "outcome KIND [FIELD=VALUE|FIELD!=VALUE|FIELD=~REGEXP...]",
+			summary: "checks the last outcome's kind and JSON fields: nested fields with dots (switch.exit_code, list items by index: lock_holders.0.kind), null for an unknown exit status, an empty VALUE for an absent field, lists comma-joined (components=kernel,initrd); FIELD!=VALUE demands any other value (FIELD!= : that the field is present); on failure prints the whole JSON",
 			run:     runOutcome},
 		{name: "link", usage: "link PATH ALIAS|missing|TARGET",
 			summary: "checks where a link (/run/current-system, /run/booted-system) points: at the closure ALIAS, nowhere (missing), or at the raw TARGET",
@@ -91,10 +91,17 @@ func runOutcome(s *script, _ bool, args []string) error {
 // checkField checks one FIELD=VALUE or FIELD=~REGEXP; "" when it holds.
 func checkField(fields map[string]any, arg string) (string, error) {
 	key, want, ok := strings.Cut(arg, "=")
+	key, negated := strings.CutSuffix(key, "!")
 	if !ok || key == "" {
-		return "", fmt.Errorf("%q: want FIELD=VALUE or FIELD=~REGEXP", arg)
+		return "", fmt.Errorf("%q: want FIELD=VALUE, FIELD!=VALUE or FIELD=~REGEXP", arg)
 	}
 	got := render(lookupField(fields, key))
+	if negated {
+		if got == want {
+			return fmt.Sprintf("%s is %q, want anything else", key, got), nil
+		}
+		return "", nil
+	}
 	if pattern, isRE := strings.CutPrefix(want, "~"); isRE {
 		re, err := regexp.Compile(pattern)
 		if err != nil {
@@ -118,6 +125,15 @@ type absent struct{}
 func lookupField(fields map[string]any, key string) any {
 	var cur any = fields
 	for _, part := range strings.Split(key, ".") {
+		if list, ok := cur.([]any); ok {
+			// A number indexes a list (lock_holders.0.kind).
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(list) {
+				return absent{}
+			}
+			cur = list[i]
+			continue
+		}
 		obj, ok := cur.(map[string]any)
 		if !ok {
 			return absent{}

@@ -53,6 +53,12 @@ func (d *stateDir) journal() pipeline.FileJournal {
 	return pipeline.FileJournal{FS: fsview.New(d), Dir: d.dir}
 }
 
+// lastActivation is the FileLastActivation the harness gives the agent,
+// next to the journal, as the binary wires it.
+func (d *stateDir) lastActivation() pipeline.FileLastActivation {
+	return pipeline.FileLastActivation{FS: fsview.New(d), Dir: d.dir}
+}
+
 // faulty returns the fault a change of name gets: names in the state
 // directory, and the directory and its parents for mkdir.
 func (d *stateDir) faulty(name string) error {

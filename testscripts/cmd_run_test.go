@@ -19,14 +19,14 @@ import (
 // backend over the simulated host, or the nixfleet-activate binary.
 func runCommands() []command {
 	return []command{
-		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
-			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM)",
+		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force]",
+			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force)",
 			run:     runActivate(false)},
 		{name: "activate-raw", prints: true, usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
 			run:     runActivate(true)},
-		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V]",
-			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate",
+		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [generation=N]",
+			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate; generation=N returns to that generation (--generation N) instead of the last activation's starting one",
 			run:     runRollback},
 		{name: "advance", usage: "advance DURATION",
 			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
@@ -38,7 +38,7 @@ func runCommands() []command {
 }
 
 // runSpec are the options of activate and rollback.
-var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta="}
+var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation="}
 
 // runOptions reads the options shared by activate and rollback.
 func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
@@ -55,6 +55,9 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 	} else {
 		o.SwitchUnit = p.opts["unit"]
 	}
+	if err := runChoices(p, rollback, &o); err != nil {
+		return o, nil, err
+	}
 	var meta map[string]string
 	if raw, ok := p.opts["meta"]; ok {
 		k, v, ok := strings.Cut(raw, ":")
@@ -64,6 +67,28 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 		meta = map[string]string{k: v}
 	}
 	return o, meta, nil
+}
+
+// runChoices reads on-failure=, force (activate) and generation=
+// (rollback).
+func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
+	switch f := pipeline.OnFailure(p.opts["on-failure"]); f {
+	case "", pipeline.OnFailureRestore, pipeline.OnFailureKeep:
+		o.OnFailure = f
+	default:
+		return fmt.Errorf("on-failure=%q: want restore or keep", f)
+	}
+	_, hasGen := p.opts["generation"]
+	switch {
+	case rollback && p.flags["force"]:
+		return fmt.Errorf("force goes with activate")
+	case !rollback && hasGen:
+		return fmt.Errorf("generation= goes with rollback")
+	}
+	o.Force = p.flags["force"]
+	var err error
+	o.RollbackGeneration, err = p.integer("generation", 0)
+	return err
 }
 
 func runActivate(raw bool) func(*script, bool, []string) error {
@@ -122,11 +147,11 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	}
 	process := newMortalAgent(h, s.w.kill, cancel)
 	s.w.kill = nil
-	b := real.New(real.Config{Runner: process, Locker: process,
+	b := real.New(real.Config{Runner: process, Locker: process, LockDiag: h.LockDiag(),
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
-		Journal: process.journal(s.w.state.journal())}
+		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation())}
 	s.w.last = &lastRun{logStart: len(h.Log())}
 	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return agent(ctx, deps) })
 	var corrupt *pipeline.CorruptRecordError

@@ -3,6 +3,7 @@ package testscripts
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,8 +23,8 @@ func worldCommands() []command {
 		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage] [narinfo-http=STATUS] [nar-http=STATUS]",
 			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective; an http(s) URL may answer the path's narinfo or NAR with an HTTP status (401, 403, 404, 500, ...), printed as Nix 2.8 does: 5xx retried four times then fatal, 401/403/404 read as \"not there\" (their status only in --debug lines)",
 			run:     runOffer},
-		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D]",
-			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never)",
+		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D] [bootloader-fails]",
+			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never); bootloader-fails: its bootloader step fails, leaving the boot default unchanged (pair with flip=never exit=1: the real one dies before activating)",
 			run:     runSwitch},
 		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
 			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
@@ -32,10 +33,10 @@ func worldCommands() []command {
 			summary: "configures the agent's real backend to pass its own `--option substituters` / `--option trusted-public-keys` to nix-store --realise",
 			run:     runAgent},
 		{name: "running", usage: "running ALIAS",
-			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it",
+			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it, and it is the boot default",
 			run:     runRunning},
-		{name: "profile", usage: "profile ALIAS...",
-			summary: "makes the closures the system profile's generations 1..n, the profile at the last",
+		{name: "profile", usage: "profile ALIAS...|N:ALIAS...",
+			summary: "makes the closures the system profile's generations 1..n, the profile at the last; with N:ALIAS items, generation N holds the closure (gaps are deleted generations), the profile at the last item",
 			run:     runProfile},
 		{name: "current", usage: "current ALIAS|missing|PATH",
 			summary: "points /run/current-system at the closure or at PATH, or removes it",
@@ -43,11 +44,9 @@ func worldCommands() []command {
 		{name: "booted", usage: "booted ALIAS|missing|PATH",
 			summary: "points /run/booted-system at the closure or at PATH, or removes it",
 			effect:  linkEffect(sim.DefaultBootedSystem)},
-		{name: "lock", usage: "lock free|shared|exclusive|stale|file-missing|dir-missing|probe-error",
-			summary: "puts /run/nixos/switch-to-configuration.lock in a state: held by another switch (exclusive), held shared, left by a dead process (stale), its file or /run/nixos missing, or unprobeable (permission denied)",
-			effect:  lockEffect},
-		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT|stderr-file=FILE] [stdout=TEXT] [times=N]",
-			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (stderr-file: a multi-line text from a txtar section, its final newline dropped; times=N: only the next N; default all); cite the tool version a text follows in the scenario's comment",
+		{name: "lock", usage: lockUsage, summary: lockSummary, effect: lockEffect},
+		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT|stderr-file=FILE] [stdout=TEXT] [times=N] [duration=D|hang]",
+			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (stderr-file: a multi-line text from a txtar section, its final newline dropped; times=N: only the next N; default all); duration=D makes each take D of virtual time before it answers, hang makes it answer never: it runs until the agent's own command timeout kills it (60 s); cite the tool version a text follows in the scenario's comment",
 			effect:  faultEffect},
 		{name: "unreachable", usage: "unreachable URL [http=STATUS]",
 			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it; with http=STATUS it is reached but answers its nix-cache-info with that status: 5xx retried the same way, 401/403/404 \"does not appear to be a binary cache\"",
@@ -190,7 +189,7 @@ func (p parsed) end(defDuration time.Duration) (end, error) {
 }
 
 func runSwitch(s *script, _ bool, args []string) error {
-	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation="}, endSpec...)
+	spec := append(argSpec{"flip=", "flip-to=", "absent=", "back-at=", "profile-move=", "profile-generation=", "bootloader-fails"}, endSpec...)
 	p, err := spec.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
@@ -216,6 +215,7 @@ func (s *script) switchBehaviour(p parsed) (sim.SwitchBehaviour, error) {
 		return b, err
 	}
 	b.Duration, b.Exit, b.Signal, b.CoreDump, b.Never = e.duration, e.exit, e.signal, e.coreDump, e.never
+	b.BootloaderFails = p.flags["bootloader-fails"]
 	if err := s.flip(p, &b.Flip); err != nil {
 		return b, err
 	}
@@ -303,7 +303,7 @@ func runRunning(s *script, _ bool, args []string) error {
 		return err
 	}
 	h := s.w.host()
-	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted} {
+	for _, step := range []func(string) error{func(b string) error { return h.InitProfile(b) }, h.SetCurrent, h.SetBooted, h.SetBootDefault} {
 		if err := step(base); err != nil {
 			return err
 		}
@@ -313,7 +313,10 @@ func runRunning(s *script, _ bool, args []string) error {
 
 func runProfile(s *script, _ bool, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want ALIAS...")
+		return fmt.Errorf("want ALIAS... or N:ALIAS...")
+	}
+	if strings.Contains(args[0], ":") {
+		return s.numberedProfile(args)
 	}
 	bases := make([]string, len(args))
 	for i, a := range args {
@@ -323,6 +326,25 @@ func runProfile(s *script, _ bool, args []string) error {
 		}
 	}
 	return s.w.host().InitProfile(bases...)
+}
+
+// numberedProfile makes each N:ALIAS generation N, the profile at the last.
+func (s *script) numberedProfile(args []string) error {
+	for _, a := range args {
+		num, alias, ok := strings.Cut(a, ":")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || n < 1 {
+			return fmt.Errorf("%q: want N:ALIAS with N from 1", a)
+		}
+		base, err := s.w.basename(alias)
+		if err != nil {
+			return err
+		}
+		if err := s.w.host().SetGeneration(n, base); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // linkEffect re-points or removes one of the /run links.
@@ -354,6 +376,9 @@ var lockStates = []sim.LockState{sim.LockFree, sim.LockShared, sim.LockExclusive
 	sim.LockFileMissing, sim.LockDirMissing, sim.LockProbeError}
 
 func lockEffect(s *script, args []string) (func() error, error) {
+	if len(args) > 0 && strings.HasPrefix(args[0], "held-by=") {
+		return holderEffect(s, args) // issue 19
+	}
 	if len(args) != 1 || !slices.Contains(lockStates, sim.LockState(args[0])) {
 		return nil, fmt.Errorf("want one of %v", lockStates)
 	}
@@ -362,7 +387,7 @@ func lockEffect(s *script, args []string) (func() error, error) {
 }
 
 func faultEffect(s *script, args []string) (func() error, error) {
-	p, err := argSpec{"exit=", "stderr=", "stderr-file=", "stdout=", "times="}.parse(args)
+	p, err := argSpec{"exit=", "stderr=", "stderr-file=", "stdout=", "times=", "duration=", "hang"}.parse(args)
 	if err != nil {
 		return nil, err
 	}
@@ -382,6 +407,10 @@ func faultEffect(s *script, args []string) (func() error, error) {
 	if f.Times, err = p.integer("times", 0); err != nil {
 		return nil, err
 	}
+	if f.Duration, err = p.duration("duration", 0); err != nil {
+		return nil, err
+	}
+	f.Hang = p.flags["hang"]
 	h := s.w.host()
 	return func() error { h.AddFault(f); return nil }, nil
 }

@@ -61,7 +61,7 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"kill-agent nth", world0 + "kill-agent before nix-env --set nth=0\n", `nth="0": want a count from 1`},
 		{"kill-agent without program", world0 + "kill-agent after nth=2\n", `want a PROGRAM after after`},
 		{"killed at a time has no outcome", world0 + "kill-agent at 1s\nactivate new\noutcome settled\n", `the agent was killed at 1s`},
-		{"killed at the nth command", world0 + "kill-agent before systemctl show nth=3\nactivate new\nelapsed 0s\n", `virtual time is 4.275s, want 0s`},
+		{"killed at the nth command", world0 + "kill-agent before systemctl show nth=3\nactivate new\nelapsed 0s\n", `virtual time is 2.275s, want 0s`},
 		{"in-flight step", world0 + "kill-agent after systemd-run\nactivate new\nin-flight fired\n", `state is "firing", want "fired"`},
 		{"in-flight closure", world0 + "kill-agent after systemd-run\nactivate new\nin-flight firing closure=old\n", `closure is "new", want "old"`},
 		{"in-flight none", world0 + "activate new interrupt-at=1s\nin-flight none\n", `state is "fired", want "none"`},
@@ -70,6 +70,9 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"journal after with a record", world0 + "journal torn after=1\n", `after= goes with full or read-only`},
 		{"stale stdout", world0 + "activate new\ncommands last\nrecover\nstdout systemd-run\n", "no match for `systemd-run` found in stdout"},
 		{"cli exit", "cli exit=0 --sim lock-held activate\n", `exited 4, want 0`},
+		{"negative field", world0 + "activate new\noutcome settled switch.exit_code!=0\n", `switch.exit_code is "0", want anything else`},
+		{"reboot into unknown", world0 + "reboot into=nope\n", `unknown closure "nope"`},
+		{"clock-step zero", world0 + "clock-step 0s\n", `want a non-zero duration`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -50,15 +50,18 @@ func condition(name string) (bool, error) {
 
 func init() {
 	commands = append(commands, worldCommands()...)
+	commands = append(commands, hostEventCommands()...)
+	commands = append(commands, generationDeletedCommand())
 	commands = append(commands, atCommand())
 	commands = append(commands, runCommands()...)
-	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand())
+	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())
+	commands = append(commands, unblockCommand())
 	commands = append(commands, assertCommands()...)
 }
 
 func atCommand() command {
 	return command{name: "at", usage: "at DURATION COMMAND [ARGS...]",
-		summary: "schedules a world-changing command (lock, fault, current, unit-collected, ...) at DURATION of virtual time from now, so it happens while the agent runs; its errors fail the next command",
+		summary: "schedules a world-changing command (lock, fault, current, unit-collected, reboot, clock-step, ...) at DURATION of virtual time from now, so it happens while the agent runs; its errors fail the next command",
 		run:     runAt}
 }
 

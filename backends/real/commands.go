@@ -1,6 +1,7 @@
 package real
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -56,6 +57,12 @@ func (b *Backend) SetProfileCmd(profile, storePath string) proc.Cmd {
 // RollbackCmd is `nix-env --profile PROFILE --rollback` with Config.Env.
 func (b *Backend) RollbackCmd(profile string) proc.Cmd {
 	return b.nixCmd([]string{b.cfg.NixEnv, "--profile", profile, "--rollback"})
+}
+
+// SwitchGenerationCmd is `nix-env --profile PROFILE --switch-generation N`
+// with Config.Env (Nix 2.8 syntax).
+func (b *Backend) SwitchGenerationCmd(profile string, generation int) proc.Cmd {
+	return b.nixCmd([]string{b.cfg.NixEnv, "--profile", profile, "--switch-generation", strconv.Itoa(generation)})
 }
 
 // ListGenerationsCmd is `nix-env --profile PROFILE --list-generations` with

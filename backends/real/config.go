@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
@@ -33,6 +34,10 @@ type Config struct {
 	// Locker probes the switch lock (default Flock{}). The simulator
 	// supplies its own, since flock(2) cannot go through a Runner.
 	Locker Locker
+	// LockDiag is where DiagnoseLock reads who holds the switch lock
+	// (default lockdiag.OSHost{}: the real /proc). The simulator supplies
+	// its own.
+	LockDiag lockdiag.Host
 
 	// Program names or paths, looked up in PATH by the Runner. Defaults:
 	// "nix-store", "nix-env", "systemd-run", "systemctl".
@@ -79,6 +84,9 @@ func New(cfg Config) *Backend {
 	}
 	if cfg.Locker == nil {
 		cfg.Locker = Flock{}
+	}
+	if cfg.LockDiag == nil {
+		cfg.LockDiag = lockdiag.OSHost{}
 	}
 	cfg.NixStore = orDefault(cfg.NixStore, DefaultNixStore)
 	cfg.NixEnv = orDefault(cfg.NixEnv, DefaultNixEnv)

@@ -207,11 +207,7 @@ func TestFidelityProfile(t *testing.T) {
 	}
 	tw := twin{real: proc.Exec{}, sim: h}
 	be := real.New(real.Config{Env: n.Env})
-	switchTo := func(gen string) proc.Cmd {
-		cmd := be.RollbackCmd(profile)
-		cmd.Argv = append(cmd.Argv[:len(cmd.Argv)-1], "--switch-generation", gen)
-		return cmd
-	}
+	switchTo := func(gen int) proc.Cmd { return be.SwitchGenerationCmd(profile, gen) }
 
 	// The sequence of OBSERVED.md, each step on both sides.
 	for i, cmd := range []proc.Cmd{
@@ -227,8 +223,8 @@ func TestFidelityProfile(t *testing.T) {
 		be.RollbackCmd(profile),      // 2 -> 1
 		be.SetProfileCmd(profile, a), // a again: 3
 		be.ListGenerationsCmd(profile),
-		switchTo("9"), // missing
-		switchTo("2"), // 3 -> 2
+		switchTo(9), // missing
+		switchTo(2), // 3 -> 2
 		be.ListGenerationsCmd(profile),
 	} {
 		r, s := tw.same(t, cmd)

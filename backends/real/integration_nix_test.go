@@ -167,6 +167,18 @@ func TestRealNixProfileGenerations(t *testing.T) {
 	require.NoError(t, b.SetProfile(ctx, profile, first))
 	assertGenerations(t, b, profile, []int{1, 2, 3}, 3)
 	assertProfileTarget(t, profile, first)
+
+	// --switch-generation (the restore's and the rollback's command) keeps
+	// every generation; a missing one fails with Nix 2.8's own words.
+	require.NoError(t, b.SwitchGeneration(ctx, profile, 2))
+	assertGenerations(t, b, profile, []int{1, 2, 3}, 2)
+	assertProfileTarget(t, profile, second)
+	err = b.SwitchGeneration(ctx, profile, 9)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 1, ce.ExitCode)
+	assert.Equal(t, []string{"nix-env", "--profile", profile, "--switch-generation", "9"}, ce.Argv)
+	assert.Contains(t, ce.Stderr, "error: profile version 9 does not exist")
+	assertGenerations(t, b, profile, []int{1, 2, 3}, 2)
 }
 
 func assertGenerations(t *testing.T, b *real.Backend, profile string, numbers []int, current int) {

@@ -118,12 +118,24 @@ func (b *Backend) SetProfile(ctx context.Context, profile, storePath string) err
 	return err
 }
 
-// RollbackProfile runs RollbackCmd (nix-env --profile P --rollback). Nix
+// RollbackProfile runs RollbackCmd (nix-env --profile P --rollback); the
+// pipeline no longer uses it (Rollback and the restore name a generation
+// with SwitchGeneration), tests and tools compare it with the simulator. Nix
 // 2.8 exits 1 with "no profile version older than the current (N) exists"
 // at the first generation. Errors: *pipeline.CommandError on a non-zero
 // exit; a plain error on timeout or when it cannot run.
 func (b *Backend) RollbackProfile(ctx context.Context, profile string) error {
 	_, err := b.runChecked(ctx, b.RollbackCmd(profile))
+	return err
+}
+
+// SwitchGeneration runs SwitchGenerationCmd (nix-env --profile P
+// --switch-generation N). Nix 2.8 prints "switching profile from version M
+// to N" on stderr and exits 0; for a missing generation it exits 1 with
+// "error: profile version N does not exist". Errors: *pipeline.CommandError
+// on a non-zero exit; a plain error on timeout or when it cannot run.
+func (b *Backend) SwitchGeneration(ctx context.Context, profile string, generation int) error {
+	_, err := b.runChecked(ctx, b.SwitchGenerationCmd(profile, generation))
 	return err
 }
 

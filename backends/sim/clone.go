@@ -35,10 +35,11 @@ func (h *Host) Clone() (*Host, error) {
 		cfg: h.cfg, start: h.start, fs: fs, phrase: h.phrase,
 		valid: maps.Clone(h.valid), closures: maps.Clone(h.closures), // closures are never changed in place
 		cacheFaults: maps.Clone(h.cacheFaults), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
-		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock, extraCost: h.extraCost, killed: h.killed,
+		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, killed: h.killed, boots: h.boots,
 		log: slices.Clone(h.log),
 	}
-	c.clk = clock.NewVirtual(h.clk.Now())
+	c.clk = clock.NewVirtual(h.clk.Steady())
+	c.clk.StepWall(h.clk.WallStep())
 	c.cfg.Clock = c.clk
 	c.runs, c.units = cloneUnits(h.runs, h.units)
 	for _, f := range h.faults {

@@ -23,7 +23,9 @@
 //   - the switch lock (/run/nixos/switch-to-configuration.lock);
 //   - systemd transient units with RemainAfterExit and --collect semantics;
 //   - per closure, how its switch-to-configuration behaves over virtual time
-//     (SwitchBehaviour, BootBehaviour).
+//     (SwitchBehaviour, BootBehaviour);
+//   - the kernel's boot ID (/proc/sys/kernel/random/boot_id), new at every
+//     Reboot, which ends every process and unit and resets /run.
 //
 // Building hosts is cheap: store trees are written once per process and
 // shared by every host copy-on-write (fsview.View.CopyTree), and a set-up
@@ -32,7 +34,9 @@
 // Time is a *clock.Virtual: a started unit schedules its events (flip the
 // link, re-point the profile, exit) on that clock, and they happen while the
 // pipeline waits on the same clock. Everything runs on one goroutine; no real
-// sleeps, no races.
+// sleeps, no races. A wall clock step (clock.Virtual.StepWall) moves what Now
+// reads but not the timeline events run on (Host.Elapsed stays steady). A
+// Fault may take virtual time (Duration) or hang until its caller's timeout.
 //
 // GOTCHA: Host is not safe for concurrent use, by design (see clock.Virtual).
 package sim

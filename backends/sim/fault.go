@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
@@ -43,6 +46,14 @@ type Fault struct {
 	Stdout, Stderr string
 	// Times is how many matching commands fail; 0 means all of them.
 	Times int
+	// Duration is virtual time the failing command takes before it
+	// answers (beyond the program's configured cost); scheduled events run
+	// meanwhile.
+	Duration time.Duration
+	// Hang: the command never answers; it runs until its caller's own
+	// timeout (the context's deadline) ends it, and Run returns an error
+	// wrapping context.DeadlineExceeded.
+	Hang bool
 }
 
 type fault struct {
@@ -109,4 +120,19 @@ func (h *Host) killAfter(argv []string) error {
 		return ErrKilled
 	}
 	return nil
+}
+
+// hang lets a hanging command run until ctx's deadline, in virtual time.
+// GOTCHA: a context's deadline is wall time (the real backend sets it with
+// context.WithTimeout); the wait is rounded to whole seconds so that the
+// few microseconds since it was set do not leak into the virtual timeline.
+// Errors: always; ErrNotEmulated (wrapped) when ctx has no deadline (the
+// command would hang forever).
+func (h *Host) hang(ctx context.Context, argv []string) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return fmt.Errorf("%w: %s hangs and its caller set no timeout", ErrNotEmulated, argv[0])
+	}
+	h.clk.Advance(time.Until(deadline).Round(time.Second))
+	return fmt.Errorf("proc: %s: %w", argv[0], context.DeadlineExceeded)
 }

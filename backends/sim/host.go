@@ -115,6 +115,9 @@ type Host struct {
 	kill      *killRule
 	killed    bool
 	log       []LogEntry
+	// boots counts the host's boots (NewHost is the first); it makes each
+	// boot ID.
+	boots int
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run
@@ -134,7 +137,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	cfg.Profile = orDefault(cfg.Profile, DefaultProfile)
 	cfg.LockPath = orDefault(cfg.LockPath, DefaultLockPath)
 	h := &Host{
-		cfg: cfg, clk: cfg.Clock, start: cfg.Clock.Now(), fs: fsview.NewMem(), phrase: phrase,
+		cfg: cfg, clk: cfg.Clock, start: cfg.Clock.Steady(), fs: fsview.NewMem(), phrase: phrase,
 		valid: map[string]bool{}, closures: map[string]*closure{}, cacheFaults: map[string]int{},
 		genTimes: map[string]time.Time{}, units: map[string]*unit{}, nextPID: 1000, lock: lockModel{state: LockFree},
 	}
@@ -145,6 +148,9 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	}
 	if err := h.fs.WriteFile(cfg.LockPath, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("sim: creating %s: %w", cfg.LockPath, err)
+	}
+	if err := h.newBootID(); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -172,8 +178,9 @@ func (h *Host) Clock() *clock.Virtual { return h.clk }
 // links, as on a real host).
 func (h *Host) FS() *fsview.View { return h.fs }
 
-// Elapsed returns the virtual time since the host was created.
-func (h *Host) Elapsed() time.Duration { return h.clk.Now().Sub(h.start) }
+// Elapsed returns the virtual time since the host was created, on the
+// steady timeline (wall clock steps do not change it).
+func (h *Host) Elapsed() time.Duration { return h.clk.Steady().Sub(h.start) }
 
 // Phrasing returns the phrasing of the host's Nix version.
 func (h *Host) Phrasing() Phrasing { return h.phrase }
@@ -233,6 +240,10 @@ func (h *Host) run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 		return proc.Result{}, ErrKilled
 	}
 	if f := h.takeFault(cmd.Argv); f != nil {
+		if f.Hang {
+			return proc.Result{}, h.hang(ctx, cmd.Argv)
+		}
+		h.extraCost += f.Duration
 		return f.result(), h.killAfter(cmd.Argv)
 	}
 	tool := h.tool(programName(cmd.Argv[0]))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"syscall"
+	"time"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
@@ -42,6 +43,12 @@ const LockProbeArgv0 = "flock(2)"
 // lockModel is the lock's holders outside the simulated units.
 type lockModel struct {
 	state LockState
+	// holders are processes outside the units holding the lock
+	// (HoldLock); lastPID numbers them; ctime is when the lock file was
+	// created (the zero time: when the host was).
+	holders holderSet
+	lastPID int
+	ctime   time.Time
 }
 
 // SetLock puts the switch lock in state, changing the view as the state
@@ -70,7 +77,10 @@ func (h *Host) SetLock(state LockState) error {
 	if err != nil {
 		return fmt.Errorf("sim: %w", err)
 	}
-	h.lock.state = state
+	h.lock.state, h.lock.holders = state, nil
+	if state == LockExclusive {
+		return h.HoldLock(LockHolder{Kind: HolderSwitch})
+	}
 	return nil
 }
 
@@ -130,7 +140,7 @@ func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
 		return pipeline.LockFree, fmt.Errorf("opening lock %s: %w", name, err)
 	}
 	state := pipeline.LockFree
-	if (name == h.cfg.LockPath && h.lock.state == LockExclusive) || h.switchRunning() {
+	if (name == h.cfg.LockPath && (h.lock.state == LockExclusive || h.lock.heldOutside())) || h.switchRunning() {
 		state = pipeline.LockHeld
 	}
 	return state, h.killAfter(argv)

@@ -219,6 +219,41 @@ func (h *Host) SetProfile(basename string) (int, error) {
 	return h.setProfile(h.cfg.Profile, storePath(basename))
 }
 
+// SetGeneration makes basename the system profile's generation n (a link
+// "system-n-link", replacing one already there) and points the profile at
+// it, so scenarios can build profiles with gaps (deleted generations) and
+// high numbers. Errors: n < 1, a bad basename, a view error.
+func (h *Host) SetGeneration(n int, basename string) error {
+	if n < 1 {
+		return fmt.Errorf("sim: generation %d: want 1 or more", n)
+	}
+	if err := h.ensureValid(basename); err != nil {
+		return err
+	}
+	link := generationLink(h.cfg.Profile, n)
+	if err := h.fs.ReplaceLink(storePath(basename), link); err != nil {
+		return err
+	}
+	h.genTimes[link] = h.clk.Now()
+	return h.fs.ReplaceLink(path.Base(link), h.cfg.Profile)
+}
+
+// DeleteGeneration removes the system profile's generation n, as
+// `nix-env --delete-generations n` or `nix-collect-garbage -d` would; like
+// them it refuses the current generation. Errors: n is current or missing,
+// a view error.
+func (h *Host) DeleteGeneration(n int) error {
+	if n == h.ProfileGeneration() {
+		return fmt.Errorf("sim: generation %d is current", n)
+	}
+	link := generationLink(h.cfg.Profile, n)
+	if err := h.fs.Remove(link); err != nil {
+		return fmt.Errorf("sim: deleting generation %d: %w", n, err)
+	}
+	delete(h.genTimes, link)
+	return nil
+}
+
 // ensureValid checks basename and puts it in the store.
 func (h *Host) ensureValid(basename string) error {
 	if msg := checkBasename(basename); msg != "" {

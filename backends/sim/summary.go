@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/nixfleet/nixfleet-activate/proc"
@@ -38,16 +37,14 @@ func (h *Host) Summary() string {
 		fmt.Fprintf(&b, "generation %d: %s%s\n", g.Number, g.Target, mark)
 	}
 	fmt.Fprintf(&b, "boot default: %s\n", orDefault(h.BootDefault(), "(none)"))
-	names := make([]string, 0, len(h.units))
-	for name := range h.units {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range h.unitNames() {
 		u := h.units[name]
 		fmt.Fprintf(&b, "unit %s: %s/%s result=%s code=%d status=%d\n",
 			name, u.ActiveState, u.SubState, u.Result, u.ExecMainCode, u.ExecMainStatus)
 	}
 	fmt.Fprintf(&b, "lock: %s (switch running: %t)\n", h.lock.state, h.switchRunning())
+	for _, p := range h.lock.holders {
+		fmt.Fprintf(&b, "lock holder: pid %d %s state %s in %s\n", p.pid, p.comm, p.state, p.unit)
+	}
 	return b.String()
 }

@@ -31,6 +31,12 @@ type SwitchBehaviour struct {
 	// Events are extra effects at chosen offsets, for scenarios the fields
 	// above do not cover.
 	Events []Event
+	// BootloaderFails: the bootloader step (install-bootloader, run before
+	// activation) fails, so the boot default stays what it was; how the
+	// process ends is still Exit/Signal (a real failing install makes
+	// switch-to-configuration die before it activates anything: pair with
+	// Flip.Never and Exit 1).
+	BootloaderFails bool
 }
 
 // Flip is when and where switch-to-configuration re-points
@@ -108,7 +114,7 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	u.proc.locks = true
 	switch action {
 	case "switch", "test":
-		if action == "switch" {
+		if action == "switch" && !c.switchBehaviour().BootloaderFails {
 			h.bootDefault = c.spec.Basename
 		}
 		h.scheduleSwitch(u, c, c.switchBehaviour())
@@ -225,3 +231,13 @@ func (h *Host) endMain(u *unit, exit, signal int, coreDump bool) {
 // BootDefault returns the basename the bootloader boots next ("" when no
 // switch or boot action has set one).
 func (h *Host) BootDefault() string { return h.bootDefault }
+
+// SetBootDefault makes basename what the bootloader boots next, as an
+// earlier switch or boot action left it. Errors: a bad basename.
+func (h *Host) SetBootDefault(basename string) error {
+	if err := h.ensureValid(basename); err != nil {
+		return err
+	}
+	h.bootDefault = basename
+	return nil
+}

@@ -85,6 +85,8 @@ type process struct {
 	alive bool
 	// locks: a switch-to-configuration holding the switch lock.
 	locks bool
+	// started is when the process started (its /proc starttime).
+	started time.Time
 }
 
 // notFoundUnit is what systemd 252 reports for a unit it does not have
@@ -137,7 +139,7 @@ func (h *Host) startUnit(u *unit, closure, action string) {
 	h.nextPID++
 	u.LoadState, u.ActiveState, u.SubState, u.Result = "loaded", "active", "running", "success"
 	u.ExecMainPID, u.MainPID, u.ExecMainCode, u.ExecMainStatus = h.nextPID, h.nextPID, CodeNone, 0
-	u.proc = &process{alive: true}
+	u.proc = &process{alive: true, started: h.clk.Now()}
 	u.run = &UnitRun{Unit: u.Name, Argv: append([]string(nil), u.Argv...), Closure: closure, Action: action,
 		StartedAt: h.Elapsed()}
 	h.runs = append(h.runs, u.run)

@@ -449,19 +449,31 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)},
 				h.unit(t, e2eSwitchUnit), "the switch unit is left alone")
 		}},
-		{"switch never flips and exits 3: timeout with the true status", func(t *testing.T) {
+		{"switch never flips and exits 3: decided at its exit with the true status, profile and boot default restored", func(t *testing.T) {
 			out, exit := h.outcome(t, pipeline.SwitchFailed, key, "--poll-budget", "2s", "activate", d)
 			assert.Equal(t, ExitSwitchFailed, exit)
-			assert.Equal(t, pipeline.PhaseSwitchPollTimeout, out.Phase)
+			assert.Equal(t, pipeline.PhaseSwitchExit, out.Phase, "issue 9: the ended unit is decided, not left to the budget")
 			assert.Equal(t, pipeline.KnownExit(3), out.ExitCode, "never 0, never null: the unit's ExecMainStatus")
 			require.NotNil(t, out.Switch)
 			assert.Equal(t, pipeline.KnownExit(3), out.Switch.ExitCode)
 			assert.Equal(t, base(b), out.LastObserved)
-			assert.Equal(t, 4, out.Generation)
 			assert.Equal(t, b, h.link("run/current-system"), "the link never moved")
-			assert.Equal(t, d, h.link("profiles/system"), "the profile keeps the set; rolling back is the caller's call")
+			// Deliberate change (issue 9): failure restores profile and boot default.
+			assert.Equal(t, 2, out.Generation, "the profile is back on its starting generation")
+			assert.Equal(t, b, h.link("profiles/system"))
+			require.NotNil(t, out.Restored)
+			assert.Equal(t, pipeline.RestoreDone, out.Restored.Status)
+			assert.Equal(t, pipeline.BootRestored, out.Restored.Boot)
+			assert.Equal(t, 2, out.Restored.Generation)
+			require.NotNil(t, out.Restored.BootSwitch)
+			assert.Equal(t, pipeline.KnownExit(0), out.Restored.BootSwitch.ExitCode)
+			t.Logf("restore took %d ms (nix-env --switch-generation, b's boot action, one poll)", out.Restored.ElapsedMS)
+			gens, current := h.generations(t)
+			assert.Equal(t, []int{1, 2, 3, 4}, gens, "no generation deleted")
+			assert.Equal(t, 2, current)
 			log := h.switchLog(t)
-			assert.Equal(t, "switch "+d, log[len(log)-1])
+			require.GreaterOrEqual(t, len(log), 2)
+			assert.Equal(t, []string{"switch " + d, "boot " + b}, log[len(log)-2:], "b's own boot action restored the boot default")
 		}},
 		{"a unit name left failed is reused", func(t *testing.T) {
 			require.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(3)},
@@ -472,6 +484,17 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, a, h.link("run/current-system"))
 			assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "success", ExitCode: intp(0)},
 				h.unit(t, e2eSwitchUnit))
+		}},
+		{"already-current: nothing set, nothing fired, exit 0", func(t *testing.T) {
+			before := h.switchLog(t)
+			out, exit := h.outcome(t, pipeline.AlreadyCurrent, key, "activate", a)
+			assert.Equal(t, ExitSuccess, exit)
+			assert.Equal(t, pipeline.PhaseCurrentCheck, out.Phase)
+			assert.Equal(t, 5, out.Generation)
+			gens, current := h.generations(t)
+			assert.Equal(t, []int{1, 2, 3, 4, 5}, gens, "no generation added")
+			assert.Equal(t, 5, current)
+			assert.Equal(t, before, h.switchLog(t), "no switch-to-configuration ran")
 		}},
 		{"status reports links, generations, lock and units", func(t *testing.T) {
 			stdout, stderr, exit := h.run(t, key, "status")

@@ -14,6 +14,7 @@ import (
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/clock"
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
@@ -39,6 +40,7 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env.backend = real.New(real.Config{
 		Runner:            proc.Exec{},
 		Locker:            rootedLocker{root: cfg.root, inner: real.Flock{}},
+		LockDiag:          lockdiag.OSHost{Root: cfg.root},
 		Substituters:      strings.Fields(cfg.substituters),
 		TrustedPublicKeys: strings.Fields(cfg.trustedKeys),
 		RealiseTimeout:    cfg.realiseTimeout,
@@ -47,7 +49,8 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	})
 	view := fsview.NewOS(cfg.root)
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
-		Journal: pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now}}
+		Journal:        pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now},
+		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir}}
 	return env, nil
 }
 

@@ -5,7 +5,7 @@ import "github.com/nixfleet/nixfleet-activate/pipeline"
 // Exit codes of the binary, one per outcome class. They are a contract with
 // the systemd units and fleet tools that run the binary: never renumber.
 const (
-	ExitSuccess           = 0  // settled, rollback-succeeded, status/recover printed
+	ExitSuccess           = 0  // settled, rollback-succeeded, already-current, status/recover printed
 	ExitInternal          = 1  // the binary itself failed (bad environment, I/O)
 	ExitUsage             = 2  // bad flags or arguments
 	ExitInvalidInput      = 3  // invalid-input: the closure basename was rejected
@@ -25,6 +25,7 @@ const (
 var exitCodes = map[pipeline.Kind]int{
 	pipeline.Settled:               ExitSuccess,
 	pipeline.RollbackSucceeded:     ExitSuccess,
+	pipeline.AlreadyCurrent:        ExitSuccess,
 	pipeline.InvalidInput:          ExitInvalidInput,
 	pipeline.Skipped:               ExitSkipped,
 	pipeline.RealiseFailed:         ExitRealiseFailed,

@@ -27,7 +27,12 @@ type config struct {
 	logFormat string // auto, text, json
 	logLevel  string
 	sim       string // embedded simulated host scenario; "" = the real host
+	// stopOwnUnit and olderThan are unblock's: stop our own switch unit
+	// when it has held the lock longer than olderThan.
+	stopOwnUnit bool
+	olderThan   time.Duration
 
+	onFailure                 string // restore or keep
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
 	commandTimeout            time.Duration
@@ -37,13 +42,14 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] rollback
        nixfleet-activate [flags] recover
        nixfleet-activate [flags] status
+       nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
 
 Every invocation first recovers an unfinished earlier run from its in-flight
 record (see recover) and reports it under "earlier".
 
-Flags may come before or after the subcommand. Exit codes: 0 settled or
-rollback-succeeded; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
+Flags may come before or after the subcommand. Exit codes: 0 settled,
+rollback-succeeded or already-current; 2 usage; 3 invalid-input; 4 skipped (lock held, retry);
 5 realise-failed; 6 signature-mismatch; 7 switch-failed or rollback-failed;
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
 rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
@@ -67,6 +73,11 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.CurrentSystem, "current-system", pipeline.DefaultCurrentSystem, "current-system link")
 	fs.StringVar(&o.BootedSystem, "booted-system", pipeline.DefaultBootedSystem, "booted-system link")
 	fs.StringVar(&o.LockPath, "lock", pipeline.DefaultLockPath, "switch-to-configuration lock file")
+	fs.StringVar(&o.BootIDPath, "boot-id", pipeline.DefaultBootIDPath, "the kernel's boot ID (recover tells a reboot by it)")
+	fs.StringVar(&o.RestoreUnit, "restore-unit", pipeline.DefaultRestoreUnit, "transient unit name for a restore's boot action")
+	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
+	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
+	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (tests)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery) and of the GC roots held from realise to profile set (gcroots/)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
@@ -77,6 +88,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedKeys, "trusted-public-keys", "", "space-separated trusted-public-keys for nix-store --realise (default: nix.conf's)")
 	fs.DurationVar(&c.realiseTimeout, "realise-timeout", 30*time.Minute, "bound on one nix-store --realise")
 	fs.DurationVar(&c.commandTimeout, "command-timeout", time.Minute, "bound on every other command")
+	fs.BoolVar(&c.stopOwnUnit, "stop-own-unit", false, "unblock: stop this agent's own switch unit holding the lock (needs --older-than)")
+	fs.DurationVar(&c.olderThan, "older-than", 0, "unblock: stop the own unit only when it has held the lock longer than this")
 	fs.Func("meta", "KEY=VALUE echoed in the outcome (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
@@ -127,13 +140,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status); -h for help")
+		return errors.New("missing subcommand (activate, rollback, recover, status, unblock); -h for help")
 	}
 	c.command = positional[0]
-	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0}
+	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status)", c.command)
+		return fmt.Errorf("unknown subcommand %q (activate, rollback, recover, status, unblock)", c.command)
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
@@ -147,6 +160,20 @@ func (c *config) setCommand(positional []string) error {
 	if c.dryRun && (c.command == "status" || c.command == "recover") {
 		return errors.New("--dry-run applies to activate and rollback")
 	}
+	return c.checkUnblock()
+}
+
+// checkUnblock: --stop-own-unit belongs to unblock and needs a positive
+// --older-than (issue 19).
+func (c *config) checkUnblock() error {
+	switch {
+	case c.dryRun && c.command == "unblock":
+		return errors.New("--dry-run applies to activate and rollback")
+	case c.stopOwnUnit && c.command != "unblock":
+		return errors.New("--stop-own-unit applies to unblock")
+	case c.stopOwnUnit && c.olderThan <= 0:
+		return errors.New("--stop-own-unit needs --older-than DURATION (a positive bound)")
+	}
 	return nil
 }
 
@@ -159,6 +186,15 @@ func (c *config) checkValues() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration, got %s", name, d)
 		}
+	}
+	switch f := pipeline.OnFailure(c.onFailure); f {
+	case pipeline.OnFailureRestore, pipeline.OnFailureKeep:
+		c.opts.OnFailure = f
+	default:
+		return fmt.Errorf("--on-failure must be restore or keep, got %q", c.onFailure)
+	}
+	if c.opts.RollbackGeneration < 0 {
+		return fmt.Errorf("--generation must be a generation number, got %d", c.opts.RollbackGeneration)
 	}
 	if c.sim != "" {
 		if _, ok := simScenarios[c.sim]; !ok {

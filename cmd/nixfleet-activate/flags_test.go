@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		pipeline.Settled, pipeline.SettledDegraded, pipeline.Skipped, pipeline.InvalidInput,
 		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
 		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
-		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned, pipeline.InvalidClosure,
+		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned, pipeline.AlreadyCurrent, pipeline.InvalidClosure,
 	}
 	require.Len(t, exitCodes, len(kinds))
 	for _, k := range kinds {
@@ -46,6 +47,20 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		assert.True(t, ok, "no exit code for %s", k)
 	}
 	assert.Equal(t, ExitInternal, exitCode("no-such-kind"))
+	assert.Equal(t, ExitSuccess, exitCode(pipeline.AlreadyCurrent), "already-current is a success")
+}
+
+func TestParseArgsFailureChoices(t *testing.T) {
+	c, err := parseArgs([]string{"activate", "--on-failure=keep", "--force", "x"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, pipeline.OnFailureKeep, c.opts.OnFailure)
+	assert.True(t, c.opts.Force)
+	c, err = parseArgs([]string{"rollback", "--generation", "16"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 16, c.opts.RollbackGeneration)
+	assert.Equal(t, pipeline.OnFailureRestore, c.opts.OnFailure, "restore by default")
+	_, err = parseArgs([]string{"activate", "--on-failure=maybe", "x"}, io.Discard)
+	assert.ErrorContains(t, err, "--on-failure")
 }
 
 func TestDryRunActivatePrintsCommandsAndRunsNothing(t *testing.T) {

@@ -6,6 +6,7 @@
 //	nixfleet-activate [flags] rollback
 //	nixfleet-activate [flags] recover
 //	nixfleet-activate [flags] status
+//	nixfleet-activate [flags] unblock [--stop-own-unit --older-than D]
 //
 // With --sim NAME the same binary runs against an embedded simulated host
 // (see --sim list), so the pipeline can be watched on any machine.
@@ -31,6 +32,10 @@ func main() {
 // run is main without the process: it parses args, runs one subcommand and
 // returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == "--version" {
+		fmt.Fprintln(stdout, "nixfleet-activate", version)
+		return ExitSuccess
+	}
 	if len(args) > 0 && args[0] == "explore" {
 		return runExplore(ctx, args[1:], stdout, stderr)
 	}
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.rollback(ctx, stdout)
 	case "recover":
 		return env.recover(ctx, stdout)
+	case "unblock":
+		return env.unblock(ctx, stdout)
 	default:
 		return env.status(ctx, stdout)
 	}

@@ -58,7 +58,12 @@ func (env *environment) rollbackPlan(o pipeline.Options) plan {
 	p := plan{DryRun: true, Command: "rollback"}
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseLockProbe, Note: "flock(2) LOCK_SH|LOCK_NB probe of " + o.LockPath})
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseReadCurrent, Note: "resolve " + o.CurrentSystem})
-	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseNixEnvRollback, "", b.RollbackCmd(o.Profile))...)
+	switchGen := b.SwitchGenerationCmd(o.Profile, o.RollbackGeneration)
+	if o.RollbackGeneration <= 0 {
+		switchGen.Argv[len(switchGen.Argv)-1] = "<N>"
+	}
+	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseNixEnvRollback, "N: --generation, else where the last activation started, else the generation below the current one",
+		switchGen)...)
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseDiscoverTarget, Note: "resolve " + o.Profile + " -> system-N-link -> store path"})
 	rb := pipeline.FireRequest{Unit: o.RollbackUnit, Closure: path.Join(o.StoreDir, "<rolled-back-closure>"), Action: pipeline.ActionSwitch}
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseRollbackFire, "", b.FireCmds(rb)...)...)

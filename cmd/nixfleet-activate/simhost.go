@@ -57,6 +57,15 @@ var simScenarios = map[string]simScenario{
 	"lock-held": {about: "another switch-to-configuration holds the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
 		must(h.SetLock(sim.LockExclusive))
 	}},
+	"lock-inherited": {about: "a service inherited the lock's descriptor from a switch that exited 3 h ago", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
+		must(h.HoldLock(sim.LockHolder{Kind: sim.HolderInherited, Unit: "foo-daemon.service", Since: 3 * time.Hour}))
+	}},
+	"lock-zombie": {about: "a zombie switch-to-configuration; its parent keeps the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
+		must(h.HoldLock(sim.LockHolder{Kind: sim.HolderZombie, Parent: "deployer", Since: 48 * time.Hour}))
+	}},
+	"own-unit-hung": {about: "our own switch unit hangs in switch-to-configuration since 5 h: try unblock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
+		must(h.HoldLock(sim.LockHolder{Kind: sim.HolderOwnUnit, Since: 5 * time.Hour}))
+	}},
 }
 
 func must(err error) {
@@ -131,9 +140,10 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	}
 	env := &environment{cfg: cfg, stderr: stderr}
 	env.log = newLogger(cfg, stderr, h.Clock())
-	env.backend = real.New(real.Config{Runner: h, Locker: h.Locker(), Logger: env.log})
+	env.backend = real.New(real.Config{Runner: h, Locker: h.Locker(), LockDiag: h.LockDiag(), Logger: env.log})
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log,
-		Journal: pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now}}
+		Journal:        pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now},
+		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir}}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)
 		for _, e := range h.Log() {

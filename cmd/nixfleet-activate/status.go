@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -18,6 +19,8 @@ type hostStatus struct {
 	// InFlight is the record of an unfinished run, if any.
 	InFlight *pipeline.Record `json:"in_flight,omitempty"`
 	Errors   []string         `json:"errors,omitempty"`
+	// LockDiagnosis says who holds the lock, when it is held (issue 19).
+	LockDiagnosis *lockdiag.Diagnosis `json:"lock_diagnosis,omitempty"`
 }
 
 type profileStatus struct {
@@ -54,6 +57,10 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 			generation{Number: g.Number, Created: g.Created.Format("2006-01-02T15:04:05"), Current: g.Current})
 	}
 	st.Lock = lockString(env.deps.Backend.SwitchLock(ctx, o.LockPath))
+	if st.Lock == "held" {
+		st.LockDiagnosis, err = env.backend.DiagnoseLock(ctx, o.LockPath, []string{o.SwitchUnit, o.RollbackUnit})
+		note(err)
+	}
 	for _, unit := range []string{o.SwitchUnit, o.RollbackUnit} {
 		us, err := env.deps.Backend.UnitStatus(ctx, unit)
 		note(err)
