@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +24,11 @@ type command struct {
 	exit   int // -1 when it returned no status
 	stdout string
 	stderr string
-	killed bool
+	// realised is the store path a nix-store --realise made valid: its
+	// stdout, or the target of the --add-root link it printed (Nix 2.8
+	// prints the root), read right after the command.
+	realised string
+	killed   bool
 }
 
 // process is one invocation of the agent as the host sees it: it runs
@@ -115,11 +121,24 @@ func (p *process) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 	res, err := p.h.Run(ctx, cmd)
 	if err == nil {
 		c.exit, c.stdout, c.stderr = res.ExitCode, string(res.Stdout), string(res.Stderr)
+		c.realised = p.realised(cmd.Argv, c.stdout)
 	}
 	if p.leave(c, killAfter) {
 		return proc.Result{}, sim.ErrKilled
 	}
 	return res, err
+}
+
+// realised resolves what a nix-store --realise printed: the target of its
+// --add-root link when it printed the root, else the printed path.
+func (p *process) realised(argv []string, stdout string) string {
+	printed := strings.TrimSpace(stdout)
+	if i := slices.Index(argv, "--add-root"); i >= 0 && i+1 < len(argv) && printed == argv[i+1] {
+		if target, err := p.h.FS().Readlink(printed); err == nil {
+			return target
+		}
+	}
+	return printed
 }
 
 // Probe implements the real backend's Locker over the host's lock; the

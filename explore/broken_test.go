@@ -3,6 +3,7 @@ package explore
 import (
 	"context"
 	"errors"
+	"path"
 	"slices"
 	"testing"
 	"time"
@@ -11,25 +12,34 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
 // trustBlindNix is a deliberately broken Nix: it ignores a failed trust
-// check and reports the path realised, so the pipeline sets the profile
-// and fires anyway.
-type trustBlindNix struct{ pipeline.Nix }
+// check and copies the path anyway (as with require-sigs false: the
+// closure appears in the store), so the pipeline sets the profile and
+// fires.
+type trustBlindNix struct {
+	pipeline.Nix
+	fs *fsview.View
+}
 
-func (n trustBlindNix) Realise(ctx context.Context, storePath string) (string, error) {
-	got, err := n.Nix.Realise(ctx, storePath)
+func (n trustBlindNix) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
+	got, err := n.Nix.Realise(ctx, storePath, gcRoot)
 	var re *pipeline.RealiseError
 	if errors.As(err, &re) && re.Kind == pipeline.RealiseUntrusted {
+		prog := path.Join(storePath, pipeline.SwitchProgramRel)
+		if n.fs.MkdirAll(path.Dir(prog), 0o555) == nil {
+			_ = n.fs.WriteFile(prog, []byte("#!/bin/sh\n"), 0o555)
+		}
 		return storePath, nil
 	}
 	return got, err
 }
 
 func TestTrustBlindPipelineIsCaughtAndShrunk(t *testing.T) {
-	e := New(Config{Wrap: func(d pipeline.Deps) pipeline.Deps { d.Nix = trustBlindNix{d.Nix}; return d }, Examples: 1 << 20})
+	e := New(Config{Wrap: func(d pipeline.Deps) pipeline.Deps { d.Nix = trustBlindNix{d.Nix, d.FS}; return d }, Examples: 1 << 20})
 	rep := e.Exhaustive(context.Background(), 2)
 	require.Positive(t, rep.Violating["no-effect-after-failed-realise"], "%v", rep.Violating)
 	i := slices.IndexFunc(rep.Examples, func(r *Run) bool { return r.Broke("no-effect-after-failed-realise") })
@@ -51,6 +61,10 @@ var brokenVariants = []struct {
 	wrap      func(d pipeline.Deps) pipeline.Deps
 }{
 	{"trust-classified", []string{"offer=unsigned"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Nix = untrustedAsOther{d.Nix}
+		return d
+	}},
+	{"cache-failure-typed", []string{"offer=narinfo-http-401"}, func(d pipeline.Deps) pipeline.Deps {
 		d.Nix = untrustedAsOther{d.Nix}
 		return d
 	}},
@@ -122,11 +136,12 @@ func TestOutcomeValidJSONRejects(t *testing.T) {
 	assert.Contains(t, validJSON(pipeline.Outcome{Kind: pipeline.Settled, Earlier: &pipeline.Outcome{Kind: "x"}}), "unknown outcome")
 }
 
-// untrustedAsOther misclassifies a refused signature.
+// untrustedAsOther misclassifies every realise failure (a refused
+// signature, a refused request) as other.
 type untrustedAsOther struct{ pipeline.Nix }
 
-func (n untrustedAsOther) Realise(ctx context.Context, p string) (string, error) {
-	got, err := n.Nix.Realise(ctx, p)
+func (n untrustedAsOther) Realise(ctx context.Context, p, gcRoot string) (string, error) {
+	got, err := n.Nix.Realise(ctx, p, gcRoot)
 	var re *pipeline.RealiseError
 	if errors.As(err, &re) {
 		re.Kind = pipeline.RealiseOther

@@ -122,6 +122,9 @@ func offerFaults() []Fault {
 		offer("nar-missing", OfferSpec{Defect: sim.OfferNarMissing}),
 		offer("garbage", OfferSpec{Defect: sim.OfferGarbage}),
 		offer("none", OfferSpec{Absent: true}),
+		offer("narinfo-http-401", OfferSpec{NarinfoHTTP: 401}),
+		offer("nar-http-403", OfferSpec{NarHTTP: 403}),
+		offer("nar-http-500", OfferSpec{NarHTTP: 500}),
 	}
 }
 
@@ -149,6 +152,8 @@ func binaryFaults() []Fault {
 	return []Fault{
 		{Name: "broken-binary", Group: "binary", Point: "the target's switch-to-configuration cannot execute (status 203)",
 			ops: both, apply: func(s *Spec) { s.BrokenBinary = true }},
+		{Name: "no-switch", Group: "binary", Point: "new is a package: no bin/switch-to-configuration",
+			ops: activateOnly, apply: func(s *Spec) { s.NoSwitch = true }},
 		{Name: "current=missing-at-start", Group: "current-start", Point: "/run/current-system before the run",
 			ops: both, apply: func(s *Spec) { s.CurrentMissing = true }},
 	}

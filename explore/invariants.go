@@ -34,10 +34,11 @@ func Invariants() []Invariant { return slices.Clone(invariants) }
 
 var invariants = []Invariant{
 	{"no-effect-after-failed-realise", "after nix-store --realise failed (or printed another path), no nix-env --set, no systemd-run, and the profile is unchanged", checkNoEffectAfterFailedRealise},
-	{"nothing-changed-when-refused", "skipped, invalid-input, realise-failed and signature-mismatch leave the profile as it was and start no unit", checkNothingChangedWhenRefused},
+	{"nothing-changed-when-refused", "skipped, invalid-input, realise-failed, signature-mismatch and invalid-closure leave the profile as it was and start no unit", checkNothingChangedWhenRefused},
 	{"trust-classified", "a realise whose stderr has the host Nix's untrusted-substitute or lacks-signature text ends in signature-mismatch, and signature-mismatch only then", checkTrustClassified},
+	{"cache-failure-typed", "a realise that fails on a substituter answering HTTP 401/403 is unauthorized, on HTTP 5xx unreachable, neither ever not-found; a closure without switch-to-configuration moves no profile and starts no unit", checkCacheFailureTyped},
 	{"success-only-when-switched", "settled and rollback-succeeded only when current-system and the profile are the expected closure; the degraded kinds only when current-system is", checkSuccessOnlyWhenSwitched},
-	{"exit-status-truthful", "a reported exit status or signal is the unit's true one (or null); an outcome's exit_code equals its switch report's", checkExitStatusTruthful},
+	{"exit-status-truthful", "a reported exit status or signal is the unit's true one (or null); an outcome's exit_code is its switch report's (never a command's); a command report's status is a command's the invocation ran, retryable as its failure kind says", checkExitStatusTruthful},
 	{"profile-not-left-silently", "the profile never ends on a closure that is not running unless the final outcome is a failure that says where the profile is (generation) or warns about it", checkProfileNotLeftSilently},
 	{"recovery-consistent", "after a kill, a changed host is always recovered; a recovered outcome agrees with the host: abandoned only when nothing was fired, with the profile's generation, a switch verdict only when a unit ran", checkRecoveryConsistent},
 	{"nothing-fired-twice", "at most one unit start over the run and its recovery; recovery fires nothing and rolls nothing back", checkNothingFiredTwice},
@@ -89,14 +90,14 @@ func checkNoEffectAfterFailedRealise(r *Run) []string {
 		return nil
 	}
 	want := sim.StoreDir + "/" + newSys
-	failed := c.exit != 0 || strings.TrimSpace(c.stdout) != want
+	failed := c.exit != 0 || c.realised != want
 	if !failed {
 		return nil
 	}
 	var out []string
 	for _, later := range append(slices.Clone(r.agentCmds), r.recoverCmds...) {
 		if later.exit == 0 && changes(later.argv) {
-			out = append(out, fmt.Sprintf("realise exited %d printing %q, then %s ran", c.exit, strings.TrimSpace(c.stdout), strings.Join(later.argv[:2], " ")))
+			out = append(out, fmt.Sprintf("realise exited %d realising %q, then %s ran", c.exit, c.realised, strings.Join(later.argv[:2], " ")))
 		}
 	}
 	if r.agentEnd.profile != r.start.profile || r.agentEnd.generation != r.start.generation {
@@ -106,8 +107,34 @@ func checkNoEffectAfterFailedRealise(r *Run) []string {
 	return out
 }
 
+func checkCacheFailureTyped(r *Run) []string {
+	if r.Killed || r.Outcome.Kind == pipeline.Interrupted {
+		return nil
+	}
+	want := pipeline.RealiseFailure("")
+	switch status := max(r.Spec.Offer.NarinfoHTTP, r.Spec.Offer.NarHTTP); {
+	case status == 401 || status == 403:
+		want = pipeline.RealiseUnauthorized
+	case status >= 500:
+		want = pipeline.RealiseUnreachable
+	}
+	var out []string
+	// Only where nix-store printed the cache's own texts (no fault replaced them).
+	// An unreachable cache wins (retryable; the refusal shows once it is back).
+	emulated := !r.Spec.Unreachable && !slices.ContainsFunc(r.Spec.Faults, func(f CommandFault) bool { return f.Program == "nix-store" })
+	if want != "" && emulated && r.Outcome.Kind == pipeline.RealiseFailed && r.Outcome.Failure != want {
+		out = append(out, fmt.Sprintf("the cache answered HTTP %d, yet failure %s", max(r.Spec.Offer.NarinfoHTTP, r.Spec.Offer.NarHTTP), r.Outcome.Failure))
+	}
+	if r.Spec.NoSwitch && (len(r.agentEnd.runs) > 0 || r.agentEnd.generation != r.start.generation) {
+		out = append(out, fmt.Sprintf("new has no switch-to-configuration, yet %d unit(s) ran and the profile is at generation %d (was %d)",
+			len(r.agentEnd.runs), r.agentEnd.generation, r.start.generation))
+	}
+	return out
+}
+
 // refusals are the kinds that say nothing was changed.
-var refusals = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch}
+var refusals = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch,
+	pipeline.InvalidClosure}
 
 func checkNothingChangedWhenRefused(r *Run) []string {
 	var out []string
@@ -241,25 +268,42 @@ func (r *Run) switchReportTruthful(o reported) []string {
 	return out
 }
 
-// outcomeExitMatches: an outcome's own exit_code is its switch report's,
-// or, without a report, the status of a command that invocation ran.
+// outcomeExitMatches: an outcome's own exit_code is switch-to-configuration's
+// only, its switch report's; a failed command's status is in command, and
+// is that of a command the invocation ran, whose retryable follows the
+// realise failure's kind.
 func outcomeExitMatches(o reported) string {
-	ec := o.out.ExitCode
-	if ec == nil || !ec.Known {
-		return ""
-	}
-	if sw := o.out.Switch; sw != nil {
+	if ec := o.out.ExitCode; ec != nil && ec.Known {
+		sw := o.out.Switch
+		if sw == nil {
+			return fmt.Sprintf("%s exit_code %d without a switch report: exit_code is the switch's status only", o.name, ec.Code)
+		}
 		if sw.ExitCode == nil || !sw.ExitCode.Known || sw.ExitCode.Code != ec.Code {
 			return fmt.Sprintf("%s exit_code %d differs from its switch report's %s", o.name, ec.Code, exitText(sw.ExitCode))
 		}
+	}
+	return commandMatches(o)
+}
+
+// commandMatches checks an outcome's command report against the commands
+// its invocation ran.
+func commandMatches(o reported) string {
+	c := o.out.Command
+	if c == nil {
 		return ""
 	}
-	for _, c := range o.cmds {
-		if c.exit == ec.Code && c.exit != 0 {
+	if o.out.Failure != "" && c.Retryable != o.out.Failure.Retryable() {
+		return fmt.Sprintf("%s failure %s with command.retryable %t", o.name, o.out.Failure, c.Retryable)
+	}
+	if c.ExitCode == nil || !c.ExitCode.Known {
+		return ""
+	}
+	for _, ran := range o.cmds {
+		if ran.exit == c.ExitCode.Code && ran.exit != 0 && pipeline.CommandName(ran.argv) != "" {
 			return ""
 		}
 	}
-	return fmt.Sprintf("%s exit_code %d, but no command of that invocation exited %d", o.name, ec.Code, ec.Code)
+	return fmt.Sprintf("%s command %s exit_code %d, but no command of that invocation exited so", o.name, c.Name, c.ExitCode.Code)
 }
 
 func trueEnd(ur *sim.UnitRun) string {
@@ -440,6 +484,7 @@ func checkAlreadyCurrentChangesNothing(r *Run) []string {
 
 // failureKinds need a phase saying where they were decided.
 var failureKinds = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch,
+	pipeline.InvalidClosure,
 	pipeline.SwitchFailed, pipeline.VerifyMismatch, pipeline.DeferredPendingReboot, pipeline.RollbackFailed,
 	pipeline.Abandoned, pipeline.Interrupted, pipeline.BadEnvironment}
 

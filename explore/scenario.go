@@ -161,6 +161,10 @@ func outcomeLine(o pipeline.Outcome) string {
 	if o.Switch != nil {
 		line += " switch.exit_code=" + exitText(o.Switch.ExitCode)
 	}
+	line += opt("failure", string(o.Failure))
+	if o.Command != nil {
+		line += fmt.Sprintf(" command.exit_code=%s command.retryable=%t", exitText(o.Command.ExitCode), o.Command.Retryable)
+	}
 	if o.Generation != 0 {
 		line += fmt.Sprintf(" generation=%d", o.Generation)
 	}

@@ -25,8 +25,11 @@ const (
 	hostName = "web1"
 	release  = "24.05"
 	cacheURL = "file:///srv/cache"
-	cacheKey = "cache"
-	rogueKey = "rogue"
+	// httpCacheURL serves new when an offer fault answers with an HTTP
+	// status; the host then lists it after cacheURL.
+	httpCacheURL = "https://cache.example"
+	cacheKey     = "cache"
+	rogueKey     = "rogue"
 )
 
 // Closure aliases: old runs, new is the target, third is a bystander that
@@ -94,6 +97,8 @@ type Spec struct {
 	Kernel, Dbus string
 	// BrokenBinary makes the target's switch-to-configuration unexecutable.
 	BrokenBinary bool
+	// NoSwitch makes new a package: no bin/switch-to-configuration.
+	NoSwitch bool
 	// CurrentMissing removes /run/current-system before the run.
 	CurrentMissing bool
 	// Switch is how the target's switch-to-configuration switch behaves.
@@ -133,7 +138,13 @@ type OfferSpec struct {
 	// none, any other name an untrusted key.
 	SignedBy string
 	Defect   sim.OfferDefect
+	// NarinfoHTTP and NarHTTP, when non-zero, make httpCacheURL hold the
+	// copy and answer its narinfo or NAR with that HTTP status.
+	NarinfoHTTP, NarHTTP int
 }
+
+// http reports an offer served over HTTP (from httpCacheURL).
+func (o OfferSpec) http() bool { return o.NarinfoHTTP != 0 || o.NarHTTP != 0 }
 
 // SwitchSpec mirrors the options of the scenario language's `switch`
 // command; the zero value is sim.DefaultSwitch.

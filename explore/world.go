@@ -102,13 +102,15 @@ type setupKey struct {
 	offer                    OfferSpec
 	realisesAs, kernel, dbus string
 	brokenBinary, usesThird  bool
+	noSwitch                 bool
 	switchSpec               SwitchSpec
 	bootSpec                 BootSpec
 }
 
 func (s Spec) setupKey() setupKey {
 	return setupKey{op: s.Op, nixVersion: s.NixVersion, offer: s.Offer, realisesAs: s.RealisesAs, kernel: s.Kernel,
-		dbus: s.Dbus, brokenBinary: s.BrokenBinary, usesThird: s.usesThird(), switchSpec: s.Switch, bootSpec: s.Boot}
+		dbus: s.Dbus, brokenBinary: s.BrokenBinary, usesThird: s.usesThird(), switchSpec: s.Switch, bootSpec: s.Boot,
+		noSwitch: s.NoSwitch}
 }
 
 // host returns the host that s's set-up steps make, building it on first
@@ -132,13 +134,22 @@ func (c *setupCache) host(s Spec) (*sim.Host, error) {
 }
 
 func (s Spec) hostStep() step {
-	var lines []string
+	var words []string
 	if s.NixVersion != "" {
-		lines = []string{"host nix=" + s.NixVersion}
+		words = append(words, "nix="+s.NixVersion)
+	}
+	substituters := []string{cacheURL}
+	if s.Offer.http() {
+		substituters = append(substituters, httpCacheURL)
+		words = append(words, "substituters="+cacheURL+","+httpCacheURL)
+	}
+	var lines []string
+	if len(words) > 0 {
+		lines = []string{"host " + strings.Join(words, " ")}
 	}
 	nix := s.NixVersion // GOTCHA: a closure capturing s copies the whole Spec to the heap
 	return step{lines: lines, apply: func(b *builder) error {
-		h, err := sim.NewHost(sim.HostConfig{NixVersion: nix, Substituters: []string{cacheURL},
+		h, err := sim.NewHost(sim.HostConfig{NixVersion: nix, Substituters: substituters,
 			TrustedPublicKeys: []string{sim.Key(cacheKey)}, Costs: sim.ObservedCosts()})
 		b.h = h
 		return err
@@ -152,7 +163,7 @@ func (s Spec) closureSteps() []step {
 		out = append(out, s.closureStep(aliasThird, closureOpts{}))
 	}
 	out = append(out, s.closureStep(aliasNew, closureOpts{valid: s.Op == OpRollback, kernel: s.Kernel, dbus: s.Dbus,
-		realisesAs: s.RealisesAs, broken: s.BrokenBinary && s.Op == OpActivate}))
+		realisesAs: s.RealisesAs, broken: s.BrokenBinary && s.Op == OpActivate, noSwitch: s.NoSwitch}))
 	if s.Op == OpActivate && !s.Offer.Absent {
 		out = append(out, s.offerStep())
 	}
@@ -162,6 +173,7 @@ func (s Spec) closureSteps() []step {
 // closureOpts are the options of one `closure` line.
 type closureOpts struct {
 	valid, broken bool
+	noSwitch      bool
 	kernel, dbus  string
 	realisesAs    string
 }
@@ -171,7 +183,10 @@ func (s Spec) closureStep(alias string, o closureOpts) step {
 	spec := &sim.ClosureSpec{Basename: basenameOf(alias), Valid: o.valid, BrokenBinary: o.broken,
 		Components: sim.Components{Kernel: o.kernel, Dbus: o.dbus}}
 	line += flag(o.valid, "valid") + opt("kernel", o.kernel) + opt("dbus", o.dbus) + opt("realises-as", o.realisesAs) +
-		flag(o.broken, "broken-binary")
+		flag(o.broken, "broken-binary") + flag(o.noSwitch, "no-switch")
+	if o.noSwitch {
+		spec.Program = sim.ProgramMissing
+	}
 	if o.realisesAs != "" {
 		spec.RealisesAs = basenameOf(o.realisesAs)
 	}
@@ -195,8 +210,13 @@ func (s Spec) offerStep() step {
 	}
 	defect := s.Offer.Defect
 	line += opt("defect", string(defect))
+	url, narinfoHTTP, narHTTP := cacheURL, s.Offer.NarinfoHTTP, s.Offer.NarHTTP
+	if s.Offer.http() {
+		url = httpCacheURL
+		line = strings.Replace(line, cacheURL, httpCacheURL, 1) + optInt("narinfo-http", narinfoHTTP) + optInt("nar-http", narHTTP)
+	}
 	return step{lines: []string{line}, apply: func(b *builder) error {
-		offer := sim.Offer{URL: cacheURL, Defect: defect}
+		offer := sim.Offer{URL: url, Defect: defect, NarinfoStatus: narinfoHTTP, NarStatus: narHTTP}
 		if signer != "" { // the key is made here: the lines alone are made on every build
 			offer.SignedBy = sim.Key(signer)
 		}

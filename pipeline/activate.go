@@ -22,17 +22,7 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.alreadyCurrent(closure); out != nil {
 		return *out
 	}
-	storePath := r.storePath(closure)
-	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
-	if out := r.realise(ctx, closure, storePath); out != nil {
-		return *out
-	}
-	// LOADBEARING: record before the first change to the host, so a crash from here on is recoverable.
-	if out := r.beginRecord(r.newRecord(OpActivate, closure, r.o.SwitchUnit), StepRealised); out != nil {
-		return *out
-	}
-	// LOADBEARING: set the profile before the switch: the bootloader entry's generation comes from it.
-	generation, out := r.setProfile(ctx, closure, storePath)
+	generation, out := r.realiseAndSet(ctx, closure)
 	if out != nil {
 		return *out
 	}
@@ -58,7 +48,7 @@ func (r *run) preflight(ctx context.Context, closure string) *Outcome {
 		return out
 	}
 	if _, err := r.readBasename(r.o.CurrentSystem); err != nil {
-		return &Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(),
+		return &Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure,
 			Reason: "nothing changed: current-system unreadable (not a NixOS host?): " + err.Error()}
 	}
 	return nil
@@ -72,7 +62,7 @@ func (r *run) switchTo(ctx context.Context, closure string) Outcome {
 		if ctx.Err() != nil {
 			return interrupted(PhaseReadCurrent, closure, ctx)
 		}
-		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, ExitCode: UnknownExit(), Reason: err.Error()}
+		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, Reason: err.Error()}
 	}
 	r.log.Info("pre-switch current-system", "previous", previous)
 	r.rec.Previous = previous
@@ -104,10 +94,12 @@ func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
 	return nil
 }
 
-// realise runs nix-store --realise and checks the realised path.
-func (r *run) realise(ctx context.Context, closure, storePath string) *Outcome {
-	r.log.Info("realise", "path", storePath)
-	got, err := r.d.Nix.Realise(ctx, storePath)
+// realise runs nix-store --realise under the GC root root ("" for none) and
+// checks the realised path: the root's target when nix-store printed the
+// root (Nix 2.3 to 2.8 with --add-root), else the printed path.
+func (r *run) realise(ctx context.Context, closure, storePath, root string) *Outcome {
+	r.log.Info("realise", "path", storePath, "gc_root", root)
+	got, err := r.d.Nix.Realise(ctx, storePath, root)
 	if err != nil {
 		if ctx.Err() != nil {
 			out := interrupted(PhaseRealise, closure, ctx)
@@ -116,6 +108,16 @@ func (r *run) realise(ctx context.Context, closure, storePath string) *Outcome {
 		out := realiseOutcome(closure, err)
 		return &out
 	}
+	switch {
+	case root != "" && got == root:
+		if got, err = r.d.FS.Readlink(root); err != nil {
+			return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure,
+				Reason: fmt.Sprintf("nix-store --realise printed the GC root %q, which cannot be read: %v", root, err)}
+		}
+	case root != "":
+		r.log.Warn("realised without a GC root", "root", root, "printed", got)
+		r.warnings = append(r.warnings, "GC root "+root+" could not be made: the closure was not held against garbage collection until the profile set")
+	}
 	if got != storePath {
 		return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure, Actual: got,
 			Reason: fmt.Sprintf("nix-store --realise produced %q, want %q", got, storePath)}
@@ -123,18 +125,22 @@ func (r *run) realise(ctx context.Context, closure, storePath string) *Outcome {
 	return nil
 }
 
+// nixStoreRealise names the realise command in an outcome.
+const nixStoreRealise = "nix-store --realise"
+
 // realiseOutcome maps a Realise error to SignatureMismatch or RealiseFailed.
 func realiseOutcome(closure string, err error) Outcome {
 	var re *RealiseError
 	if !errors.As(err, &re) {
-		return Outcome{Kind: RealiseFailed, Phase: PhaseRealise, Closure: closure, Failure: RealiseOther, Reason: err.Error()}
+		return Outcome{Kind: RealiseFailed, Phase: PhaseRealise, Closure: closure, Failure: RealiseOther,
+			Command: commandReport(nixStoreRealise, err), Reason: err.Error()}
 	}
 	kind := RealiseFailed
 	if re.Kind == RealiseUntrusted {
 		kind = SignatureMismatch
 	}
 	return Outcome{Kind: kind, Phase: PhaseRealise, Closure: closure, Failure: re.Kind,
-		ExitCode: KnownExit(re.ExitCode), StderrTail: Tail(re.Stderr, MaxStderrTail), Reason: re.Error()}
+		Command: commandReport(nixStoreRealise, err), Reason: re.Error()}
 }
 
 // setProfile points the system profile at storePath and returns the new
@@ -147,7 +153,7 @@ func (r *run) setProfile(ctx context.Context, closure, storePath string) (int, *
 			return 0, &out
 		}
 		return 0, &Outcome{Kind: SwitchFailed, Phase: PhaseNixEnvSet, Closure: closure,
-			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+			Command: commandReport("nix-env --set", err), Reason: err.Error()}
 	}
 	return r.profileGeneration(), nil
 }
@@ -186,7 +192,7 @@ func (r *run) fireFailed(err error, kind Kind, phase Phase, closure string) Outc
 		return Outcome{Kind: kind, Phase: PhaseJournal, Closure: closure, Reason: err.Error()}
 	}
 	return Outcome{Kind: kind, Phase: phase, Closure: closure,
-		ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+		Command: commandReport("systemd-run", err), Reason: err.Error()}
 }
 
 // followActivation polls a fired switch to its outcome, mending the profile

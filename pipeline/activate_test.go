@@ -75,7 +75,8 @@ func TestActivateTrustFailureChangesNothing(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, SignatureMismatch, out.Kind)
 	assert.Equal(t, newClosure, out.Closure)
-	assert.Contains(t, out.StderrTail, "not signed by any of the keys")
+	assert.Contains(t, out.Command.StderrTail, "not signed by any of the keys")
+	assert.False(t, out.Command.Retryable)
 	assert.Equal(t, []string{"lock", "realise " + newClosure}, h.effects, "no profile set, no fire after a failed trust check")
 	assert.Equal(t, oldClosure, h.profile(t))
 }
@@ -117,8 +118,9 @@ func TestActivateProfileSetFailureStopsBeforeFire(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseNixEnvSet, out.Phase)
-	assert.Equal(t, KnownExit(1), out.ExitCode)
-	assert.Contains(t, out.StderrTail, "Permission denied")
+	assert.Nil(t, out.ExitCode, "exit_code is the switch's status only")
+	assert.Equal(t, &CommandReport{Name: "nix-env --set", ExitCode: KnownExit(1),
+		StderrTail: "error: opening lock file: Permission denied\n"}, out.Command)
 	assert.Equal(t, []string{"lock", "realise " + newClosure, "set " + newClosure}, h.effects)
 }
 
@@ -128,7 +130,7 @@ func TestActivateAbortsWhenCurrentSystemUnreadable(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseReadCurrent, out.Phase)
-	assert.Equal(t, UnknownExit(), out.ExitCode)
+	assert.Nil(t, out.ExitCode, "no switch ran")
 	assert.NotContains(t, h.effects, "fire nixfleet-activate-switch switch "+newClosure)
 }
 
@@ -138,7 +140,9 @@ func TestActivateFireFailure(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
-	assert.Equal(t, KnownExit(1), out.ExitCode)
+	assert.Nil(t, out.ExitCode)
+	assert.Equal(t, "systemd-run", out.Command.Name)
+	assert.Equal(t, KnownExit(1), out.Command.ExitCode)
 	requireOrder(t, h.effects, "set "+newClosure, "fire nixfleet-activate-switch switch "+newClosure)
 }
 

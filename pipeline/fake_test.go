@@ -87,6 +87,7 @@ func (h *fakeHost) addClosure(basename, kernel string) {
 	require.NoError(h.t, h.fs.MkdirAll(kpkg, 0o755))
 	require.NoError(h.t, h.fs.WriteFile(kpkg+"/bzImage", []byte(kernel), 0o644))
 	require.NoError(h.t, h.fs.MkdirAll(dir+"/bin", 0o755))
+	require.NoError(h.t, h.fs.WriteFile(dir+"/"+SwitchProgramRel, []byte("#!/bin/sh\n"), 0o555))
 	_ = h.fs.Remove(dir + "/kernel")
 	require.NoError(h.t, h.fs.Symlink(kpkg+"/bzImage", dir+"/kernel"))
 }
@@ -116,15 +117,19 @@ func (h *fakeHost) profile(t *testing.T) string {
 	return path.Base(target)
 }
 
-func (h *fakeHost) Realise(_ context.Context, storePath string) (string, error) {
+// Realise makes the GC root as Nix 2.8 does (a symlink to the realised
+// path, parents created) and prints the root.
+func (h *fakeHost) Realise(_ context.Context, storePath, gcRoot string) (string, error) {
 	h.record("realise %s", path.Base(storePath))
 	if h.realiseErr != nil {
 		return "", h.realiseErr
 	}
 	if h.realisedAs != "" {
-		return h.realisedAs, nil
+		storePath = h.realisedAs
 	}
-	return storePath, nil
+	require.NoError(h.t, h.fs.MkdirAll(path.Dir(gcRoot), 0o755))
+	require.NoError(h.t, h.fs.ReplaceLink(storePath, gcRoot))
+	return gcRoot, nil
 }
 
 func (h *fakeHost) SetProfile(_ context.Context, profile, storePath string) error {

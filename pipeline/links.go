@@ -61,24 +61,5 @@ func (r *run) selfCorrectProfile(ctx context.Context, closure string) (corrected
 	return true, nil
 }
 
-// commandExit returns a failed command's exit status, unknown when err is
-// not a *CommandError.
-func commandExit(err error) *ExitStatus {
-	var ce *CommandError
-	if errors.As(err, &ce) {
-		return KnownExit(ce.ExitCode)
-	}
-	return UnknownExit()
-}
-
-// commandStderr returns a failed command's bounded stderr tail.
-func commandStderr(err error) string {
-	var ce *CommandError
-	if errors.As(err, &ce) {
-		return Tail(ce.Stderr, MaxStderrTail)
-	}
-	return ""
-}
-
 // isNotExist reports a missing path.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -26,6 +26,10 @@ const (
 	Skipped Kind = "skipped"
 	// InvalidInput: the closure basename failed validation; nothing ran.
 	InvalidInput Kind = "invalid-input"
+	// InvalidClosure: the realised store path is not a NixOS system
+	// closure (no executable bin/switch-to-configuration); nothing on the
+	// host was changed (no record, no profile generation, no unit).
+	InvalidClosure Kind = "invalid-closure"
 	// RealiseFailed: nix-store --realise failed for a reason other than
 	// trust, or realised a different path than requested.
 	RealiseFailed Kind = "realise-failed"
@@ -81,6 +85,7 @@ const (
 	PhaseLockProbe         Phase = "lock-probe"
 	PhaseRealise           Phase = "realise"
 	PhaseRealisedPath      Phase = "realised-path-check"
+	PhaseClosureCheck      Phase = "closure-check"
 	PhaseNixEnvSet         Phase = "nix-env-set"
 	PhaseReadCurrent       Phase = "read-current-system"
 	PhaseDeferBootloader   Phase = "defer-bootloader-update"
@@ -108,7 +113,7 @@ const (
 
 // Phases lists every phase string of the wire contract, in pipeline order.
 var Phases = []Phase{
-	PhaseValidate, PhaseLockProbe, PhaseRealise, PhaseRealisedPath, PhaseNixEnvSet, PhaseReadCurrent,
+	PhaseValidate, PhaseLockProbe, PhaseRealise, PhaseRealisedPath, PhaseClosureCheck, PhaseNixEnvSet, PhaseReadCurrent,
 	PhaseDeferBootloader, PhaseSystemdRunFire, PhaseSwitchPollTimeout, PhaseVerify, PhaseSwitchExit,
 	PhaseProfileCorrect, PhaseNixEnvRollback, PhaseDiscoverTarget, PhaseRollbackFire, PhaseRollbackPoll,
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
@@ -175,6 +180,25 @@ type SwitchReport struct {
 	Signal *int `json:"signal,omitempty"`
 }
 
+// CommandReport is a failed command other than switch-to-configuration:
+// "command":{"name":...,"exit_code":...,"stderr_tail":...,"retryable":...}.
+type CommandReport struct {
+	// Name is the program and its operation ("nix-store --realise",
+	// "nix-env --set", "systemctl stop", "systemd-run").
+	Name string `json:"name"`
+	// ExitCode is the command's exit status; null when it did not exit on
+	// its own (timed out, could not be started).
+	ExitCode *ExitStatus `json:"exit_code"`
+	// StderrTail is the last MaxStderrTail bytes of its stderr, valid
+	// UTF-8.
+	StderrTail string `json:"stderr_tail,omitempty"`
+	// Retryable tells a controller whether the same request may succeed
+	// later without a person changing anything: realise failures per
+	// RealiseFailure.Retryable, timeouts true, every other failed command
+	// false.
+	Retryable bool `json:"retryable"`
+}
+
 // Outcome is the one result of Activate or Rollback. It marshals to a flat
 // JSON object {"outcome": Kind, ...}; fields irrelevant to a Kind are
 // omitted, except exit_code which is null when unknown.
@@ -199,12 +223,14 @@ type Outcome struct {
 	Reason string `json:"reason,omitempty"`
 	// Failure classifies a realise failure (RealiseFailure strings).
 	Failure RealiseFailure `json:"failure,omitempty"`
-	// StderrTail is the last MaxStderrTail bytes of the failing command's
-	// stderr, valid UTF-8.
-	StderrTail string `json:"stderr_tail,omitempty"`
-	// ExitCode is the failing unit's or command's exit status; null when
-	// unknown.
+	// ExitCode is switch-to-configuration's status only (the unit's
+	// ExecMainStatus, null when unknown), set on outcomes decided by a
+	// fired switch; absent when no switch ran. A failing command is
+	// reported in Command instead.
 	ExitCode *ExitStatus `json:"exit_code,omitempty"`
+	// Command reports the host command whose failure decided the outcome
+	// (nix-store --realise, nix-env, systemd-run, systemctl).
+	Command *CommandReport `json:"command,omitempty"`
 	// Components lists what forced a deferral ("kernel", "systemd", ...).
 	Components []string `json:"components,omitempty"`
 	// Generation is the system profile's generation number when the

@@ -12,11 +12,15 @@
 //     current-system and profile already the closure => AlreadyCurrent
 //     (unless Options.Force); current-system alone => set the profile and
 //     refresh the boot entry with the closure's boot action (current.go);
-//  3. realise the store path (fetch + signature check); trust failure =>
-//     SignatureMismatch, other failure => RealiseFailed; the realised path
-//     must equal the requested one;
+//  3. realise the store path (fetch + signature check) under a GC root in
+//     the state directory; trust failure => SignatureMismatch, other
+//     failure => RealiseFailed; the realised path must equal the requested
+//     one, and hold an executable bin/switch-to-configuration (else
+//     InvalidClosure, nothing changed);
 //  4. write the in-flight record, then point the system profile at the
 //     closure (the bootloader entry's generation number comes from it);
+//     the GC root is removed once the profile holds the closure (or the
+//     run failed before);
 //  5. read the pre-switch /run/current-system (abort if unreadable);
 //  6. if the kernel, initrd, kernel modules, systemd or dbus change, run
 //     switch-to-configuration boot instead and report DeferredPendingReboot;
@@ -96,6 +100,8 @@ const (
 	// DefaultBootIDPath is the kernel's random ID of the current boot
 	// (Linux: a UUID, new at every boot; proc(5)).
 	DefaultBootIDPath = "/proc/sys/kernel/random/boot_id"
+	// DefaultGCRootDir is DefaultStateDir's gcroots directory.
+	DefaultGCRootDir = DefaultStateDir + "/gcroots"
 )
 
 // Options tune a run; the zero value of each field takes its default.
@@ -112,6 +118,12 @@ type Options struct {
 	// StoreDir, Profile, CurrentSystem, BootedSystem and LockPath are paths
 	// in the filesystem view.
 	StoreDir, Profile, CurrentSystem, BootedSystem, LockPath string
+	// GCRootDir is the directory of the GC roots that hold a closure from
+	// its realise until the profile holds it, one symlink named after the
+	// closure's basename (default DefaultGCRootDir, the state directory's
+	// gcroots). It is a path in the filesystem view and, for nix-store
+	// --add-root, on the host.
+	GCRootDir string
 	// BootIDPath is read through the filesystem view to tell whether the
 	// host rebooted since a run's record was written (default
 	// DefaultBootIDPath).
@@ -151,6 +163,7 @@ func (o Options) WithDefaults() Options {
 	def(&o.CurrentSystem, DefaultCurrentSystem)
 	def(&o.BootedSystem, DefaultBootedSystem)
 	def(&o.LockPath, DefaultLockPath)
+	def(&o.GCRootDir, DefaultGCRootDir)
 	def(&o.BootIDPath, DefaultBootIDPath)
 	def(&o.RestoreUnit, DefaultRestoreUnit)
 	if o.OnFailure == "" {

@@ -17,10 +17,14 @@ var ErrUnitBusy = errors.New("transient unit is still running")
 type Nix interface {
 	// Realise makes storePath valid in the local store (nix-store --realise:
 	// fetch from a substituter and check its signature against
-	// trusted-public-keys) and returns the path nix-store printed.
-	// Errors: *RealiseError (the command ran and failed), or a plain error
-	// when it could not run at all.
-	Realise(ctx context.Context, storePath string) (string, error)
+	// trusted-public-keys) and returns the path nix-store printed. A
+	// non-empty gcRoot (an absolute path outside the store) is registered
+	// as a garbage collector root of the realised path (nix-store
+	// --add-root gcRoot --indirect); Nix 2.3 to 2.8 then print gcRoot, a
+	// symlink to the store path, instead of the store path (observed with
+	// Nix 2.8). Errors: *RealiseError (the command ran and failed), or a
+	// plain error when it could not run at all.
+	Realise(ctx context.Context, storePath, gcRoot string) (string, error)
 	// SetProfile points profile at storePath, adding a generation
 	// (nix-env --profile P --set PATH). Errors: *CommandError.
 	SetProfile(ctx context.Context, profile, storePath string) error
@@ -132,8 +136,13 @@ const (
 	RealiseNotFound RealiseFailure = "not-found"
 	// RealiseHashMismatch: the NAR's content does not match its hash.
 	RealiseHashMismatch RealiseFailure = "hash-mismatch"
-	// RealiseUnreachable: the substituter could not be reached.
+	// RealiseUnreachable: a substituter could not be used: connection
+	// refused, name not resolved, timeout, or an HTTP 5xx answer.
 	RealiseUnreachable RealiseFailure = "unreachable"
+	// RealiseUnauthorized: a substituter refused the request (HTTP 401,
+	// 403 or 407), where Nix names the status (see backends/real's
+	// ClassifyRealise for where it does not).
+	RealiseUnauthorized RealiseFailure = "unauthorized"
 	// RealiseCorrupt: the cache is missing the NAR or serves garbage.
 	RealiseCorrupt RealiseFailure = "corrupt-cache"
 	// RealiseInvalidPath: Nix rejected the path's syntax.
@@ -141,6 +150,16 @@ const (
 	// RealiseOther: any other failure.
 	RealiseOther RealiseFailure = "other"
 )
+
+// Retryable reports whether running the same realise later may succeed
+// without anyone changing the host or the caches' configuration: a
+// substituter that could not be reached (it may come back) and a closure
+// no substituter has yet (a controller may still be uploading it). Trust,
+// authorisation, corrupt or mismatching copies, path syntax and unknown
+// failures need a person first.
+func (f RealiseFailure) Retryable() bool {
+	return f == RealiseUnreachable || f == RealiseNotFound
+}
 
 // RealiseError is a nix-store --realise that ran and failed.
 type RealiseError struct {

@@ -31,6 +31,7 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 	r.meta, r.rec = rec.Meta, rec
 	r.log.Info("recovering an unfinished run", "op", rec.Op, "closure", rec.Closure, "step", rec.Step)
 	out := r.restoreOnFailure(ctx, r.recover(ctx, *rec))
+	r.dropRecordRoot(*rec)
 	out.Recovered = true
 	if out.Closure == "" {
 		out.Closure = rec.Closure

@@ -31,7 +31,7 @@ func (r *run) rollback(ctx context.Context) Outcome {
 	}
 	previous, err := r.readBasename(r.o.CurrentSystem)
 	if err != nil {
-		return Outcome{Kind: RollbackFailed, Phase: PhaseReadCurrent, ExitCode: UnknownExit(), Reason: err.Error()}
+		return Outcome{Kind: RollbackFailed, Phase: PhaseReadCurrent, Reason: err.Error()}
 	}
 	gen, err := r.rollbackTarget()
 	if err != nil {
@@ -52,12 +52,11 @@ func (r *run) rollback(ctx context.Context) Outcome {
 			return interrupted(PhaseNixEnvRollback, "", ctx)
 		}
 		return Outcome{Kind: RollbackFailed, Phase: PhaseNixEnvRollback, Previous: previous,
-			ExitCode: commandExit(err), StderrTail: commandStderr(err), Reason: err.Error()}
+			Command: commandReport("nix-env --switch-generation", err), Reason: err.Error()}
 	}
 	target, err := r.discoverTarget()
 	if err != nil {
-		return Outcome{Kind: RollbackFailed, Phase: PhaseDiscoverTarget, Previous: previous,
-			ExitCode: UnknownExit(), Reason: err.Error()}
+		return Outcome{Kind: RollbackFailed, Phase: PhaseDiscoverTarget, Previous: previous, Reason: err.Error()}
 	}
 	r.rec.Closure, r.rec.Generation = target, r.profileGeneration()
 	out := r.fireRollback(ctx, target, previous)

@@ -49,7 +49,9 @@ func TestRollbackSwitchGenerationFails(t *testing.T) {
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
 	assert.Equal(t, PhaseNixEnvRollback, out.Phase)
-	assert.Equal(t, KnownExit(1), out.ExitCode)
+	assert.Nil(t, out.ExitCode, "exit_code is the switch's status only")
+	assert.Equal(t, "nix-env --switch-generation", out.Command.Name)
+	assert.Equal(t, KnownExit(1), out.Command.ExitCode)
 	assert.Nil(t, out.Restored, "the profile never moved")
 }
 

@@ -41,6 +41,9 @@ func assertCommands() []command {
 		{name: "ran-switch-of", usage: "[!] ran-switch-of ALIAS [action=switch|boot] [unit=NAME]",
 			summary:   "checks that a unit ran the closure's own bin/switch-to-configuration (with !: that none did)",
 			negatable: true, run: runRanSwitchOf},
+		{name: "valid", usage: "[!] valid ALIAS",
+			summary:   "checks that the closure is valid in the local store (with !: that it is not, e.g. never realised or garbage-collected)",
+			negatable: true, run: runValid},
 		{name: "elapsed", usage: "elapsed DURATION|MIN..MAX",
 			summary: "checks the virtual time since the host was created",
 			run:     runElapsed},
@@ -324,6 +327,23 @@ func runRanSwitchOf(s *script, neg bool, args []string) error {
 		return fmt.Errorf("a unit ran %s's switch-to-configuration", p.pos[0])
 	case !found && !neg:
 		return fmt.Errorf("no unit ran %s's switch-to-configuration %s", p.pos[0], p.opts["action"])
+	}
+	return nil
+}
+
+func runValid(s *script, neg bool, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want ALIAS")
+	}
+	base, err := s.w.basename(args[0])
+	if err != nil {
+		return err
+	}
+	switch valid := s.w.host().IsValid(base); {
+	case valid && neg:
+		return fmt.Errorf("%s is valid in the store", args[0])
+	case !valid && !neg:
+		return fmt.Errorf("%s is not valid in the store", args[0])
 	}
 	return nil
 }

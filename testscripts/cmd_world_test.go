@@ -17,11 +17,11 @@ func worldCommands() []command {
 		{name: "host", usage: "host [nix=2.8] [substituters=URL,...|none] [trusted=KEY,...|none] [costs=observed|none] [name=web1]",
 			summary: "rebuilds the host before anything else touches it: the Nix version whose texts the tools print (2.3, 2.8, 2.13, ...), nix.conf's substituters and trusted-public-keys (key names, see `offer`), and whether commands take the durations REAL-TOOLS.md observed (default: Nix 2.8, " + defaultCache + ", key " + defaultKeyName + ", observed costs)",
 			run:     runHost},
-		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary]",
-			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration unexecutable (status 203)",
+		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary] [no-switch|switch-not-executable]",
+			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration fail to execute (status 203); no-switch leaves out bin/switch-to-configuration (a package, not a system), switch-not-executable writes it without an execute bit (mode 0444)",
 			run:     runClosure},
-		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage]",
-			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective",
+		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage] [narinfo-http=STATUS] [nar-http=STATUS]",
+			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective; an http(s) URL may answer the path's narinfo or NAR with an HTTP status (401, 403, 404, 500, ...), printed as Nix 2.8 does: 5xx retried four times then fatal, 401/403/404 read as \"not there\" (their status only in --debug lines)",
 			run:     runOffer},
 		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D] [bootloader-fails]",
 			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never); bootloader-fails: its bootloader step fails, leaving the boot default unchanged (pair with flip=never exit=1: the real one dies before activating)",
@@ -45,12 +45,15 @@ func worldCommands() []command {
 			summary: "points /run/booted-system at the closure or at PATH, or removes it",
 			effect:  linkEffect(sim.DefaultBootedSystem)},
 		{name: "lock", usage: lockUsage, summary: lockSummary, effect: lockEffect},
-		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT] [stdout=TEXT] [times=N] [duration=D|hang]",
-			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (times=N: only the next N; default all); duration=D makes each take D of virtual time before it answers, hang makes it answer never: it runs until the agent's own command timeout kills it (60 s); cite the tool version a text follows in the scenario's comment",
+		{name: "fault", usage: "fault PROGRAM [WORDS...] [exit=1] [stderr=TEXT|stderr-file=FILE] [stdout=TEXT] [times=N] [duration=D|hang]",
+			summary: "makes commands of PROGRAM whose arguments contain WORDS in order fail without effect, with the exit status and texts given (stderr-file: a multi-line text from a txtar section, its final newline dropped; times=N: only the next N; default all); duration=D makes each take D of virtual time before it answers, hang makes it answer never: it runs until the agent's own command timeout kills it (60 s); cite the tool version a text follows in the scenario's comment",
 			effect:  faultEffect},
-		{name: "unreachable", usage: "unreachable URL",
-			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it",
+		{name: "unreachable", usage: "unreachable URL [http=STATUS]",
+			summary: "makes a substituter unreachable: Nix 2.8 retries it four times (about 4.6 s) and goes on without it; with http=STATUS it is reached but answers its nix-cache-info with that status: 5xx retried the same way, 401/403/404 \"does not appear to be a binary cache\"",
 			effect:  unreachableEffect},
+		{name: "gc", usage: "gc",
+			summary: "runs the garbage collector as `nix-store --gc` would: deletes every store path that no GC root (under /nix/var/nix/gcroots, the profile's generations, /run/current-system, /run/booted-system) keeps alive; schedule it with `at` to collect while the agent runs",
+			effect:  gcEffect},
 		{name: "unit-collected", usage: "unit-collected UNIT",
 			summary: "the unit's status is lost, as after `systemd-run --collect` unloaded it (systemd 252): systemctl show answers LoadState=not-found with ExecMainStatus=0, stop and reset-failed answer `not loaded`; emulated with faults, so `unit` still shows the simulator's own state",
 			effect:  unitCollectedEffect},
@@ -83,7 +86,8 @@ func runHost(s *script, _ bool, args []string) error {
 }
 
 func runClosure(s *script, _ bool, args []string) error {
-	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary"}.parseN(args, 1, "ALIAS")
+	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary",
+		"no-switch", "switch-not-executable"}.parseN(args, 1, "ALIAS")
 	if err != nil {
 		return err
 	}
@@ -104,6 +108,14 @@ func runClosure(s *script, _ bool, args []string) error {
 			Systemd: p.opts["systemd"], Dbus: p.opts["dbus"]},
 		Valid: p.flags["valid"], BrokenBinary: p.flags["broken-binary"],
 	}
+	switch {
+	case p.flags["no-switch"] && p.flags["switch-not-executable"]:
+		return fmt.Errorf("no-switch and switch-not-executable exclude each other")
+	case p.flags["no-switch"]:
+		spec.Program = sim.ProgramMissing
+	case p.flags["switch-not-executable"]:
+		spec.Program = sim.ProgramNotExecutable
+	}
 	if as, ok := p.opts["realises-as"]; ok {
 		if spec.RealisesAs, err = s.w.basename(as); err != nil {
 			return err
@@ -118,7 +130,7 @@ func runClosure(s *script, _ bool, args []string) error {
 }
 
 func runOffer(s *script, _ bool, args []string) error {
-	p, err := argSpec{"signed-by=", "defect="}.parseN(args, 2, "ALIAS URL")
+	p, err := argSpec{"signed-by=", "defect=", "narinfo-http=", "nar-http="}.parseN(args, 2, "ALIAS URL")
 	if err != nil {
 		return err
 	}
@@ -139,6 +151,12 @@ func runOffer(s *script, _ bool, args []string) error {
 		offer.Defect = d
 	default:
 		return fmt.Errorf("defect=%q: want hash-mismatch, nar-missing or garbage", d)
+	}
+	if offer.NarinfoStatus, err = httpStatus(p, "narinfo-http"); err != nil {
+		return err
+	}
+	if offer.NarStatus, err = httpStatus(p, "nar-http"); err != nil {
+		return err
 	}
 	spec.Offers = append(spec.Offers, offer)
 	return s.w.commit(spec)
@@ -369,7 +387,7 @@ func lockEffect(s *script, args []string) (func() error, error) {
 }
 
 func faultEffect(s *script, args []string) (func() error, error) {
-	p, err := argSpec{"exit=", "stderr=", "stdout=", "times=", "duration=", "hang"}.parse(args)
+	p, err := argSpec{"exit=", "stderr=", "stderr-file=", "stdout=", "times=", "duration=", "hang"}.parse(args)
 	if err != nil {
 		return nil, err
 	}
@@ -377,6 +395,12 @@ func faultEffect(s *script, args []string) (func() error, error) {
 		return nil, fmt.Errorf("want PROGRAM [WORDS...]")
 	}
 	f := sim.Fault{Match: sim.Cmd(p.pos[0], p.pos[1:]...), Stdout: p.opts["stdout"], Stderr: p.opts["stderr"]}
+	if file, ok := p.opts["stderr-file"]; ok {
+		if _, both := p.opts["stderr"]; both {
+			return nil, fmt.Errorf("stderr= and stderr-file= exclude each other")
+		}
+		f.Stderr = strings.TrimSuffix(s.ts.ReadFile(file), "\n")
+	}
 	if f.Exit, err = p.integer("exit", 1); err != nil {
 		return nil, err
 	}
@@ -392,11 +416,39 @@ func faultEffect(s *script, args []string) (func() error, error) {
 }
 
 func unreachableEffect(s *script, args []string) (func() error, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("want URL")
+	p, err := argSpec{"http="}.parseN(args, 1, "URL")
+	if err != nil {
+		return nil, err
 	}
-	h, url := s.w.host(), args[0]
+	status, err := httpStatus(p, "http")
+	if err != nil {
+		return nil, err
+	}
+	h, url := s.w.host(), p.pos[0]
+	if status != 0 {
+		return func() error { h.SetCacheStatus(url, status); return nil }, nil
+	}
 	return func() error { h.SetUnreachable(url, true); return nil }, nil
+}
+
+// httpStatus reads an HTTP error status option (0 when absent).
+func httpStatus(p parsed, key string) (int, error) {
+	if _, ok := p.opts[key]; !ok {
+		return 0, nil
+	}
+	n, err := p.integer(key, 0)
+	if err != nil || n < 400 || n > 599 {
+		return 0, fmt.Errorf("%s=%q: want an HTTP error status 400..599", key, p.opts[key])
+	}
+	return n, nil
+}
+
+func gcEffect(s *script, args []string) (func() error, error) {
+	if len(args) != 0 {
+		return nil, fmt.Errorf("takes no arguments")
+	}
+	h := s.w.host()
+	return func() error { h.CollectGarbage(); return nil }, nil
 }
 
 // notFoundShow is systemd 252's answer to `systemctl show --property=

@@ -21,7 +21,8 @@ switches), ` + "`trust`" + `, ` + "`profile`" + `, ` + "`current`" + ` (current-
 ` + "`defer`" + `, ` + "`rollback`" + `, ` + "`input`" + ` (bad input), ` + "`switch`" + ` (the live switch as a whole), ` + "`recover`" + ` (an agent killed or interrupted
 mid-run, and the next one working out what became of it), ` + "`journal`" + ` (faults of the in-flight record
 itself), ` + "`restore`" + ` (a failed run putting the profile and boot default back), ` + "`already`" + ` (a target the
-host already runs) and ` + "`cli`" + ` (the binary).
+host already runs), ` + "`closure`" + ` (what the realised closure must be and how it is held against garbage
+collection), ` + "`cache`" + ` (substituter failures as Nix prints them) and ` + "`cli`" + ` (the binary).
 
 Every script gets a fresh simulated NixOS host (` + "`backends/sim`" + `): Nix 2.8 texts, nix.conf with the
 substituter ` + "`" + defaultCache + "`" + ` trusting the key named ` + "`" + defaultKeyName + "`" + `, a free switch lock, and

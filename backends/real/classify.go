@@ -18,10 +18,15 @@ type realiseRule struct {
 // LOADBEARING: untrusted comes first because a refused substitute is only a
 // warning followed by a generic failure (Nix 2.8 ends with "build of 'P'
 // failed"; other versions may add "don't know how to build"), and the
-// signature refusal is the cause that matters; fatal cache errors (hash
-// mismatch, corrupt NAR) come next, then unreachable (Nix 2.8 ends its retry
-// warnings with "don't know how to build"), then path syntax, and not-found
-// last since it is the generic consequence of several of the above.
+// signature refusal is the cause that matters; then the fatal content errors
+// (hash mismatch); then unauthorized before corrupt-cache, because Nix 2.3 to
+// current fold an HTTP 401/403/407 into "not there" (the narinfo: "don't know
+// how to build"; the NAR: "does not exist in binary cache") and only the
+// status lines of a --debug rerun (see DiagnoseRealiseCmd) tell them apart;
+// then corrupt-cache, unreachable (Nix 2.8 ends its retry warnings with
+// "don't know how to build"), path syntax, and not-found last: it is the
+// generic consequence of several of the above, so it stands only when the
+// substituters said nothing else.
 var realiseRules = []realiseRule{
 	{pipeline.RealiseUntrusted, []*regexp.Regexp{
 		// Nix 2.0-2.5 substituter warning: substituter 'S' does not have a
@@ -45,6 +50,20 @@ var realiseRules = []realiseRule{
 		// newer versions also print "ca hash mismatch importing path".
 		regexp.MustCompile(`hash mismatch importing path`),
 	}},
+	{pipeline.RealiseUnauthorized, []*regexp.Regexp{
+		// Nix 2.3-current at --debug (observed with Nix 2.8): finished
+		// download of 'URL'; curl status = 0, HTTP status = 401, body = 0
+		// bytes (also "finished upload of" for nix-cache-info).
+		regexp.MustCompile(`finished (download|upload) of '[^'\n]*'; curl status = \d+, HTTP status = 40[137]\b`),
+		// The error text every Nix 2.3-current builds for an HTTP status
+		// (filetransfer.cc, download.cc in 2.3): "unable to download 'URL':
+		// HTTP error 401" (2.3), "... HTTP error 401 ('Unauthorized')" (2.4
+		// to 2.x, the form Nix 2.8 prints for 500, observed), "... HTTP error
+		// 401 (Unauthorized)" (later). Binary cache stores fold 401/403/407
+		// into "not there" before printing, so this shows only where Nix
+		// does not.
+		regexp.MustCompile(`unable to (download|upload) '[^'\n]*': HTTP error 40[137]\b`),
+	}},
 	{pipeline.RealiseCorrupt, []*regexp.Regexp{
 		// Nix 2.8 (observed): narinfo present, NAR missing:
 		// file 'nar/X.nar.xz' does not exist in binary cache 'S'.
@@ -57,6 +76,22 @@ var realiseRules = []realiseRule{
 		// server (7). The other phrasings are curl's own texts for the same
 		// family (name resolution, code 6; timeout, code 28).
 		regexp.MustCompile(`unable to download '[^'\n]*': (Couldn't connect|Couldn't resolve|Could not resolve|Timeout was reached)`),
+		// Any curl failure to reach the server, by code: 5/6 resolve proxy/
+		// host, 7 connect, 28 timeout, 35 TLS handshake, 52 empty reply,
+		// 55/56 send/receive: "...: TEXT (7)" in Nix 2.3-2.x (observed with
+		// 2.8), "...: TEXT (7) ERRBUF" later, "...: TEXT (curl error
+		// code=7)" in current Nix (filetransfer.cc).
+		regexp.MustCompile(`unable to download '[^'\n]*': [^\n]*\((curl error code=)?(5|6|7|28|35|52|55|56)\)`),
+		// HTTP 5xx from a substituter, retried then fatal (observed with Nix
+		// 2.8: "HTTP error 500 ('Internal Server Error')"; 2.3: "HTTP error
+		// 500"; later "HTTP error 500 (Internal Server Error)").
+		regexp.MustCompile(`unable to download '[^'\n]*': HTTP error 5\d\d\b`),
+		// The same status at --debug (Nix 2.3-current, observed with 2.8).
+		regexp.MustCompile(`finished download of '[^'\n]*'; curl status = \d+, HTTP status = 5\d\d\b`),
+		// Nix 2.8 (observed) when a substituter's nix-cache-info cannot be
+		// read (HTTP 401, 403 or 404): 'URL' does not appear to be a binary
+		// cache; the substituter is then skipped.
+		regexp.MustCompile(`'[^'\n]*' does not appear to be a binary cache`),
 	}},
 	{pipeline.RealiseInvalidPath, []*regexp.Regexp{
 		// Nix 2.8 (observed): 'X' is too short to be a valid store path.

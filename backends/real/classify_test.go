@@ -42,6 +42,32 @@ const (
 		"warning: unable to download 'http://127.0.0.1:9/nix-cache-info': Couldn't connect to server (7)\n" +
 		"don't know how to build these paths:\n  " + sysPath + "\n" +
 		buildFailed
+
+	// HTTP substituter on 127.0.0.1 answering a status with an empty body
+	// (observed with Nix 2.8; nar file hash shortened).
+	httpCache      = "http://127.0.0.1:18731"
+	narURL         = httpCache + "/nar/0883zmvl.nar.xz"
+	narinfoURL     = httpCache + "/8mrzf5gazbs66c7hcfw1hknl12gk67by.narinfo"
+	stderrNar50028 = fetchPreamble +
+		"copying path '" + sysPath + "' from '" + httpCache + "'...\n" +
+		"warning: error: unable to download '" + narURL + "': HTTP error 500 ('Internal Server Error'); retrying in 349 ms\n" +
+		"warning: error: unable to download '" + narURL + "': HTTP error 500 ('Internal Server Error'); retrying in 663 ms\n" +
+		"warning: error: unable to download '" + narURL + "': HTTP error 500 ('Internal Server Error'); retrying in 1251 ms\n" +
+		"warning: error: unable to download '" + narURL + "': HTTP error 500 ('Internal Server Error'); retrying in 2288 ms\n" +
+		"error: unable to download '" + narURL + "': HTTP error 500 ('Internal Server Error')\n" +
+		buildFailed
+	// The narinfo answering 500: no "build failed" line (observed).
+	stderrNarinfo50028 = "warning: error: unable to download '" + narinfoURL + "': HTTP error 500 ('Internal Server Error'); retrying in 272 ms\n" +
+		"error: unable to download '" + narinfoURL + "': HTTP error 500 ('Internal Server Error')\n"
+	// nix-cache-info answering 401 or 403 (observed).
+	stderrCacheInfo40328 = "warning: '" + httpCache + "' does not appear to be a binary cache\n" +
+		"don't know how to build these paths:\n  " + sysPath + "\n" + buildFailed
+	// The NAR answering 401: folded into "does not exist" (observed).
+	stderrNar40128 = fetchPreamble +
+		"copying path '" + sysPath + "' from '" + httpCache + "'...\n" +
+		"error: file 'nar/0883zmvl.nar.xz' does not exist in binary cache '" + httpCache + "'\n" + buildFailed
+	// The --debug status line for it (observed).
+	debugNar40128 = "finished download of '" + narURL + "'; curl status = 0, HTTP status = 401, body = 0 bytes\n"
 )
 
 func TestClassifyRealise(t *testing.T) {
@@ -80,6 +106,19 @@ func TestClassifyRealise(t *testing.T) {
 		{"Nix 2.8 path outside the store", "error: path '/etc' is not in the Nix store\n", pipeline.RealiseInvalidPath},
 		{"untrusted and unreachable together", stderrUnreachable28 + stderrUntrusted28, pipeline.RealiseUntrusted},
 		{"unreachable and hash mismatch together", stderrUnreachable28 + stderrHashMismatch28, pipeline.RealiseHashMismatch},
+		{"Nix 2.8 NAR answering HTTP 500", stderrNar50028, pipeline.RealiseUnreachable},
+		{"Nix 2.8 narinfo answering HTTP 500", stderrNarinfo50028, pipeline.RealiseUnreachable},
+		{"Nix 2.3 HTTP 502", "error: unable to download '" + narURL + "': HTTP error 502\n", pipeline.RealiseUnreachable},
+		{"current Nix HTTP 503", "error: unable to download '" + narURL + "': HTTP error 503 (Service Unavailable)\n", pipeline.RealiseUnreachable},
+		{"current Nix connection refused", "error: unable to download '" + narURL + "': Failed to connect to 127.0.0.1 port 9 after 0 ms: Could not connect to server (curl error code=7)\n", pipeline.RealiseUnreachable},
+		{"Nix 2.8 timeout", "error: unable to download '" + narURL + "': Timeout was reached (28)\n", pipeline.RealiseUnreachable},
+		{"Nix 2.8 nix-cache-info refused", stderrCacheInfo40328, pipeline.RealiseUnreachable},
+		{"Nix 2.8 NAR answering 401, as printed", stderrNar40128, pipeline.RealiseCorrupt},
+		{"Nix 2.8 NAR answering 401, with the --debug status", stderrNar40128 + debugNar40128, pipeline.RealiseUnauthorized},
+		{"Nix 2.8 narinfo answering 403 at --debug", "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 403, body = 0 bytes\n" + stderrNotFound28, pipeline.RealiseUnauthorized},
+		{"Nix 2.3 HTTP 401 text", "error: unable to download '" + narURL + "': HTTP error 401\n", pipeline.RealiseUnauthorized},
+		{"Nix 2.4+ HTTP 407 text", "error: unable to download '" + narURL + "': HTTP error 407 ('Proxy Authentication Required')\n", pipeline.RealiseUnauthorized},
+		{"a 404 at --debug is no verdict", "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 404, body = 0 bytes\n" + stderrNotFound28, pipeline.RealiseNotFound},
 		{"unknown failure", "error: getting status of '/nix/store/x': No such file or directory\n", pipeline.RealiseOther},
 		{"empty stderr", "", pipeline.RealiseOther},
 		{"quoted phrase split over lines does not match",

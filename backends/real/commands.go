@@ -12,11 +12,21 @@ import (
 // runs. They run nothing, so a dry run can print them and the simulator's
 // fidelity tests can compare its emulated tools against them.
 
-// RealiseCmd is `nix-store --realise PATH [--option substituters "a b"]
-// [--option trusted-public-keys "k1 k2"]` with Config.Env (Nix 2.8 syntax).
-// Never `--option require-sigs false`.
-func (b *Backend) RealiseCmd(storePath string) proc.Cmd {
+// RealiseCmd is `nix-store --realise PATH [--add-root ROOT --indirect]
+// [--option substituters "a b"] [--option trusted-public-keys "k1 k2"]`
+// with Config.Env (Nix 2.8 syntax); gcRoot "" adds no root. Never
+// `--option require-sigs false`.
+//
+// --add-root makes ROOT a symlink to PATH (parents created) and registers
+// it as an indirect GC root, and nix-store then prints ROOT, not PATH
+// (observed with Nix 2.8). --indirect is required by Nix <= 2.3 for a root
+// outside /nix/var/nix/gcroots and accepted as a no-op since (nix-store.cc;
+// observed accepted by Nix 2.8).
+func (b *Backend) RealiseCmd(storePath, gcRoot string) proc.Cmd {
 	argv := []string{b.cfg.NixStore, "--realise", storePath}
+	if gcRoot != "" {
+		argv = append(argv, "--add-root", gcRoot, "--indirect")
+	}
 	if len(b.cfg.Substituters) > 0 {
 		argv = append(argv, "--option", "substituters", strings.Join(b.cfg.Substituters, " "))
 	}
@@ -24,6 +34,19 @@ func (b *Backend) RealiseCmd(storePath string) proc.Cmd {
 		argv = append(argv, "--option", "trusted-public-keys", strings.Join(b.cfg.TrustedPublicKeys, " "))
 	}
 	return b.nixCmd(argv)
+}
+
+// DiagnoseRealiseCmd is RealiseCmd(storePath, "") with `--debug --option
+// narinfo-cache-negative-ttl 0`: the same realise again, at the verbosity
+// where Nix 2.3 to current print each download's HTTP status ("finished
+// download of 'URL'; curl status = 0, HTTP status = 401", observed with
+// Nix 2.8), without the disk cache's memory of paths a substituter lacked
+// (an HTTP 401 is cached as "not there" too). Realise runs it after a
+// failure that may hide a refused request.
+func (b *Backend) DiagnoseRealiseCmd(storePath string) proc.Cmd {
+	cmd := b.RealiseCmd(storePath, "")
+	cmd.Argv = append(cmd.Argv, "--debug", "--option", "narinfo-cache-negative-ttl", "0")
+	return cmd
 }
 
 // SetProfileCmd is `nix-env --profile PROFILE --set PATH` with Config.Env.

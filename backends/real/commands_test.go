@@ -25,7 +25,7 @@ var wantRunArgv = []string{"systemd-run",
 
 func TestRealiseCmdWithoutOptionsPassesOnlyThePath(t *testing.T) {
 	b := New(Config{})
-	cmd := b.RealiseCmd(closure)
+	cmd := b.RealiseCmd(closure, "")
 	assert.Equal(t, []string{"nix-store", "--realise", closure}, cmd.Argv)
 	assert.Empty(t, cmd.Env)
 }
@@ -37,7 +37,7 @@ func TestRealiseCmdJoinsSubstitutersAndKeysWithSpaces(t *testing.T) {
 		TrustedPublicKeys: []string{"k1:AAAA", "k2:BBBB"},
 		Env:               []string{"NIX_CONFIG=sandbox = false"},
 	})
-	cmd := b.RealiseCmd(closure)
+	cmd := b.RealiseCmd(closure, "")
 	assert.Equal(t, []string{"/run/current-system/sw/bin/nix-store", "--realise", closure,
 		"--option", "substituters", "https://cache.example file:///srv/cache",
 		"--option", "trusted-public-keys", "k1:AAAA k2:BBBB"}, cmd.Argv)

@@ -170,18 +170,18 @@ func TestFidelityRealise(t *testing.T) {
 		cmd  proc.Cmd
 		want pipeline.RealiseFailure // "" for success
 	}{
-		{"untrusted: wrong key", backend(cache, realtest.WrongPublicKey(t)).RealiseCmd(good), pipeline.RealiseUntrusted},
-		{"untrusted: unsigned cache", backend(unsigned, cache.PublicKey()).RealiseCmd(unsignedPath), pipeline.RealiseUntrusted},
-		{"success from the cache", backend(cache, cache.PublicKey()).RealiseCmd(good), ""},
-		{"already valid", backend(cache, realtest.WrongPublicKey(t)).RealiseCmd(good), ""},
+		{"untrusted: wrong key", backend(cache, realtest.WrongPublicKey(t)).RealiseCmd(good, ""), pipeline.RealiseUntrusted},
+		{"untrusted: unsigned cache", backend(unsigned, cache.PublicKey()).RealiseCmd(unsignedPath, ""), pipeline.RealiseUntrusted},
+		{"success from the cache", backend(cache, cache.PublicKey()).RealiseCmd(good, ""), ""},
+		{"already valid", backend(cache, realtest.WrongPublicKey(t)).RealiseCmd(good, ""), ""},
 		{"in no cache", backend(cache, cache.PublicKey()).RealiseCmd(
-			"/nix/store/00000000000000000000000000000000-nixos-system-testhost-24.05"), pipeline.RealiseNotFound},
-		{"hash mismatch", backend(cache, cache.PublicKey()).RealiseCmd(victim), pipeline.RealiseHashMismatch},
-		{"NAR missing", backend(cache, cache.PublicKey()).RealiseCmd(narless), pipeline.RealiseCorrupt},
-		{"NAR garbage", backend(cache, cache.PublicKey()).RealiseCmd(garbage), pipeline.RealiseCorrupt},
-		{"hash too short", backend(cache, cache.PublicKey()).RealiseCmd("/nix/store/not-a-hash"), pipeline.RealiseInvalidPath},
+			"/nix/store/00000000000000000000000000000000-nixos-system-testhost-24.05", ""), pipeline.RealiseNotFound},
+		{"hash mismatch", backend(cache, cache.PublicKey()).RealiseCmd(victim, ""), pipeline.RealiseHashMismatch},
+		{"NAR missing", backend(cache, cache.PublicKey()).RealiseCmd(narless, ""), pipeline.RealiseCorrupt},
+		{"NAR garbage", backend(cache, cache.PublicKey()).RealiseCmd(garbage, ""), pipeline.RealiseCorrupt},
+		{"hash too short", backend(cache, cache.PublicKey()).RealiseCmd("/nix/store/not-a-hash", ""), pipeline.RealiseInvalidPath},
 		{"illegal base-32 character", backend(cache, cache.PublicKey()).RealiseCmd(
-			"/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x"), pipeline.RealiseInvalidPath},
+			"/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x", ""), pipeline.RealiseInvalidPath},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, s := tw.run(t, c.cmd)

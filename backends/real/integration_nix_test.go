@@ -45,7 +45,7 @@ func nixBackend(n *realtest.Nix, substituters []string, keys ...string) *real.Ba
 func TestRealNixRealiseFromSignedCache(t *testing.T) {
 	n := realtest.RequireNix(t)
 	path, cache := substitutedClosure(t)
-	got, err := nixBackend(n, []string{cache.URL()}, cache.PublicKey()).Realise(context.Background(), path)
+	got, err := nixBackend(n, []string{cache.URL()}, cache.PublicKey()).Realise(context.Background(), path, "")
 	require.NoError(t, err)
 	assert.Equal(t, path, got)
 }
@@ -106,7 +106,7 @@ func TestRealNixRealiseFailuresAreClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, subs, keys := tt.setup(t)
-			_, err := nixBackend(n, subs, keys...).Realise(context.Background(), path)
+			_, err := nixBackend(n, subs, keys...).Realise(context.Background(), path, "")
 			var re *pipeline.RealiseError
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, tt.want, re.Kind, "stderr:\n%s", re.Stderr)
@@ -123,7 +123,7 @@ func TestRealNixRealiseUnreachableCache(t *testing.T) {
 	}
 	n := realtest.RequireNix(t)
 	path, cache := substitutedClosure(t)
-	_, err := nixBackend(n, []string{"http://127.0.0.1:9"}, cache.PublicKey()).Realise(context.Background(), path)
+	_, err := nixBackend(n, []string{"http://127.0.0.1:9"}, cache.PublicKey()).Realise(context.Background(), path, "")
 	var re *pipeline.RealiseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUnreachable, re.Kind, "stderr:\n%s", re.Stderr)

@@ -20,14 +20,14 @@ func TestRealiseReturnsThePathNixStorePrinted(t *testing.T) {
 		Stdout: []byte(sysPath + "\n"),
 		Stderr: []byte("warning: you did not specify '--add-root'; the result might be removed by the garbage collector\n"),
 	}})
-	got, err := b.Realise(context.Background(), sysPath)
+	got, err := b.Realise(context.Background(), sysPath, "")
 	require.NoError(t, err)
 	assert.Equal(t, sysPath, got)
 }
 
 func TestRealiseFailureIsATypedErrorClassifiedFromAllOfStderr(t *testing.T) {
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, stderrUntrusted28)})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	var re *pipeline.RealiseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUntrusted, re.Kind)
@@ -38,7 +38,7 @@ func TestRealiseFailureIsATypedErrorClassifiedFromAllOfStderr(t *testing.T) {
 func TestRealiseErrorKeepsOnlyTheTailOfALongStderr(t *testing.T) {
 	long := stderrUntrusted28 + strings.Repeat("warning: noise\n", 1000) + buildFailed
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, long)})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	var re *pipeline.RealiseError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, pipeline.RealiseUntrusted, re.Kind, "classified before cutting")
@@ -48,14 +48,14 @@ func TestRealiseErrorKeepsOnlyTheTailOfALongStderr(t *testing.T) {
 
 func TestRealiseWithoutPrintedPathIsBadOutput(t *testing.T) {
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: ok("")})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	assert.ErrorIs(t, err, ErrBadOutput)
 }
 
 func TestRealiseThatCannotRunIsAPlainError(t *testing.T) {
 	notFound := errors.New(`exec: "nix-store": executable file not found in $PATH`)
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, err: notFound})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	require.ErrorIs(t, err, notFound)
 	var re *pipeline.RealiseError
 	assert.False(t, errors.As(err, &re))
@@ -63,7 +63,7 @@ func TestRealiseThatCannotRunIsAPlainError(t *testing.T) {
 
 func TestRealiseTimeoutSaysWhichCommandTimedOut(t *testing.T) {
 	b, _ := newScripted(t, Config{RealiseTimeout: 1}, step{argv: realiseArgv, hang: true})
-	_, err := b.Realise(context.Background(), sysPath)
+	_, err := b.Realise(context.Background(), sysPath, "")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nix-store --realise "+sysPath+" timed out after 1ns")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -75,7 +75,7 @@ func TestCancelledCallerIsNotReportedAsATimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, hang: true})
-	_, err := b.Realise(ctx, sysPath)
+	_, err := b.Realise(ctx, sysPath, "")
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotContains(t, err.Error(), "timed out")
 }
@@ -132,4 +132,75 @@ func TestListGenerationsFailureIsACommandError(t *testing.T) {
 	_, err := b.ListGenerations(context.Background(), profile)
 	var ce *pipeline.CommandError
 	assert.ErrorAs(t, err, &ce)
+}
+
+var (
+	rootedArgv   = []string{"nix-store", "--realise", sysPath, "--add-root", "/var/lib/x/gcroots/r", "--indirect"}
+	diagnoseArgv = []string{"nix-store", "--realise", sysPath, "--debug", "--option", "narinfo-cache-negative-ttl", "0"}
+)
+
+func TestRealiseUnderAGCRootReturnsTheRootNixPrinted(t *testing.T) {
+	// Nix 2.8 prints the root, not the store path, with --add-root (observed).
+	b, _ := newScripted(t, Config{}, step{argv: rootedArgv, res: ok("/var/lib/x/gcroots/r\n")})
+	got, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/x/gcroots/r", got)
+}
+
+func TestRealiseNotFoundIsDiagnosedAtDebugAndARefusalIsUnauthorized(t *testing.T) {
+	debug := "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 401, body = 0 bytes\n" + stderrNotFound28
+	b, _ := newScripted(t, Config{},
+		step{argv: rootedArgv, res: fail(1, stderrNotFound28)},
+		step{argv: diagnoseArgv, res: fail(1, debug)})
+	_, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseUnauthorized, re.Kind)
+	assert.True(t, strings.HasPrefix(re.Stderr, stderrNotFound28), "the first run's text first")
+	assert.Contains(t, re.Stderr, "HTTP status = 401")
+}
+
+func TestRealiseDiagnosisWithoutRefusalKeepsTheVerdict(t *testing.T) {
+	debug := "finished download of '" + narinfoURL + "'; curl status = 0, HTTP status = 404, body = 0 bytes\n" + stderrNotFound28
+	b, _ := newScripted(t, Config{},
+		step{argv: realiseArgv, res: fail(1, stderrNotFound28)},
+		step{argv: diagnoseArgv, res: fail(1, debug)})
+	_, err := b.Realise(context.Background(), sysPath, "")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseNotFound, re.Kind)
+	assert.Equal(t, stderrNotFound28, re.Stderr)
+}
+
+func TestRealiseUnreachableIsNotRunAgain(t *testing.T) {
+	b, _ := newScripted(t, Config{}, step{argv: realiseArgv, res: fail(1, stderrUnreachable28)})
+	_, err := b.Realise(context.Background(), sysPath, "")
+	var re *pipeline.RealiseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, pipeline.RealiseUnreachable, re.Kind, "its retries are not repeated")
+}
+
+func TestRealiseWhoseGCRootCannotBeMadeRunsAgainWithoutIt(t *testing.T) {
+	b, _ := newScripted(t, Config{},
+		step{argv: rootedArgv, res: fail(1, "error: cannot create symlink '/var/lib/x/gcroots/r'; already exists\n")},
+		step{argv: realiseArgv, res: proc.Result{Stdout: []byte(sysPath + "\n"),
+			Stderr: []byte("warning: you did not specify '--add-root'; the result might be removed by the garbage collector\n")}})
+	got, err := b.Realise(context.Background(), sysPath, "/var/lib/x/gcroots/r")
+	require.NoError(t, err)
+	assert.Equal(t, sysPath, got, "the store path: no root was made")
+}
+
+func TestNamesRootPath(t *testing.T) {
+	root := "/var/lib/nixfleet-activate/gcroots/x-nixos-system"
+	for _, stderr := range []string{ // Nix 2.8, observed
+		"error: cannot create symlink '" + root + "'; already exists\n",
+		"error: creating symlink from '" + root + ".tmp-27830-1722189305' to '/nix/store/x': Operation not permitted\n",
+		"error: '/var/lib/nixfleet-activate' is not a directory\n",
+	} {
+		assert.True(t, namesRootPath(stderr, root), stderr)
+	}
+	for _, stderr := range []string{stderrNotFound28, stderrUntrusted28, "error: '/' is odd\n",
+		"error: '/var/lib/nixfleet-activate/gcroots/x-nixos-system-2' is not it\n"} {
+		assert.False(t, namesRootPath(stderr, root), stderr)
+	}
 }

@@ -35,6 +35,18 @@ func lastNonEmptyLine(s string) string {
 	return ""
 }
 
+// refusedRequest is Nix's --debug line for a transfer answered 401, 403 or
+// 407 (Nix 2.3 to current, filetransfer.cc; observed with Nix 2.8):
+// "finished download of 'URL'; curl status = 0, HTTP status = 401, body =
+// 0 bytes", "finished upload of" for nix-cache-info.
+var refusedRequest = regexp.MustCompile(`(?m)^finished (download|upload) of '[^'\n]*'; curl status = \d+, HTTP status = 40[137]\b.*$`)
+
+// RefusedRequests returns the --debug lines of stderr that report a
+// request a substituter refused (HTTP 401, 403, 407), in order.
+func RefusedRequests(stderr string) []string {
+	return refusedRequest.FindAllString(stderr, -1)
+}
+
 // Generation is one line of nix-env --list-generations.
 type Generation struct {
 	Number int

@@ -34,7 +34,7 @@ func (h *Host) Clone() (*Host, error) {
 	c := &Host{
 		cfg: h.cfg, start: h.start, fs: fs, phrase: h.phrase,
 		valid: maps.Clone(h.valid), closures: maps.Clone(h.closures), // closures are never changed in place
-		unreachable: maps.Clone(h.unreachable), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
+		cacheFaults: maps.Clone(h.cacheFaults), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
 		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, killed: h.killed, boots: h.boots,
 		log: slices.Clone(h.log), agentLocks: maps.Clone(h.agentLocks),
 	}

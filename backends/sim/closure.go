@@ -83,6 +83,10 @@ type Offer struct {
 	SignedBy string
 	// Defect makes the copy unusable even when trusted.
 	Defect OfferDefect
+	// NarinfoStatus and NarStatus, when non-zero, are the HTTP status an
+	// http(s) substituter answers for this path's narinfo and NAR (401,
+	// 403, 404, 500, ...; see narinfoServed and narStatusError).
+	NarinfoStatus, NarStatus int
 }
 
 // OfferDefect is what is wrong with a substituter's copy.
@@ -131,7 +135,23 @@ type ClosureSpec struct {
 	// (systemd's EXIT_EXEC), and under --service-type=exec systemd-run's
 	// start job fails (observed with systemd 252).
 	BrokenBinary bool
+	// Program says whether the closure holds bin/switch-to-configuration
+	// and how: ProgramExecutable (a NixOS system), ProgramMissing (a
+	// package, not a system) or ProgramNotExecutable (mode 0444).
+	Program SwitchProgram
 }
+
+// SwitchProgram is the state of a closure's bin/switch-to-configuration.
+type SwitchProgram string
+
+const (
+	// ProgramExecutable: an executable file, as every NixOS system has.
+	ProgramExecutable SwitchProgram = ""
+	// ProgramMissing: no bin/switch-to-configuration (a package closure).
+	ProgramMissing SwitchProgram = "missing"
+	// ProgramNotExecutable: the file exists without an execute bit.
+	ProgramNotExecutable SwitchProgram = "not-executable"
+)
 
 // closure is a known closure. Hosts cloned from one another share them:
 // a closure is replaced, never changed.
@@ -168,7 +188,7 @@ func (h *Host) AddClosure(spec ClosureSpec) error {
 	}
 	components := spec.Components.withDefaults()
 	h.closures[spec.Basename] = &closure{spec: spec, components: components, links: components.links(),
-		key: "closure\x00" + spec.Basename + "\x00" + components.key()}
+		key: "closure\x00" + spec.Basename + "\x00" + components.key() + "\x00" + string(spec.Program)}
 	if spec.Valid {
 		return h.makeValid(spec.Basename)
 	}
@@ -245,7 +265,9 @@ func (h *Host) makeValid(basename string) error {
 // cacheKey and write make a closure's own tree a storeTree.
 func (c *closure) cacheKey() string { return c.key }
 
-func (c *closure) write(v *fsview.View) error { return writeClosure(v, c.spec.Basename, c.links) }
+func (c *closure) write(v *fsview.View) error {
+	return writeClosure(v, c.spec.Basename, c.spec.Program, c.links)
+}
 
 // cacheKey and write make a component's store object a storeTree.
 func (l *componentLink) cacheKey() string { return l.key }
@@ -255,13 +277,12 @@ func (l *componentLink) write(v *fsview.View) error { return writeObject(v, *l) 
 // writeClosure writes a closure's own tree into v: the directory,
 // bin/switch-to-configuration and the absolute links to its components'
 // store objects (which writeObject writes).
-func writeClosure(v *fsview.View, basename string, links []componentLink) error {
+func writeClosure(v *fsview.View, basename string, program SwitchProgram, links []componentLink) error {
 	root := storePath(basename)
 	if err := v.MkdirAll(root, 0o555); err != nil {
 		return wrapErr(err)
 	}
-	script := fmt.Sprintf("#!/bin/sh\n# simulated switch-to-configuration of %s\n", basename)
-	if err := writeFile(v, path.Join(root, "bin/switch-to-configuration"), script); err != nil {
+	if err := writeProgram(v, root, basename, program); err != nil {
 		return err
 	}
 	for _, l := range links {
@@ -273,6 +294,22 @@ func writeClosure(v *fsview.View, basename string, links []componentLink) error 
 		}
 	}
 	return nil
+}
+
+// writeProgram writes bin/switch-to-configuration as program says.
+func writeProgram(v *fsview.View, root, basename string, program SwitchProgram) error {
+	name := path.Join(root, "bin/switch-to-configuration")
+	script := fmt.Sprintf("#!/bin/sh\n# simulated switch-to-configuration of %s\n", basename)
+	switch program {
+	case ProgramMissing:
+		return wrapErr(v.MkdirAll(path.Dir(name), 0o555))
+	case ProgramNotExecutable:
+		if err := v.MkdirAll(path.Dir(name), 0o555); err != nil {
+			return wrapErr(err)
+		}
+		return wrapErr(v.WriteFile(name, []byte(script), 0o444))
+	}
+	return writeFile(v, name, script)
 }
 
 // writeObject writes a component's store object into v: a directory, with

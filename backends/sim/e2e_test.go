@@ -63,7 +63,7 @@ func TestRealBackendOverSimulatedHostSettles(t *testing.T) {
 	p := "/nix/store/" + newSys
 	want := [][]string{
 		{sim.LockProbeArgv0, sim.DefaultLockPath},
-		{"nix-store", "--realise", p},
+		{"nix-store", "--realise", p, "--add-root", pipeline.DefaultGCRootDir + "/" + newSys, "--indirect"},
 		{"nix-env", "--profile", sim.DefaultProfile, "--set", p},
 		// ReleaseUnit's status read, then Fire's own.
 		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "--", "nixfleet-activate-switch.service"},

@@ -98,7 +98,7 @@ type Host struct {
 
 	valid       map[string]bool     // basenames valid in the local store
 	closures    map[string]*closure // known closures by basename
-	unreachable map[string]bool     // substituter URLs that cannot be reached
+	cacheFaults map[string]int      // substituter URL -> 0 unreachable, or nix-cache-info's HTTP status
 	genTimes    map[string]time.Time
 	bootDefault string
 
@@ -140,7 +140,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	cfg.LockPath = orDefault(cfg.LockPath, DefaultLockPath)
 	h := &Host{
 		cfg: cfg, clk: cfg.Clock, start: cfg.Clock.Steady(), fs: fsview.NewMem(), phrase: phrase,
-		valid: map[string]bool{}, closures: map[string]*closure{}, unreachable: map[string]bool{},
+		valid: map[string]bool{}, closures: map[string]*closure{}, cacheFaults: map[string]int{},
 		genTimes: map[string]time.Time{}, units: map[string]*unit{}, nextPID: 1000, lock: lockModel{state: LockFree},
 	}
 	for _, dir := range []string{StoreDir, path.Dir(cfg.Profile), "/run", path.Dir(cfg.LockPath)} {

@@ -141,9 +141,12 @@ func (h *Host) nixEnvSet(a nixArgs) proc.Result {
 	base := bases[0]
 	var stderr []string
 	if !h.valid[base] {
-		sub := h.substitute(base, a.settings)
+		sub := h.substitute(base, a.settings, false)
 		h.extraCost += sub.took
 		stderr = sub.stderr
+		if sub.abort {
+			return result(1, "", strings.Join(stderr, "\n"))
+		}
 		if !sub.ok {
 			return result(1, "", strings.Join(append(stderr, h.phrase.BuildFailed(storePath(base))), "\n"))
 		}

@@ -26,7 +26,10 @@ type nixArgs struct {
 	unknown  []string // flags no parser knew, reported by the operation
 	settings nixSettings
 	profile  string
-	addRoot  bool
+	// addRoot is --add-root's path ("" without it).
+	addRoot string
+	// debug: --debug, the transfers' status lines are printed.
+	debug bool
 }
 
 // usageError is a Nix 2.8 usage error: "error: MSG" then the help hint,
@@ -36,11 +39,13 @@ func (h *Host) usageError(prog, msg string) proc.Result {
 }
 
 // nixStore emulates `nix-store --realise PATH... [--option NAME VALUE]...
-// [--add-root P]` of Nix 2.8 (observed): usage errors first ("no operation
-// specified", "flag '--option' requires 2 argument(s)", "unknown flag"),
-// then path syntax (nothing runs for a bad path), then each path: valid ->
-// printed on stdout with the --add-root warning; otherwise substituted (see
-// substitute), failures ending in "error: build of 'P' failed", exit 1.
+// [--add-root P [--indirect]]` of Nix 2.8 (observed): usage errors first
+// ("no operation specified", "flag '--option' requires 2 argument(s)",
+// "unknown flag"), then path syntax (nothing runs for a bad path), then
+// each path: valid -> printed on stdout with the --add-root warning, or,
+// with --add-root, the GC root made and its path printed (see addRoot);
+// otherwise substituted (see substitute), failures ending in "error: build
+// of 'P' failed", exit 1.
 func (h *Host) nixStore(cmd proc.Cmd) (proc.Result, error) {
 	a, usage := h.parseNixStore(cmd)
 	if usage != "" {
@@ -70,8 +75,12 @@ func (h *Host) parseNixStore(cmd proc.Cmd) (nixArgs, string) {
 			if i+1 >= len(args) {
 				return a, "flag '--add-root' requires 1 argument(s)"
 			}
-			a.addRoot = true
+			a.addRoot = args[i+1]
 			i++
+		case arg == "--debug":
+			a.debug = true
+		case arg == "--indirect":
+			// Nix >= 2.4: accepted, no effect (nix-store.cc; observed with 2.8).
 		case arg == "--":
 			a.operands = append(a.operands, args[i+1:]...)
 			i = len(args)
@@ -103,18 +112,28 @@ func (h *Host) realise(a nixArgs) proc.Result {
 	var stdout, stderr, failed []string
 	for _, base := range bases {
 		if !h.valid[base] {
-			sub := h.substitute(base, a.settings)
+			sub := h.substitute(base, a.settings, a.debug)
 			stderr = append(stderr, sub.stderr...)
 			h.extraCost += sub.took
+			if sub.abort {
+				return result(1, "", strings.Join(stderr, "\n"))
+			}
 			if !sub.ok {
 				failed = append(failed, "'"+storePath(base)+"'")
 				continue
 			}
 		}
-		stdout = append(stdout, storePath(h.realisedAs(base)))
-		if !a.addRoot {
+		realised := storePath(h.realisedAs(base))
+		if a.addRoot == "" {
+			stdout = append(stdout, realised)
 			stderr = append(stderr, h.phrase.AddRootWarning())
+			continue
 		}
+		root, errLine := h.addRoot(a.addRoot, len(stdout)+1, realised)
+		if errLine != "" {
+			return result(1, "", strings.Join(append(stderr, errLine), "\n"))
+		}
+		stdout = append(stdout, root)
 	}
 	if len(failed) > 0 {
 		stderr = append(stderr, fmt.Sprintf("error: build of %s failed", strings.Join(failed, ", ")))

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,49 @@ func TestNixStoreUsageErrors(t *testing.T) {
 	requireResult(t, run(t, h, "nix-store", "--realise"), 0, "", "")
 	// An unknown setting is ignored (observed).
 	requireResult(t, run(t, h, "nix-store", "--realise", p, "--option", "bogus-opt", "x"), 0, p+"\n", addRootWarning)
-	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/tmp/r"), 0, p+"\n", "")
+	// --add-root prints the root, not the store path (observed with Nix 2.8).
+	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/tmp/r"), 0, "/tmp/r\n", "")
+}
+
+// --add-root as observed with Nix 2.8: parents created, an existing link
+// replaced, --indirect accepted, the root printed; a file in the way and a
+// root in the store refused.
+func TestNixStoreAddRoot(t *testing.T) {
+	h := newHost(t)
+	p := storePath(sysA)
+	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/var/lib/x/gcroots/r", "--indirect"), 0, "/var/lib/x/gcroots/r\n", "")
+	target, err := h.FS().Readlink("/var/lib/x/gcroots/r")
+	require.NoError(t, err)
+	assert.Equal(t, p, target)
+	require.NoError(t, h.FS().ReplaceLink("/nix/store/elsewhere", "/var/lib/x/gcroots/r"))
+	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/var/lib/x/gcroots/r"), 0, "/var/lib/x/gcroots/r\n", "")
+	target, _ = h.FS().Readlink("/var/lib/x/gcroots/r")
+	assert.Equal(t, p, target, "an existing link is replaced")
+	require.NoError(t, h.FS().WriteFile("/var/lib/x/gcroots/f", []byte("xx\n"), 0o644))
+	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/var/lib/x/gcroots/f"), 1, "",
+		"error: cannot create symlink '/var/lib/x/gcroots/f'; already exists\n")
+	requireResult(t, run(t, h, "nix-store", "--realise", p, "--add-root", "/nix/store/foo"), 1, "",
+		"error: creating a garbage collector root (/nix/store/foo) in the Nix store is forbidden (are you running nix-build inside the store?)\n")
+}
+
+// The collector keeps what a root, the profile or /run/current-system
+// holds, and deletes the rest with its tree.
+func TestCollectGarbage(t *testing.T) {
+	h := newHost(t)
+	rooted := FakeBasename("nixos-system-web1-24.05", "rooted")
+	loose := FakeBasename("nixos-system-web1-24.05", "loose")
+	h.MustAddClosure(ClosureSpec{Basename: rooted, Valid: true})
+	h.MustAddClosure(ClosureSpec{Basename: loose, Valid: true})
+	requireResult(t, run(t, h, "nix-store", "--realise", storePath(rooted), "--add-root", "/var/lib/x/gcroots/r"), 0, "/var/lib/x/gcroots/r\n", "")
+	deleted := h.CollectGarbage()
+	assert.Contains(t, deleted, loose)
+	assert.NotContains(t, deleted, rooted)
+	assert.True(t, h.IsValid(rooted))
+	assert.False(t, h.IsValid(loose))
+	_, err := h.FS().Lstat(storePath(loose))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	require.NoError(t, h.FS().Remove("/var/lib/x/gcroots/r"))
+	assert.Contains(t, h.CollectGarbage(), rooted, "a removed root keeps nothing")
 }
 
 func TestNixConfigEnvironmentApplies(t *testing.T) {

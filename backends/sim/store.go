@@ -11,9 +11,20 @@ import (
 // of virtual time) and goes on without it.
 func (h *Host) SetUnreachable(url string, unreachable bool) {
 	if unreachable {
-		h.unreachable[url] = true
+		h.cacheFaults[url] = 0
 	} else {
-		delete(h.unreachable, url)
+		delete(h.cacheFaults, url)
+	}
+}
+
+// SetCacheStatus makes an http(s) substituter answer its nix-cache-info
+// with an HTTP status (0: 200 again); see substituterUsable for what Nix
+// 2.8 does then.
+func (h *Host) SetCacheStatus(url string, status int) {
+	if status == 0 {
+		delete(h.cacheFaults, url)
+	} else {
+		h.cacheFaults[url] = status
 	}
 }
 
@@ -71,28 +82,35 @@ func (s nixSettings) trusts(o Offer) bool {
 type substitution struct {
 	stderr []string
 	ok     bool
+	// abort: Nix gave up on the whole command at once (a narinfo that
+	// failed for good), without "build of 'P' failed".
+	abort bool
 	// took is the virtual time spent on retries.
 	took time.Duration
 }
 
 // substitute makes basename valid from the substituters, as Nix 2.8 does:
-// unreachable caches cost four retries each and are skipped; with no offer
-// left, "don't know how to build"; otherwise the offers are tried in
-// substituter order: an untrusted one only warns, a defective one fails
-// with its error, the first sound trusted one is copied.
-func (h *Host) substitute(basename string, s nixSettings) substitution {
+// unusable caches are skipped (substituterUsable); with no offer left,
+// "don't know how to build"; otherwise the offers are tried in substituter
+// order: an untrusted one only warns, a defective or refused one fails
+// with its error, the first sound trusted one is copied. debug adds the
+// --debug status lines of the HTTP transfers.
+func (h *Host) substitute(basename string, s nixSettings, debug bool) substitution {
 	p := storePath(basename)
 	var sub substitution
 	var offers []Offer
 	for _, url := range s.substituters {
-		if h.unreachable[url] {
-			sub.stderr = append(sub.stderr, h.phrase.Unreachable(url))
-			sub.took += retryTime()
+		if !h.substituterUsable(url, debug, &sub) {
 			continue
 		}
-		if o, ok := h.offer(basename, url); ok {
-			offers = append(offers, o)
+		o, ok := h.offer(basename, url)
+		if !ok || !h.narinfoServed(p, o, debug, &sub) {
+			if sub.abort {
+				return sub
+			}
+			continue
 		}
+		offers = append(offers, o)
 	}
 	if len(offers) == 0 {
 		sub.stderr = append(sub.stderr, h.phrase.DontKnowHowToBuild(p))
@@ -105,7 +123,7 @@ func (h *Host) substitute(basename string, s nixSettings) substitution {
 			continue
 		}
 		sub.stderr = append(sub.stderr, h.phrase.Copying(p, o.URL))
-		if msg := h.defectError(p, o); msg != "" {
+		if msg := h.narError(p, o, debug, &sub); msg != "" {
 			sub.stderr = append(sub.stderr, msg)
 			continue
 		}
@@ -126,6 +144,15 @@ func (h *Host) offer(basename, url string) (Offer, bool) {
 		}
 	}
 	return Offer{}, false
+}
+
+// narError is the error line(s) fetching the copy's NAR produces, "" for
+// a sound one: its HTTP status first (see narStatusError), then its defect.
+func (h *Host) narError(p string, o Offer, debug bool, sub *substitution) string {
+	if o.NarStatus != 0 {
+		return h.narStatusError(p, o, debug, sub)
+	}
+	return h.defectError(p, o)
 }
 
 // defectError is the error line(s) a defective copy produces, "" for a

@@ -51,7 +51,7 @@ func writtenStore(t *testing.T, a, b Components) *fsview.View {
 	require.NoError(t, v.MkdirAll(StoreDir, 0o755)) // as NewHost makes it
 	for base, c := range map[string]Components{sysA: a, sysB: b} {
 		links := c.withDefaults().links()
-		require.NoError(t, writeClosure(v, base, links))
+		require.NoError(t, writeClosure(v, base, ProgramExecutable, links))
 		for _, l := range links {
 			require.NoError(t, writeObject(v, l))
 		}

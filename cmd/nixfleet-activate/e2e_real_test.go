@@ -383,8 +383,11 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, ExitSignatureMismatch, exit)
 			assert.Equal(t, pipeline.PhaseRealise, out.Phase)
 			assert.Equal(t, pipeline.RealiseUntrusted, out.Failure)
-			assert.Equal(t, pipeline.KnownExit(1), out.ExitCode, "nix-store's exit status")
-			assert.Contains(t, out.StderrTail, "is not signed by any of the keys in 'trusted-public-keys'")
+			assert.Nil(t, out.ExitCode, "exit_code is switch-to-configuration's only")
+			require.NotNil(t, out.Command)
+			assert.Equal(t, pipeline.KnownExit(1), out.Command.ExitCode, "nix-store's exit status")
+			assert.False(t, out.Command.Retryable)
+			assert.Contains(t, out.Command.StderrTail, "is not signed by any of the keys in 'trusted-public-keys'")
 			assert.False(t, h.valid(t, b))
 			assertUntouched(t, h, a, []int{1})
 		}},
@@ -394,7 +397,9 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			assert.Equal(t, ExitRealiseFailed, exit)
 			assert.Equal(t, pipeline.PhaseRealise, out.Phase)
 			assert.Equal(t, pipeline.RealiseNotFound, out.Failure)
-			assert.Contains(t, out.StderrTail, "don't know how to build these paths")
+			require.NotNil(t, out.Command)
+			assert.True(t, out.Command.Retryable, "a closure no cache has yet may be uploaded later")
+			assert.Contains(t, out.Command.StderrTail, "don't know how to build these paths")
 			assertUntouched(t, h, a, []int{1})
 		}},
 		{"success: realised from the cache, generation added, switch fired, link settled", func(t *testing.T) {

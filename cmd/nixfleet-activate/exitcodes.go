@@ -23,7 +23,8 @@ const (
 	ExitBadEnvironment = 1
 	// ExitOutputFailed: the outcome could not be written to stdout (closed,
 	// broken pipe); it was logged to stderr instead.
-	ExitOutputFailed = 13
+	ExitOutputFailed   = 13
+	ExitInvalidClosure = 14 // invalid-closure: not a NixOS system closure; nothing changed
 )
 
 // exitCodes maps every outcome kind to its exit code.
@@ -44,6 +45,7 @@ var exitCodes = map[pipeline.Kind]int{
 	pipeline.Interrupted:           ExitInterrupted,
 	pipeline.Abandoned:             ExitAbandoned,
 	pipeline.BadEnvironment:        ExitBadEnvironment,
+	pipeline.InvalidClosure:        ExitInvalidClosure,
 }
 
 // exitCode returns the exit code for an outcome kind (ExitInternal for a

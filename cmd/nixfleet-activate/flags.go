@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ type config struct {
 	meta      map[string]string
 	opts      pipeline.Options
 	root      string // filesystem root the paths live under ("/" in production)
-	stateDir  string // where the in-flight record lives
+	stateDir  string // where the in-flight record and the realise GC roots live
 	dryRun    bool
 	logFormat string // auto, text, json
 	logLevel  string
@@ -84,7 +85,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (--sim and --dry-run only; the real backend refuses it)")
-	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery)")
+	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery) and of the GC roots held from realise to profile set (gcroots/)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -134,6 +135,8 @@ func parseAll(args []string, stderr io.Writer) (config, error) {
 	if err := c.checkValues(); err != nil {
 		return c, err
 	}
+	// The GC roots that hold a closure from realise to profile set live in the state directory.
+	c.opts.GCRootDir = path.Join(c.stateDir, "gcroots")
 	return c, c.setCommand(positional)
 }
 

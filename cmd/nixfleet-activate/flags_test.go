@@ -40,6 +40,7 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
 		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
 		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned, pipeline.AlreadyCurrent, pipeline.BadEnvironment,
+		pipeline.InvalidClosure,
 	}
 	require.Len(t, exitCodes, len(kinds))
 	for _, k := range kinds {

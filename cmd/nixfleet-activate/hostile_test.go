@@ -64,6 +64,10 @@ func newHostileHost(t *testing.T, bin string) *hostileHost {
 	for _, d := range []string{"nix/store/" + hostileOld, "nix/store/" + hostileNew, "profiles", "run/nixos", "etc", "var/lib", "units"} {
 		require.NoError(t, os.MkdirAll(h.path(d), 0o755))
 	}
+	for _, c := range []string{hostileOld, hostileNew} {
+		require.NoError(t, os.MkdirAll(h.path("nix/store/"+c+"/bin"), 0o755))
+		require.NoError(t, os.WriteFile(h.path("nix/store/"+c+"/bin/switch-to-configuration"), []byte("#!/bin/sh\n"), 0o755))
+	}
 	require.NoError(t, os.Mkdir(h.stateDir(), 0o700))
 	require.NoError(t, os.WriteFile(h.path("etc/shadow"), []byte("root:secret\n"), 0o600))
 	require.NoError(t, os.Symlink(h.path("nix/store/"+hostileOld), h.path("profiles/system-1-link")))
@@ -81,6 +85,9 @@ func (h *hostileHost) writeStubs(realiseHook string) {
 	stubs := map[string]string{
 		"nix-store": realiseHook + `
 [ "$1" = --realise ] || exit 1
+if [ "$3" = --add-root ]; then # Nix 2.8: link the root, print the root's path
+  mkdir -p "$(dirname "$4")" && ln -sfn "$2" "$4" && echo "$4" && exit 0
+fi
 echo "$2"`,
 		"nix-env": `
 profile=$2

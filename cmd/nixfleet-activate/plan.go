@@ -40,8 +40,10 @@ func (env *environment) activatePlan(basename string, o pipeline.Options) plan {
 	boot.Action = pipeline.ActionBoot
 	p := plan{DryRun: true, Command: "activate", Closure: basename}
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseLockProbe, Note: "flock(2) LOCK_SH|LOCK_NB probe of " + o.LockPath})
-	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseRealise, "", b.RealiseCmd(storePath))...)
+	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseRealise, "", b.RealiseCmd(storePath, path.Join(o.GCRootDir, basename)))...)
+	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseClosureCheck, Note: "stat " + path.Join(storePath, pipeline.SwitchProgramRel) + ": an executable file, else invalid-closure"})
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseNixEnvSet, "", b.SetProfileCmd(o.Profile, storePath))...)
+	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseNixEnvSet, Note: "remove the GC root " + path.Join(o.GCRootDir, basename) + " (the profile holds the closure now)"})
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseReadCurrent, Note: "resolve " + o.CurrentSystem})
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseSystemdRunFire, "when no critical component changes", b.FireCmds(fire)...)...)
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseDeferBootloader, "instead, when kernel, initrd, kernel-modules, systemd or dbus change", b.RunCmd(boot))...)

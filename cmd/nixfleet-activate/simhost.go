@@ -50,6 +50,9 @@ var simScenarios = map[string]simScenario{
 	"new-kernel": {about: "the kernel changes: switch-to-configuration boot, reboot pending", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Components = sim.Components{Kernel: "6.6.60"}
 	}},
+	"not-a-system": {about: "the closure is a package: no bin/switch-to-configuration", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Program = sim.ProgramMissing
+	}},
 	"after-upgrade": {about: "the host already runs the new closure (generation 2): try rollback", upgraded: true},
 	"lock-held": {about: "another switch-to-configuration holds the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
 		must(h.SetLock(sim.LockExclusive))

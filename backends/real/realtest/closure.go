@@ -29,6 +29,9 @@ type ClosureOpts struct {
 	FlipDelay time.Duration
 	// NeverFlip makes switch-to-configuration leave the link alone.
 	NeverFlip bool
+	// NoSwitch leaves bin/switch-to-configuration out: a package-shaped
+	// path, not a system (the agent must refuse it).
+	NoSwitch bool
 	// FlipGate, when set, is an absolute file name that
 	// switch-to-configuration waits for (checking every 50 ms, after
 	// FlipDelay, whatever the action) before it flips the link and exits: a
@@ -69,7 +72,7 @@ var storeName = regexp.MustCompile(`^[A-Za-z0-9+._?=-]+$`)
 // systemd, dbus) without nixpkgs.
 const closureExpr = `
 { host, release, variant, kernelVersion, systemdVersion, dbusVersion, systemScript, partScript,
-  exitCode, flipDelay, neverFlip, flipGate, testRoot }:
+  exitCode, flipDelay, neverFlip, flipGate, testRoot, noSwitch }:
 let
   part = name: file: derivation {
     inherit name file;
@@ -86,7 +89,7 @@ in derivation {
   initrd = part ("initrd-linux-" + kernelVersion) "initrd";
   systemd = part ("systemd-" + systemdVersion) "lib/systemd/systemd";
   dbus = part ("dbus-" + dbusVersion) "share/systemd/system/dbus.service";
-  inherit host release variant exitCode flipDelay neverFlip flipGate testRoot;
+  inherit host release variant exitCode flipDelay neverFlip flipGate testRoot noSwitch;
 }
 `
 
@@ -135,6 +138,7 @@ esac
 exit $exitCode
 END_OF_SCRIPT
 chmod +x "$out/bin/switch-to-configuration"
+if [ "$noSwitch" = 1 ]; then rm "$out/bin/switch-to-configuration"; fi
 `
 
 func (o ClosureOpts) withDefaults() ClosureOpts {
@@ -220,10 +224,7 @@ func BuildClosure(t testing.TB, opts ClosureOpts) string {
 	if opts.FlipDelay > 0 {
 		flipDelay = strconv.FormatFloat(opts.FlipDelay.Seconds(), 'f', 3, 64)
 	}
-	neverFlip := "0"
-	if opts.NeverFlip {
-		neverFlip = "1"
-	}
+	neverFlip := boolArg(opts.NeverFlip)
 	argv := []string{"nix-build", "--no-out-link", "-E", closureExpr,
 		"--argstr", "host", opts.Host,
 		"--argstr", "release", opts.Release,
@@ -238,6 +239,15 @@ func BuildClosure(t testing.TB, opts ClosureOpts) string {
 		"--argstr", "neverFlip", neverFlip,
 		"--argstr", "flipGate", opts.FlipGate,
 		"--argstr", "testRoot", opts.TestRoot,
+		"--argstr", "noSwitch", boolArg(opts.NoSwitch),
 	}
 	return n.MustRun(t, argv...)
+}
+
+// boolArg is a flag as the build scripts read it: "1" or "0".
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

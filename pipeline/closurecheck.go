@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"context"
+	"path"
+)
+
+// SwitchProgramRel is where a NixOS system closure holds its activation
+// program (nixos/modules/system/activation/top-level.nix): the file every
+// fire runs and the mark of a system closure.
+const SwitchProgramRel = "bin/switch-to-configuration"
+
+// realiseAndSet realises the closure under a GC root, checks that it is a
+// NixOS system closure, writes the in-flight record and points the profile
+// at it. The GC root holds the closure from the realise until the profile
+// does; it is removed once realiseAndSet is done, whatever the outcome (a
+// killed agent leaves it, as a real process would).
+func (r *run) realiseAndSet(ctx context.Context, closure string) (int, *Outcome) {
+	root := r.gcRoot(closure)
+	gen, out := r.realiseAndSetRooted(ctx, closure, r.storePath(closure), root)
+	// LOADBEARING: the root goes only after the profile set: a GC in between would delete the realised closure.
+	r.dropRoot(root)
+	return gen, out
+}
+
+func (r *run) realiseAndSetRooted(ctx context.Context, closure, storePath, root string) (int, *Outcome) {
+	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
+	if out := r.realise(ctx, closure, storePath, root); out != nil {
+		return 0, out
+	}
+	// LOADBEARING: check before the record and the profile set: a refused closure changes nothing.
+	if out := r.checkSystemClosure(closure, storePath); out != nil {
+		return 0, out
+	}
+	// LOADBEARING: record before the first change to the host, so a crash from here on is recoverable.
+	if out := r.beginRecord(r.newRecord(OpActivate, closure, r.o.SwitchUnit), StepRealised); out != nil {
+		return 0, out
+	}
+	// LOADBEARING: set the profile before the switch: the bootloader entry's generation comes from it.
+	return r.setProfile(ctx, closure, storePath)
+}
+
+// checkSystemClosure returns InvalidClosure unless storePath holds an
+// executable SwitchProgramRel: a regular file, or a link resolving to one,
+// with an execute bit. A path that cannot be read is refused too (nothing
+// has changed yet, so refusing is safe).
+func (r *run) checkSystemClosure(closure, storePath string) *Outcome {
+	prog := path.Join(storePath, SwitchProgramRel)
+	info, err := r.d.FS.Stat(prog)
+	var why string
+	switch {
+	case err != nil:
+		why = "cannot use " + prog + ": " + err.Error()
+	case !info.Mode().IsRegular():
+		why = prog + " is not a regular file (" + info.Mode().String() + ")"
+	case info.Mode().Perm()&0o111 == 0:
+		why = prog + " is not executable (" + info.Mode().String() + ")"
+	default:
+		return nil
+	}
+	r.log.Warn("not a NixOS system closure", "closure", closure, "why", why)
+	return &Outcome{Kind: InvalidClosure, Phase: PhaseClosureCheck, Closure: closure,
+		Reason: "not a NixOS system closure, nothing changed: " + why}
+}
+
+// gcRoot is the GC root that holds closure between realise and profile set.
+func (r *run) gcRoot(closure string) string { return path.Join(r.o.GCRootDir, closure) }
+
+// dropRoot removes a GC root made by realise. A root that is not there
+// (the realise failed before making it) is fine; any other failure is a
+// warning (the root keeps the closure from GC until removed by hand).
+func (r *run) dropRoot(root string) {
+	err := r.d.FS.Remove(root)
+	if err == nil || isNotExist(err) {
+		return
+	}
+	r.log.Warn("GC root not removed", "root", root, "err", err)
+	r.warnings = append(r.warnings, "GC root "+root+" not removed (it keeps the closure from garbage collection): "+err.Error())
+}
+
+// dropRecordRoot removes the GC root an activation killed between its
+// realise and the end of its profile set left behind; once its outcome is
+// worked out, the profile (or nothing) holds the closure.
+func (r *run) dropRecordRoot(rec Record) {
+	if rec.Op == OpActivate && rec.Closure != "" {
+		r.dropRoot(r.gcRoot(rec.Closure))
+	}
+}
