@@ -99,7 +99,8 @@ func DefaultBoot() BootBehaviour { return BootBehaviour{Duration: time.Second} }
 // whatever the exit status),
 // boot follows BootBehaviour, dry-activate exits 0 at once; any other
 // action prints usage and exits 1. The process holds the switch lock
-// exclusively while it runs. A BrokenBinary never runs: status 203 at once.
+// exclusively while it runs, and waits for it first while another holds it.
+// A BrokenBinary never runs: status 203 at once.
 func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	if c.spec.BrokenBinary {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, exitExec, false) })
@@ -110,6 +111,12 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	_ = h.fs.MkdirAll(path.Dir(h.cfg.LockPath), 0o755)
 	if !h.exists(h.cfg.LockPath) {
 		_ = h.fs.WriteFile(h.cfg.LockPath, nil, 0o644)
+	}
+	// GOTCHA: the real switch takes the lock with a blocking flock(LOCK_EX) (NixOS 23.05+ perl and
+	// switch-to-configuration-ng alike): while another holds it, it waits and changes nothing; it never fails for it.
+	if h.lockHeldBesides(u) {
+		h.after(u, lockWaitRetry, func() { h.runSwitch(u, c, action) })
+		return
 	}
 	u.proc.locks = true
 	switch action {
@@ -126,6 +133,11 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, 1, false) })
 	}
 }
+
+// lockWaitRetry is how often a switch waiting for the switch lock looks
+// again (virtual time; the real flock(2) wakes at once on release, so a
+// scenario sees the start at most this much late).
+const lockWaitRetry = 10 * time.Millisecond
 
 // exitExec is the status systemd gives a main process it could not
 // execute (EXIT_EXEC, observed with systemd 252).
