@@ -43,6 +43,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 
 // recover decides the outcome of the recorded run from its last step.
 func (r *run) recover(ctx context.Context, rec Record) Outcome {
+	if out := r.recoverHealth(ctx, rec); out != nil { // health step (issue 18)
+		return *out
+	}
 	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
 		return r.afterReboot(rec)
 	}

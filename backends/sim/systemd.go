@@ -179,6 +179,10 @@ func (h *Host) launch(o runOptions, name string) *unit {
 		h.runSwitch(u, c, action)
 		return u
 	}
+	if chk, ok := h.healthCheck(o.command); ok {
+		h.runCheck(u, chk)
+		return u
+	}
 	// Any other program exits 0 at once.
 	h.clk.Schedule(0, func() { h.mainExited(u, CodeExited, 0, false) })
 	return u
@@ -280,6 +284,8 @@ func (h *Host) systemctl(cmd proc.Cmd) (proc.Result, error) {
 		return h.eachUnit(o.units, 5, "Failed to stop %[1]s: Unit %[1]s not loaded.", h.stopUnit), nil
 	case "reset-failed":
 		return h.eachUnit(o.units, 1, "Failed to reset failed state of unit %[1]s: Unit %[1]s not loaded.", h.resetFailed), nil
+	case "is-system-running":
+		return h.isSystemRunning(), nil
 	case "":
 		return proc.Result{}, fmt.Errorf("%w: systemctl without a verb (list-units)", ErrNotEmulated)
 	}

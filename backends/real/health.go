@@ -1,0 +1,96 @@
+package real
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+)
+
+// DefaultJournalctl is the journalctl program UnitOutput runs.
+const DefaultJournalctl = "journalctl"
+
+var _ pipeline.HealthBackend = (*Backend)(nil)
+
+// CheckRunCmd is the systemd-run command line of a health check (systemd
+// 252 syntax), as RunCmd's for a switch:
+//
+//	systemd-run --unit=UNIT --description=TEXT --remain-after-exit
+//	  --service-type=exec --no-ask-password -- ARGV...
+//
+// --remain-after-exit keeps ExecMainStatus readable after the check ends.
+func (b *Backend) CheckRunCmd(unit string, argv []string) proc.Cmd {
+	return proc.Cmd{Argv: append([]string{b.cfg.SystemdRun,
+		"--unit=" + unit,
+		"--description=nixfleet-activate: health check " + strings.Join(argv, " "),
+		"--remain-after-exit",
+		"--service-type=exec",
+		"--no-ask-password",
+		"--",
+	}, argv...)}
+}
+
+// JournalTailCmd is `journalctl -u UNIT.service -n LINES --no-pager -o cat`
+// (systemd 252): the unit's last LINES messages, without metadata.
+func (b *Backend) JournalTailCmd(unit string, lines int) proc.Cmd {
+	return proc.Cmd{Argv: []string{DefaultJournalctl, "-u", serviceName(unit), "-n", strconv.Itoa(lines),
+		"--no-pager", "-o", "cat"}}
+}
+
+// SystemStateCmd is `systemctl is-system-running` (systemd 252).
+func (b *Backend) SystemStateCmd() proc.Cmd {
+	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "is-system-running"}}
+}
+
+// RunCheck starts argv in the transient unit (CheckRunCmd) and returns once
+// systemd has executed it. The unit name must be free (ReleaseUnit first).
+// Errors: ErrBadFireRequest (bad unit name or program path),
+// *pipeline.CommandError, or a plain error on timeout.
+func (b *Backend) RunCheck(ctx context.Context, unit string, argv []string) error {
+	switch {
+	case !unitNameRE.MatchString(unit) || strings.HasSuffix(unit, ".service"):
+		return fmt.Errorf("%w: unit name %q", ErrBadFireRequest, unit)
+	case len(argv) == 0 || !strings.HasPrefix(argv[0], "/") || strings.ContainsAny(strings.Join(argv, " "), "$\t\n"):
+		// GOTCHA: systemd-run expands "$" in the command (systemd 252).
+		return fmt.Errorf("%w: check command %q", ErrBadFireRequest, argv)
+	}
+	_, err := b.runChecked(ctx, b.CheckRunCmd(unit, argv))
+	if err != nil && startJobFailed(err) && b.unitRanItsProgram(ctx, unit) {
+		return nil // a check failing within milliseconds fails the start job; it did run (see Fire)
+	}
+	return err
+}
+
+// StopUnit runs `systemctl stop -- UNIT.service`; a unit not loaded is not
+// an error.
+func (b *Backend) StopUnit(ctx context.Context, unit string) error {
+	return b.runIgnoringNotLoaded(ctx, b.StopCmd(unit))
+}
+
+// UnitOutput runs JournalTailCmd. Errors: *pipeline.CommandError or plain.
+func (b *Backend) UnitOutput(ctx context.Context, unit string, lines int) (string, error) {
+	res, err := b.runChecked(ctx, b.JournalTailCmd(unit, lines))
+	if err != nil {
+		return "", err
+	}
+	return string(res.Stdout), nil
+}
+
+// SystemState runs `systemctl is-system-running` and returns its word. It
+// exits non-zero for every state but "running" (systemd 252), so a word
+// printed with a non-zero exit is an answer, not an error.
+func (b *Backend) SystemState(ctx context.Context) (string, error) {
+	res, err := b.run(ctx, b.SystemStateCmd(), b.cfg.CommandTimeout)
+	word := strings.TrimSpace(string(res.Stdout))
+	if err != nil {
+		return word, err
+	}
+	if word == "" {
+		return "", errors.New("systemctl is-system-running printed nothing")
+	}
+	return word, nil
+}
