@@ -52,8 +52,19 @@ func (r *run) afterSwitch(ctx context.Context, out Outcome) Outcome {
 	return r.checkHealth(ctx, out)
 }
 
+// stampHealth sets rep's elapsed time since this invocation's health step
+// began (its first check, or recovery's start).
+func (r *run) stampHealth(rep *HealthReport) {
+	if !r.healthStart.IsZero() {
+		rep.ElapsedMS = r.d.Clock.Now().Sub(r.healthStart).Milliseconds()
+	}
+}
+
 // checkHealth runs the checks, then waits for a confirmation when asked.
 func (r *run) checkHealth(ctx context.Context, out Outcome) Outcome {
+	if r.healthStart.IsZero() {
+		r.healthStart = r.d.Clock.Now()
+	}
 	rep := r.runHealth(ctx, out.Closure)
 	if ctx.Err() != nil {
 		return r.healthInterrupted(ctx, PhaseHealth, out, rep)
@@ -85,6 +96,7 @@ func (r *run) confirmPhase(ctx context.Context, out Outcome, rep *HealthReport) 
 // record stays, so recover finishes it.
 func (r *run) healthInterrupted(ctx context.Context, phase Phase, out Outcome, rep *HealthReport) Outcome {
 	stopped := interrupted(phase, out.Closure, ctx)
+	r.stampHealth(rep)
 	stopped.Health = rep
 	return stopped
 }
@@ -93,6 +105,7 @@ func (r *run) healthInterrupted(ctx context.Context, phase Phase, out Outcome, r
 // unhealthy rolls back, or with --on-unhealthy=keep is settled-degraded.
 func (r *run) healthVerdict(ctx context.Context, out Outcome, rep *HealthReport) Outcome {
 	r.clearConfirmation()
+	r.stampHealth(rep)
 	out.Health = rep
 	if rep.healthy() {
 		return out

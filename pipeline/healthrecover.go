@@ -13,7 +13,8 @@ func (r *run) recoverHealth(ctx context.Context, rec Record) *Outcome {
 	if rec.Switched == nil {
 		return nil
 	}
-	r.o.RequireRunning, r.o.OnUnhealthy = rec.RequireRunning, rec.OnUnhealthy
+	r.healthOptions(rec)
+	r.healthStart = r.d.Clock.Now()
 	switched := *rec.Switched
 	var out Outcome
 	switch {
@@ -92,4 +93,32 @@ func (r *run) resumeUnhealthyRollback(ctx context.Context, rec Record, switched 
 func (r *run) rollbackUnitThere(ctx context.Context, rec Record) bool {
 	st, err := r.d.Backend.UnitStatus(ctx, rec.Unit)
 	return err != nil || st.State != UnitUnknown
+}
+
+// recordHealthOptions keeps an activation's health options in its record
+// from the start, so a run killed before its health step is checked by
+// its recovery as it would have been.
+func (r *run) recordHealthOptions(rec *Record) {
+	if rec.Op != OpActivate {
+		return
+	}
+	rec.RequireRunning, rec.ConfirmWithinMS, rec.OnUnhealthy = r.o.RequireRunning, r.o.ConfirmWithin.Milliseconds(), r.o.OnUnhealthy
+}
+
+// healthOptions takes the run's health options from its record.
+func (r *run) healthOptions(rec Record) {
+	r.o.RequireRunning, r.o.OnUnhealthy = rec.RequireRunning, rec.OnUnhealthy
+	r.o.ConfirmWithin = time.Duration(rec.ConfirmWithinMS) * time.Millisecond
+}
+
+// healthAfterResume runs the health step after recovery followed an
+// activation's live switch to its end (the agent died before its checks):
+// the closure is checked as the run would have checked it.
+func (r *run) healthAfterResume(ctx context.Context, rec Record, out Outcome) Outcome {
+	if rec.Op != OpActivate || rec.Switched != nil || rec.AlreadyRunning || rec.Action != ActionSwitch {
+		return out
+	}
+	r.healthOptions(rec)
+	out.Previous = rec.Previous
+	return r.afterSwitch(ctx, out)
 }

@@ -205,6 +205,9 @@ type run struct {
 	// alreadyRunning: current-system was the target closure when the run
 	// started (only the profile and the boot entry change).
 	alreadyRunning bool
+	// healthStart is when this invocation's health step began (zero:
+	// none; healthflow.go).
+	healthStart time.Time
 }
 
 func newRun(d Deps, o Options) *run {

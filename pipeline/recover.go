@@ -30,7 +30,7 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 	r := newRun(d, o)
 	r.meta, r.rec = rec.Meta, rec
 	r.log.Info("recovering an unfinished run", "op", rec.Op, "closure", rec.Closure, "step", rec.Step)
-	out := r.restoreOnFailure(ctx, r.recover(ctx, *rec))
+	out := r.restoreOnFailure(ctx, r.healthAfterResume(ctx, *rec, r.recover(ctx, *rec)))
 	r.dropRecordRoot(*rec)
 	out.Recovered = true
 	if out.Closure == "" {
