@@ -248,17 +248,18 @@ func (r *run) runCheck(ctx context.Context, hb HealthBackend, closure string, sp
 		res.Error = "interrupted"
 		return res
 	}
+	// LOADBEARING: output before the stop: a stopped transient unit is unloaded, its invocation ID gone.
+	res.OutputTail = r.checkOutput(ctx, hb, unit)
 	if report.State == UnitRunning {
 		res.TimedOut = true
 		r.log.Warn("health check timed out, stopping it", "check", spec.Name, "timeout", timeout)
 		_ = hb.StopUnit(ctx, unit)
-	} else {
-		res.ExitCode, res.Signal = report.ExitCode, report.Signal
-		if report.State == UnitUnknown {
-			res.Error = "the check's unit status is unknown (not loaded)"
-		}
+		return res
 	}
-	res.OutputTail = r.checkOutput(ctx, hb, unit)
+	res.ExitCode, res.Signal = report.ExitCode, report.Signal
+	if report.State == UnitUnknown {
+		res.Error = "the check's unit status is unknown (not loaded)"
+	}
 	return res
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -34,11 +35,24 @@ func (b *Backend) CheckRunCmd(unit string, argv []string) proc.Cmd {
 	}, argv...)}
 }
 
-// JournalTailCmd is `journalctl -u UNIT.service -n LINES --no-pager -o cat`
-// (systemd 252): the unit's last LINES messages, without metadata.
-func (b *Backend) JournalTailCmd(unit string, lines int) proc.Cmd {
-	return proc.Cmd{Argv: []string{DefaultJournalctl, "-u", serviceName(unit), "-n", strconv.Itoa(lines),
-		"--no-pager", "-o", "cat"}}
+// JournalTailCmd is `journalctl _SYSTEMD_INVOCATION_ID=ID -n LINES
+// --no-pager -o cat` (systemd 252): the last LINES messages the processes of
+// one invocation of a unit wrote, without metadata.
+//
+// GOTCHA: `journalctl -u UNIT` also prints systemd's own messages about the
+// unit ("Starting ...", "Main process exited, ...") and every earlier
+// invocation's output (observed with systemd 252); `--invocation` exists
+// only from systemd 257.
+func (b *Backend) JournalTailCmd(invocationID string, lines int) proc.Cmd {
+	return proc.Cmd{Argv: []string{DefaultJournalctl, "_SYSTEMD_INVOCATION_ID=" + invocationID,
+		"-n", strconv.Itoa(lines), "--no-pager", "-o", "cat"}}
+}
+
+// InvocationIDCmd is `systemctl show -P InvocationID -- UNIT.service`
+// (systemd 252): the 32 hex digits of the unit's current invocation, empty
+// for a unit not loaded.
+func (b *Backend) InvocationIDCmd(unit string) proc.Cmd {
+	return proc.Cmd{Argv: []string{b.cfg.Systemctl, "show", "-P", "InvocationID", "--", serviceName(unit)}}
 }
 
 // SystemStateCmd is `systemctl is-system-running` (systemd 252).
@@ -71,14 +85,27 @@ func (b *Backend) StopUnit(ctx context.Context, unit string) error {
 	return b.runIgnoringNotLoaded(ctx, b.StopCmd(unit))
 }
 
-// UnitOutput runs JournalTailCmd. Errors: *pipeline.CommandError or plain.
+// UnitOutput reads the unit's invocation ID (InvocationIDCmd), then that
+// invocation's output (JournalTailCmd). Errors: no invocation ID (the unit
+// is not loaded), *pipeline.CommandError or plain.
 func (b *Backend) UnitOutput(ctx context.Context, unit string, lines int) (string, error) {
-	res, err := b.runChecked(ctx, b.JournalTailCmd(unit, lines))
+	res, err := b.runChecked(ctx, b.InvocationIDCmd(unit))
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(res.Stdout))
+	if !invocationIDRE.MatchString(id) {
+		return "", fmt.Errorf("%s has no invocation ID (%q)", serviceName(unit), id)
+	}
+	res, err = b.runChecked(ctx, b.JournalTailCmd(id, lines))
 	if err != nil {
 		return "", err
 	}
 	return string(res.Stdout), nil
 }
+
+// invocationIDRE is a systemd invocation ID: a 128-bit ID in 32 hex digits.
+var invocationIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // SystemState runs `systemctl is-system-running` and returns its word. It
 // exits non-zero for every state but "running" (systemd 252), so a word

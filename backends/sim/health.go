@@ -33,7 +33,8 @@ type Check struct {
 // healthModel is the host's health state: the check units' journal output
 // and `systemctl is-system-running`'s word.
 type healthModel struct {
-	// output is each unit's journal, by full unit name.
+	// output is what each invocation's processes wrote to the journal, by
+	// invocation ID.
 	output map[string][]string
 	// state is is-system-running's word ("" reads as running).
 	state string
@@ -103,28 +104,27 @@ func (h *Host) runCheck(u *unit, c Check) {
 	if c.Output != "" {
 		lines = strings.Split(c.Output, "\n")
 	}
-	h.health.output[u.Name] = lines
+	h.health.output[u.InvocationID] = lines
 	if c.Hang {
 		return
 	}
 	h.after(u, c.At, func() { h.endMain(u, c.Exit, c.Signal, false) })
 }
 
-// journalctl emulates systemd 252's `journalctl -u UNIT -n N --no-pager
-// -o cat`: the unit's last N lines, message text only; a unit without
-// messages prints "-- No entries --" and exits 0. Other uses are not
-// emulated.
+// journalctl emulates systemd 252's `journalctl _SYSTEMD_INVOCATION_ID=ID
+// -n N --no-pager -o cat`: the last N lines that invocation's processes
+// wrote, message text only; none prints "-- No entries --" and exits 0.
+// Other uses are not emulated.
 func (h *Host) journalctl(cmd proc.Cmd) (proc.Result, error) {
-	var unit string
+	var invocation string
 	n := 10
 	args := cmd.Argv[1:]
 	for i := 0; i < len(args); i++ {
+		if id, ok := strings.CutPrefix(args[i], "_SYSTEMD_INVOCATION_ID="); ok {
+			invocation = id
+			continue
+		}
 		switch args[i] {
-		case "-u":
-			if i+1 < len(args) {
-				i++
-				unit = serviceName(args[i])
-			}
 		case "-n":
 			if i+1 < len(args) {
 				i++
@@ -140,7 +140,7 @@ func (h *Host) journalctl(cmd proc.Cmd) (proc.Result, error) {
 			return proc.Result{}, fmt.Errorf("%w: journalctl %s", ErrNotEmulated, args[i])
 		}
 	}
-	lines := h.health.output[unit]
+	lines := h.health.output[invocation]
 	if len(lines) == 0 {
 		return result(0, "-- No entries --\n", ""), nil
 	}
