@@ -44,7 +44,7 @@ func TestBinaryRealHealth(t *testing.T) {
 		check := out.Health.Checks[0]
 		assert.Equal(t, "web", check.Name)
 		assert.Equal(t, pipeline.KnownExit(1), check.ExitCode, "the check's ExecMainStatus")
-		assert.Contains(t, check.OutputTail, "web check exits 1", "journalctl's tail of the check unit")
+		assert.Equal(t, "web check exits 1", check.OutputTail, "the check invocation's own output, no systemd lines")
 		assert.Equal(t, []string{"check:web"}, out.Health.Failed)
 		require.NotNil(t, out.Health.Rollback)
 		assert.Equal(t, e2eRollbackUnit, out.Health.Rollback.Unit)
@@ -70,6 +70,7 @@ func TestBinaryRealHealth(t *testing.T) {
 		require.NotNil(t, out.Health)
 		require.NotNil(t, out.Health.Confirmed)
 		assert.True(t, *out.Health.Confirmed)
+		assert.Equal(t, "web check exits 0", out.Health.Checks[0].OutputTail, "this invocation's output only, not the earlier run's")
 		assert.Equal(t, good, h.link("run/current-system"))
 		assert.Nil(t, h.record(t))
 	})
