@@ -54,21 +54,34 @@ func (f FileConfirm) file() string { return path.Join(f.Dir, ConfirmFile) }
 // Load reads the confirmation. Errors: *BadEnvironmentError, the view's
 // read error, or bad JSON.
 func (f FileConfirm) Load() (*Confirmation, error) {
-	if err := (FileJournal{FS: f.FS, Dir: f.Dir, UID: f.UID}).CheckDir(false); err != nil {
+	var c Confirmation
+	found, err := loadStateFile(f.FS, f.Dir, f.file(), f.UID, &c)
+	if !found || err != nil {
 		return nil, err
 	}
-	data, err := f.FS.ReadRegular(f.file(), MaxRecordSize)
+	return &c, nil
+}
+
+// loadStateFile decodes the JSON of a state file into value, under the
+// in-flight record's rules: dir must pass CheckDir (as owned by uid), file
+// must be a regular file of at most MaxRecordSize bytes. found is false
+// when there is no file. Errors: *BadEnvironmentError, the view's read
+// error, bad JSON (each naming file but the first).
+func loadStateFile(v *fsview.View, dir, file string, uid int, value any) (found bool, err error) {
+	if err := (FileJournal{FS: v, Dir: dir, UID: uid}).CheckDir(false); err != nil {
+		return false, err
+	}
+	data, err := v.ReadRegular(file, MaxRecordSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.file(), err)
+		return false, fmt.Errorf("%s: %w", file, err)
 	}
-	var c Confirmation
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.file(), err)
+	if err := json.Unmarshal(data, value); err != nil {
+		return false, fmt.Errorf("%s: %w", file, err)
 	}
-	return &c, nil
+	return true, nil
 }
 
 // Save writes the confirmation as FileJournal.Save writes the record.
