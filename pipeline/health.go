@@ -250,6 +250,9 @@ func (r *run) runCheck(ctx context.Context, hb HealthBackend, closure string, sp
 	}
 	// LOADBEARING: output before the stop: a stopped transient unit is unloaded, its invocation ID gone.
 	res.OutputTail = r.checkOutput(ctx, hb, unit)
+	if res.OutputTail == "" && report.State == UnitExited && r.sleep(ctx, r.o.PollInterval/retryFirst) {
+		res.OutputTail = r.checkOutput(ctx, hb, unit) // late journal lines: read once more
+	}
 	if report.State == UnitRunning {
 		res.TimedOut = true
 		r.log.Warn("health check timed out, stopping it", "check", spec.Name, "timeout", timeout)

@@ -48,6 +48,12 @@ func (b *Backend) JournalTailCmd(invocationID string, lines int) proc.Cmd {
 		"-n", strconv.Itoa(lines), "--no-pager", "-o", "cat"}}
 }
 
+// JournalSyncCmd is `journalctl --sync` (systemd 252): it returns once
+// journald has stored every message written before the call.
+func (b *Backend) JournalSyncCmd() proc.Cmd {
+	return proc.Cmd{Argv: []string{DefaultJournalctl, "--sync"}}
+}
+
 // InvocationIDCmd is `systemctl show -P InvocationID -- UNIT.service`
 // (systemd 252): the 32 hex digits of the unit's current invocation, empty
 // for a unit not loaded.
@@ -97,6 +103,10 @@ func (b *Backend) UnitOutput(ctx context.Context, unit string, lines int) (strin
 	if !invocationIDRE.MatchString(id) {
 		return "", fmt.Errorf("%s has no invocation ID (%q)", serviceName(unit), id)
 	}
+	// GOTCHA: journald stores a stream's lines asynchronously: right after
+	// the unit's exit its last lines may be missing (observed under load,
+	// systemd 252); --sync waits for them. A failed sync still reads.
+	_, _ = b.runChecked(ctx, b.JournalSyncCmd())
 	res, err = b.runChecked(ctx, b.JournalTailCmd(id, lines))
 	if err != nil {
 		return "", err

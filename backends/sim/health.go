@@ -113,12 +113,16 @@ func (h *Host) runCheck(u *unit, c Check) {
 
 // journalctl emulates systemd 252's `journalctl _SYSTEMD_INVOCATION_ID=ID
 // -n N --no-pager -o cat`: the last N lines that invocation's processes
-// wrote, message text only; none prints "-- No entries --" and exits 0.
-// Other uses are not emulated.
+// wrote, message text only; none prints "-- No entries --" and exits 0;
+// and `journalctl --sync` (exit 0, nothing printed). Other uses are not
+// emulated.
 func (h *Host) journalctl(cmd proc.Cmd) (proc.Result, error) {
 	var invocation string
 	n := 10
 	args := cmd.Argv[1:]
+	if len(args) == 1 && args[0] == "--sync" {
+		return result(0, "", ""), nil // everything is stored at once here
+	}
 	for i := 0; i < len(args); i++ {
 		if id, ok := strings.CutPrefix(args[i], "_SYSTEMD_INVOCATION_ID="); ok {
 			invocation = id
