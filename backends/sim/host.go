@@ -120,6 +120,8 @@ type Host struct {
 	boots int
 	// agentLocks are the agent lock files held, by path (agentlock.go).
 	agentLocks map[string]bool
+	// health is the check units' output and the system state (health.go).
+	health healthModel
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run
@@ -271,6 +273,8 @@ func (h *Host) tool(name string) func(proc.Cmd) (proc.Result, error) {
 		return h.systemdRun
 	case "systemctl":
 		return h.systemctl
+	case "journalctl":
+		return h.journalctl
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ var simScenarios = map[string]simScenario{
 	"not-a-system": {about: "the closure is a package: no bin/switch-to-configuration", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Program = sim.ProgramMissing
 	}},
+	"unhealthy": {about: "the new closure ships a health check that exits 1: rolled back to the old closure", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Checks = []sim.Check{{Name: "web", At: time.Second, Exit: 1, Timeout: 10 * time.Second, Output: "connection refused"}}
+	}},
 	"after-upgrade": {about: "the host already runs the new closure (generation 2): try rollback", upgraded: true},
 	"lock-held": {about: "another switch-to-configuration holds the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
 		must(h.SetLock(sim.LockExclusive))
@@ -144,7 +147,8 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env.journal = pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now}
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log,
 		Journal: env.journal, AgentLock: h.AgentLock(cfg.agentLock),
-		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir}}
+		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir},
+		Confirm:        pipeline.FileConfirm{FS: h.FS(), Dir: cfg.stateDir}}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)
 		for _, e := range h.Log() {
