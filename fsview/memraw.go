@@ -41,6 +41,9 @@ type MemRaw struct {
 	// subtrees remembers what subtree gave, while the index is unchanged
 	// (a store tree shared into every host is listed once).
 	subtrees map[string]subtree
+	// changed, when set, is told every name added to or dropped from the
+	// index (OnChange); a clone does not inherit it.
+	changed func(name string)
 }
 
 // subtree is a name and everything below it, parents first, with their
@@ -138,6 +141,9 @@ func (m *MemRaw) createErr(name string) syscall.Errno {
 // add indexes a new name under its parent; m.mu must be held.
 func (m *MemRaw) add(name string, n *memNode) {
 	m.idx.set(name, n)
+	if m.changed != nil {
+		m.changed(name)
+	}
 	if name != "/" {
 		m.idx.writable(parentOf(name)).entries++
 	}
@@ -154,7 +160,22 @@ func (m *MemRaw) drop(name string) error {
 	}
 	m.idx.del(name)
 	m.idx.writable(parentOf(name)).entries--
+	if m.changed != nil {
+		m.changed(name)
+	}
 	return nil
+}
+
+// OnChange calls fn with the clean absolute name of every entry created,
+// replaced (a rename over it, ReplaceLink) or removed from now on, at the
+// instant it happens, as inotify reports a directory's entries; nil stops.
+// A file's content written in place is not reported.
+//
+// GOTCHA: fn runs with the view's lock held: it must not use the view.
+func (m *MemRaw) OnChange(fn func(name string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.changed = fn
 }
 
 // indexOwn points the node at the entry this layer's MemMapFs now holds at

@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 )
 
@@ -73,6 +74,11 @@ type Deps struct {
 	// AgentLock serialises runs on the host (AcquireAgentLock); nil runs
 	// without one.
 	AgentLock AgentLock
+	// Events wakes the waits for the switch early: on a change of
+	// /run/current-system and on the end of the awaited unit. nil polls
+	// every PollInterval only (--poll-only); with it the interval is the
+	// fallback read.
+	Events events.Source
 }
 
 // Target is what a fleet controller asks to activate.
@@ -189,6 +195,10 @@ type run struct {
 	// alreadyRunning: current-system was the target closure when the run
 	// started (only the profile and the boot entry change).
 	alreadyRunning bool
+	// changes is the running event watch's channel (nil: polling only);
+	// unitEvents says whether it reports the unit's end.
+	changes    <-chan struct{}
+	unitEvents bool
 }
 
 func newRun(d Deps, o Options) *run {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
@@ -120,6 +121,8 @@ type Host struct {
 	boots int
 	// agentLocks are the agent lock files held, by path (agentlock.go).
 	agentLocks map[string]bool
+	// events delivers changes to watchers, nil until Events (events.go).
+	events *events.Mem
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run

@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/events"
+)
+
+// watchEvents starts the event watch of a wait on the unit's end and on
+// /run/current-system, unless Deps.Events is nil (polling only) or a watch
+// runs already. stop ends the watch this call started (a no-op otherwise);
+// started says whether it started one, so the caller reads once at once
+// (a change before the watch began sent no event). A watch that fails to
+// start is logged and the wait polls every interval.
+func (r *run) watchEvents(ctx context.Context, unit string) (stop func(), started bool) {
+	if r.d.Events == nil || r.changes != nil {
+		return func() {}, false
+	}
+	w, err := r.d.Events.Watch(ctx, events.Request{Paths: []string{r.o.CurrentSystem}, Unit: unit})
+	if err != nil {
+		r.log.Warn("event watch did not start, polling every interval", "unit", unit,
+			"interval", r.o.PollInterval, "err", err)
+		return func() {}, false
+	}
+	r.changes, r.unitEvents = w.C(), w.Units()
+	return func() {
+		_ = w.Close()
+		r.changes, r.unitEvents = nil, false
+	}, true
+}
+
+// takeChange takes a pending change notification; false when there is
+// none (or no watch).
+func (r *run) takeChange() bool {
+	select {
+	case <-r.changes:
+		return true
+	default:
+		return false
+	}
+}
+
+// unitBackoffFirst is the first wait between reads of a unit whose end no
+// event reports (events.OS), once current-system has settled: it doubles
+// after each read, up to the poll interval. A switch exits within
+// milliseconds of its flip, so its end is seen within a few reads.
+const unitBackoffFirst = 10 * time.Millisecond
+
+// unitWait is the time before waitUnit's next read: the poll interval (or
+// the retry backoff of failed reads, unitReader.wait), shortened to the
+// unit backoff while a watch runs that does not report the unit's end.
+func (r *run) unitWait(u *unitReader, remaining time.Duration) time.Duration {
+	d := u.wait(r.o.PollInterval, remaining)
+	if r.changes == nil || r.unitEvents {
+		return d
+	}
+	backoff := unitBackoffFirst << min(u.reads, 16)
+	u.reads++
+	return min(d, backoff)
+}
