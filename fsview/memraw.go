@@ -150,8 +150,21 @@ func (m *MemRaw) add(name string, n *memNode) {
 }
 
 // drop removes name from the index and, when this layer holds it, from
-// its MemMapFs; m.mu must be held.
+// its MemMapFs, and reports the change; m.mu must be held.
 func (m *MemRaw) drop(name string) error {
+	if err := m.unindex(name); err != nil {
+		return err
+	}
+	if m.changed != nil {
+		m.changed(name)
+	}
+	return nil
+}
+
+// unindex is drop without the report: for an entry replaced at once, so
+// that a replacement is one change, as inotify reports a rename over a
+// name (one IN_MOVED_TO); m.mu must be held.
+func (m *MemRaw) unindex(name string) error {
 	n, _ := m.idx.get(name)
 	if n.files == m.files {
 		if err := m.files.Remove(name); err != nil {
@@ -160,9 +173,6 @@ func (m *MemRaw) drop(name string) error {
 	}
 	m.idx.del(name)
 	m.idx.writable(parentOf(name)).entries--
-	if m.changed != nil {
-		m.changed(name)
-	}
 	return nil
 }
 
@@ -328,7 +338,7 @@ func (m *MemRaw) Rename(oldname, newname string) error {
 // rename does a checked Rename; m.mu must be held.
 func (m *MemRaw) rename(oldname, newname string) error {
 	if _, ok := m.idx.get(newname); ok {
-		if err := m.drop(newname); err != nil { // a dir here is empty
+		if err := m.unindex(newname); err != nil { // a dir here is empty; add reports newname
 			return err
 		}
 	}
@@ -480,7 +490,7 @@ func (m *MemRaw) clearFor(name string) error {
 	case memDir:
 		return syscall.EISDIR
 	}
-	return m.drop(name)
+	return m.unindex(name) // the caller's add reports name
 }
 
 // Remove deletes a file, a link or an empty directory.

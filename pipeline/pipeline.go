@@ -199,6 +199,8 @@ type run struct {
 	// unitEvents says whether it reports the unit's end.
 	changes    <-chan struct{}
 	unitEvents bool
+	// eventsFailed: a watch failed to start; this run polls only.
+	eventsFailed bool
 }
 
 func newRun(d Deps, o Options) *run {

@@ -12,13 +12,14 @@ import (
 // runs already. stop ends the watch this call started (a no-op otherwise);
 // started says whether it started one, so the caller reads once at once
 // (a change before the watch began sent no event). A watch that fails to
-// start is logged and the wait polls every interval.
+// start is logged once and the rest of the run polls every interval.
 func (r *run) watchEvents(ctx context.Context, unit string) (stop func(), started bool) {
-	if r.d.Events == nil || r.changes != nil {
+	if r.d.Events == nil || r.changes != nil || r.eventsFailed {
 		return func() {}, false
 	}
 	w, err := r.d.Events.Watch(ctx, events.Request{Paths: []string{r.o.CurrentSystem}, Unit: unit})
 	if err != nil {
+		r.eventsFailed = true
 		r.log.Warn("event watch did not start, polling every interval", "unit", unit,
 			"interval", r.o.PollInterval, "err", err)
 		return func() {}, false
