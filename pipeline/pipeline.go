@@ -31,7 +31,9 @@
 //     without the flip => SwitchFailed at switch-exit (status or signal) or
 //     VerifyMismatch (exit 0), decided within one interval of its end; a
 //     failed status read is read again sooner, never a verdict; budget spent
-//     => SwitchFailed with the unit's status (running or unknown);
+//     => SwitchFailed with the unit's status (running or unknown); with
+//     Deps.Events each wait also wakes on a change of the link or the
+//     unit's end (wake.go), the interval being the fallback read;
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
 //     clear the record;
