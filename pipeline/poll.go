@@ -170,8 +170,9 @@ type unitReader struct {
 	// failures counts consecutive failed reads; lastErr is the latest.
 	failures int
 	lastErr  error
-	// reads counts the unit backoff's waits (run.unitWait).
-	reads int
+	// reads counts the unit backoff's waits since backoffFrom (run.unitWait).
+	reads       int
+	backoffFrom time.Time
 }
 
 // retryFirst is the first retry's share of the poll interval after a failed

@@ -42,21 +42,35 @@ func (r *run) takeChange() bool {
 	}
 }
 
-// unitBackoffFirst is the first wait between reads of a unit whose end no
-// event reports (events.OS), once current-system has settled: it doubles
-// after each read, up to the poll interval. A switch exits within
-// milliseconds of its flip, so its end is seen within a few reads.
-const unitBackoffFirst = 10 * time.Millisecond
+// unitBackoffFirst and unitBackoffMax bound the waits between reads of a
+// unit whose end no event reports (events.OS), once current-system has
+// settled: 10 ms doubling up to 50 ms, for one poll interval; after that
+// the interval. A switch usually exits within a second of its flip, so its
+// end is decided within about 50 ms (measured in the container: see the
+// CHANGELOG); a switch still restarting units after that costs no more
+// reads than polling.
+const (
+	unitBackoffFirst = 10 * time.Millisecond
+	unitBackoffMax   = 50 * time.Millisecond
+)
 
 // unitWait is the time before waitUnit's next read: the poll interval (or
 // the retry backoff of failed reads, unitReader.wait), shortened to the
-// unit backoff while a watch runs that does not report the unit's end.
+// unit backoff during the first interval of a watch that does not report
+// the unit's end.
 func (r *run) unitWait(u *unitReader, remaining time.Duration) time.Duration {
 	d := u.wait(r.o.PollInterval, remaining)
 	if r.changes == nil || r.unitEvents {
 		return d
 	}
-	backoff := unitBackoffFirst << min(u.reads, 16)
+	now := r.d.Clock.Now()
+	if u.reads == 0 {
+		u.backoffFrom = now
+	}
+	if now.Sub(u.backoffFrom) >= r.o.PollInterval {
+		return d
+	}
+	backoff := min(unitBackoffFirst<<min(u.reads, 16), unitBackoffMax)
 	u.reads++
 	return min(d, backoff)
 }
