@@ -203,6 +203,8 @@ type run struct {
 	unitEvents bool
 	// eventsFailed: a watch failed to start; this run polls only.
 	eventsFailed bool
+	// onEvent: the last sleep ended on a change notification.
+	onEvent bool
 }
 
 func newRun(d Deps, o Options) *run {

@@ -68,7 +68,9 @@ func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func
 // sleep waits d on the clock, or less when an event watch reports a change
 // (a change already pending ends it at once); false when ctx ended first.
 func (r *run) sleep(ctx context.Context, d time.Duration) bool {
+	r.onEvent = false
 	if r.takeChange() {
+		r.onEvent = true
 		return ctx.Err() == nil
 	}
 	select {
@@ -76,9 +78,12 @@ func (r *run) sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-r.d.Clock.After(d):
 	case <-r.changes:
+		r.onEvent = true
 	}
 	// LOADBEARING: drain before the read that follows: that read sees every change notified so far, and a simulated wake fills both channels at once.
-	r.takeChange()
+	if r.takeChange() {
+		r.onEvent = true
+	}
 	return ctx.Err() == nil
 }
 
@@ -93,6 +98,9 @@ func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) 
 		if !(first && w.readFirst) && !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
 			out := interrupted(v.poll, w.expected, ctx)
 			return &out
+		}
+		if r.flipSeen(w) {
+			return nil
 		}
 		// LOADBEARING: unit before link: a switch flips the link and then exits, so a link read after an exit sees any flip.
 		report, readOK := r.readUnit(ctx, u)

@@ -74,3 +74,20 @@ func (r *run) unitWait(u *unitReader, remaining time.Duration) time.Duration {
 	u.reads++
 	return min(d, backoff)
 }
+
+// flipSeen reports, after a wake-up by an event, whether current-system
+// already is the expected closure: then the wait settles on that one read,
+// without the unit's status read first (waitUnit reads it next), so the
+// flip is observed as soon as the event arrives. Any other state goes the
+// poll's way (unit first, then the link).
+func (r *run) flipSeen(w watch) bool {
+	if !r.onEvent {
+		return false
+	}
+	r.onEvent = false
+	if last, err := r.readBasename(r.o.CurrentSystem); err != nil || last != w.expected {
+		return false
+	}
+	r.log.Info("current-system settled", "closure", w.expected, "on", "event")
+	return true
+}
