@@ -26,6 +26,9 @@ type Virtual struct {
 	// wall is how far the wall clock (Now) has been stepped away from the
 	// steady timeline events run on (StepWall).
 	wall time.Duration
+	// inAfter is set while After advances; woken ends that advance early
+	// (Wake).
+	inAfter, woken bool
 }
 
 // NewVirtual returns a virtual clock that starts at start (Epoch if zero).
@@ -53,8 +56,15 @@ func (v *Virtual) WallStep() time.Duration { return v.wall }
 
 // After advances virtual time by d (negative counts as 0), runs due events,
 // and returns a buffered channel holding the new time.
+//
+// An event that calls Wake ends the advance at that event's instant (after
+// the other events of that instant): the rest of d is not spent and later
+// events stay pending, as a sleeper woken
+// by a notification leaves its sleep early.
 func (v *Virtual) After(d time.Duration) <-chan time.Time {
-	v.Advance(d)
+	v.inAfter, v.woken = true, false
+	v.advance(d)
+	v.inAfter, v.woken = false, false
 	ch := make(chan time.Time, 1)
 	ch <- v.Now()
 	return ch
@@ -63,6 +73,23 @@ func (v *Virtual) After(d time.Duration) <-chan time.Time {
 // Advance moves virtual time forward by d, running every event due on the
 // way at its own scheduled time (Now() reads that time inside the event).
 func (v *Virtual) Advance(d time.Duration) {
+	// GOTCHA: a command's cost advanced from inside After's events must not be cut short by a Wake meant for After.
+	inAfter := v.inAfter
+	v.inAfter = false
+	v.advance(d)
+	v.inAfter = inAfter
+}
+
+// Wake ends the After in progress at the current instant, once the event
+// calling it returns (called from a scheduled event). Outside an After it
+// does nothing: the waiter is awake already.
+func (v *Virtual) Wake() {
+	if v.inAfter {
+		v.woken = true
+	}
+}
+
+func (v *Virtual) advance(d time.Duration) {
 	if d < 0 {
 		d = 0
 	}
@@ -73,6 +100,10 @@ func (v *Virtual) Advance(d time.Duration) {
 			v.now = ev.at
 		}
 		ev.fn()
+		if v.woken {
+			// The rest of this instant's events still run: the waiter sees the instant whole.
+			end = v.now
+		}
 	}
 	v.now = end
 }

@@ -72,3 +72,24 @@ func TestVirtualWallStepLeavesTheSteadyTimeline(t *testing.T) {
 	assert.True(t, ran)
 	assert.Equal(t, -5*time.Minute, v.WallStep())
 }
+
+func TestWakeEndsAfterAtTheEventsInstantWithTheRestOfThatInstant(t *testing.T) {
+	v := NewVirtual(time.Time{})
+	var ran []string
+	v.Schedule(3*time.Second, func() { ran = append(ran, "wake"); v.Wake() })
+	v.Schedule(3*time.Second, func() { ran = append(ran, "same instant") })
+	v.Schedule(4*time.Second, func() { ran = append(ran, "later") })
+	got := <-v.After(10 * time.Second)
+	if want := Epoch.Add(3 * time.Second); !got.Equal(want) || !v.Now().Equal(want) {
+		t.Fatalf("After woke at %s, want %s", got, want)
+	}
+	if len(ran) != 2 || ran[1] != "same instant" {
+		t.Fatalf("ran %v, want the whole instant and nothing later", ran)
+	}
+	v.Advance(0)
+	v.Wake() // outside an After: nothing
+	v.Advance(2 * time.Second)
+	if len(ran) != 3 || !v.Now().Equal(Epoch.Add(5*time.Second)) {
+		t.Fatalf("Advance is not cut short: ran %v at %s", ran, v.Now())
+	}
+}

@@ -90,6 +90,17 @@ type View struct {
 // New returns a View over raw.
 func New(raw Raw) *View { return &View{raw: raw} }
 
+// OnChange reports every entry created, replaced or removed to fn, for an
+// in-memory view (MemRaw.OnChange); false for any other view, whose
+// changes a watcher of the host's filesystem sees.
+func (v *View) OnChange(fn func(name string)) bool {
+	m, ok := v.raw.(*MemRaw)
+	if ok {
+		m.OnChange(fn)
+	}
+	return ok
+}
+
 // Root describes the view's root: the host directory for NewOS, "mem:" for
 // NewMem.
 func (v *View) Root() string { return v.raw.Root() }

@@ -41,6 +41,9 @@ type MemRaw struct {
 	// subtrees remembers what subtree gave, while the index is unchanged
 	// (a store tree shared into every host is listed once).
 	subtrees map[string]subtree
+	// changed, when set, is told every name added to or dropped from the
+	// index (OnChange); a clone does not inherit it.
+	changed func(name string)
 }
 
 // subtree is a name and everything below it, parents first, with their
@@ -138,14 +141,30 @@ func (m *MemRaw) createErr(name string) syscall.Errno {
 // add indexes a new name under its parent; m.mu must be held.
 func (m *MemRaw) add(name string, n *memNode) {
 	m.idx.set(name, n)
+	if m.changed != nil {
+		m.changed(name)
+	}
 	if name != "/" {
 		m.idx.writable(parentOf(name)).entries++
 	}
 }
 
 // drop removes name from the index and, when this layer holds it, from
-// its MemMapFs; m.mu must be held.
+// its MemMapFs, and reports the change; m.mu must be held.
 func (m *MemRaw) drop(name string) error {
+	if err := m.unindex(name); err != nil {
+		return err
+	}
+	if m.changed != nil {
+		m.changed(name)
+	}
+	return nil
+}
+
+// unindex is drop without the report: for an entry replaced at once, so
+// that a replacement is one change, as inotify reports a rename over a
+// name (one IN_MOVED_TO); m.mu must be held.
+func (m *MemRaw) unindex(name string) error {
 	n, _ := m.idx.get(name)
 	if n.files == m.files {
 		if err := m.files.Remove(name); err != nil {
@@ -155,6 +174,18 @@ func (m *MemRaw) drop(name string) error {
 	m.idx.del(name)
 	m.idx.writable(parentOf(name)).entries--
 	return nil
+}
+
+// OnChange calls fn with the clean absolute name of every entry created,
+// replaced (a rename over it, ReplaceLink) or removed from now on, at the
+// instant it happens, as inotify reports a directory's entries; nil stops.
+// A file's content written in place is not reported.
+//
+// GOTCHA: fn runs with the view's lock held: it must not use the view.
+func (m *MemRaw) OnChange(fn func(name string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.changed = fn
 }
 
 // indexOwn points the node at the entry this layer's MemMapFs now holds at
@@ -307,7 +338,7 @@ func (m *MemRaw) Rename(oldname, newname string) error {
 // rename does a checked Rename; m.mu must be held.
 func (m *MemRaw) rename(oldname, newname string) error {
 	if _, ok := m.idx.get(newname); ok {
-		if err := m.drop(newname); err != nil { // a dir here is empty
+		if err := m.unindex(newname); err != nil { // a dir here is empty; add reports newname
 			return err
 		}
 	}
@@ -459,7 +490,7 @@ func (m *MemRaw) clearFor(name string) error {
 	case memDir:
 		return syscall.EISDIR
 	}
-	return m.drop(name)
+	return m.unindex(name) // the caller's add reports name
 }
 
 // Remove deletes a file, a link or an empty directory.

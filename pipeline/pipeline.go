@@ -31,7 +31,9 @@
 //     without the flip => SwitchFailed at switch-exit (status or signal) or
 //     VerifyMismatch (exit 0), decided within one interval of its end; a
 //     failed status read is read again sooner, never a verdict; budget spent
-//     => SwitchFailed with the unit's status (running or unknown);
+//     => SwitchFailed with the unit's status (running or unknown); with
+//     Deps.Events each wait also wakes on a change of the link or the
+//     unit's end (wake.go), the interval being the fallback read;
 //  8. wait (within the same budget) for the unit's exit status, re-point the
 //     profile if the activation moved it, verify the link once more, and
 //     clear the record;
@@ -53,6 +55,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 )
 
@@ -76,6 +79,11 @@ type Deps struct {
 	// Confirm keeps the confirmation that --confirm-within waits for
 	// (confirm.go); nil: no confirmation ever comes.
 	Confirm ConfirmStore
+	// Events wakes the waits for the switch early: on a change of
+	// /run/current-system and on the end of the awaited unit. nil polls
+	// every PollInterval only (--poll-only); with it the interval is the
+	// fallback read.
+	Events events.Source
 }
 
 // Target is what a fleet controller asks to activate.
@@ -208,6 +216,14 @@ type run struct {
 	// healthStart is when this invocation's health step began (zero:
 	// none; healthflow.go).
 	healthStart time.Time
+	// changes is the running event watch's channel (nil: polling only);
+	// unitEvents says whether it reports the unit's end.
+	changes    <-chan struct{}
+	unitEvents bool
+	// eventsFailed: a watch failed to start; this run polls only.
+	eventsFailed bool
+	// onEvent: the last sleep ended on a change notification.
+	onEvent bool
 }
 
 func newRun(d Deps, o Options) *run {

@@ -42,7 +42,13 @@ var rollbackVerdicts = verdicts{
 // follow polls the link and the unit until the link settles (or the unit
 // ends without it), waits for the unit's exit status, runs beforeVerify
 // (nil: nothing), and verifies the link again.
+//
+// With Deps.Events, one event watch spans both waits: each wakes on a
+// change at once and reads at the latest one PollInterval after the last.
 func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func()) Outcome {
+	stop, started := r.watchEvents(ctx, w.unit)
+	defer stop()
+	w.readFirst = w.readFirst || started
 	u := &unitReader{unit: w.unit}
 	if out := r.pollLink(ctx, w, v, u); out != nil {
 		return *out
@@ -59,14 +65,26 @@ func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func
 	return r.settledVerdict(w, report, v)
 }
 
-// sleep waits d on the clock; false when ctx ended first.
+// sleep waits d on the clock, or less when an event watch reports a change
+// (a change already pending ends it at once); false when ctx ended first.
 func (r *run) sleep(ctx context.Context, d time.Duration) bool {
+	r.onEvent = false
+	if r.takeChange() {
+		r.onEvent = true
+		return ctx.Err() == nil
+	}
 	select {
 	case <-ctx.Done():
 		return false
 	case <-r.d.Clock.After(d):
-		return ctx.Err() == nil
+	case <-r.changes:
+		r.onEvent = true
 	}
+	// LOADBEARING: drain before the read that follows: that read sees every change notified so far, and a simulated wake fills both channels at once.
+	if r.takeChange() {
+		r.onEvent = true
+	}
+	return ctx.Err() == nil
 }
 
 // pollLink reads the switch's unit, then /run/current-system, every
@@ -80,6 +98,9 @@ func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) 
 		if !(first && w.readFirst) && !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
 			out := interrupted(v.poll, w.expected, ctx)
 			return &out
+		}
+		if r.flipSeen(w) {
+			return nil
 		}
 		// LOADBEARING: unit before link: a switch flips the link and then exits, so a link read after an exit sees any flip.
 		report, readOK := r.readUnit(ctx, u)
@@ -157,6 +178,9 @@ type unitReader struct {
 	// failures counts consecutive failed reads; lastErr is the latest.
 	failures int
 	lastErr  error
+	// reads counts the unit backoff's waits since backoffFrom (run.unitWait).
+	reads       int
+	backoffFrom time.Time
 }
 
 // retryFirst is the first retry's share of the poll interval after a failed
@@ -204,14 +228,17 @@ func ReportUnit(unit string, st UnitStatus) SwitchReport {
 // waitUnit reads the unit until its main process has exited, it is not
 // loaded (unknown), or the deadline passes (then State is still "running",
 // or unknown when the last reads failed). Failed reads are retried within
-// the budget.
+// the budget. With Deps.Events it wakes on the unit's end, or reads on a
+// short backoff when the watch does not report it (run.unitWait).
 func (r *run) waitUnit(ctx context.Context, w watch, u *unitReader) (SwitchReport, bool) {
+	stop, _ := r.watchEvents(ctx, w.unit)
+	defer stop()
 	for {
 		report, ok := r.readUnit(ctx, u)
 		if (ok && report.State != UnitRunning) || !r.d.Clock.Now().Before(w.deadline) {
 			return report, true
 		}
-		if !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
+		if !r.sleep(ctx, r.unitWait(u, w.deadline.Sub(r.d.Clock.Now()))) {
 			return report, false
 		}
 	}

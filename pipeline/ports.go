@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// ErrUnitBusy is wrapped by Backend.Fire when the transient unit of that
+// ErrUnitBusy is wrapped by Backend.ReleaseUnit when the transient unit of that
 // name is still running (an earlier switch goes on). The pipeline reports
 // it as Skipped: nothing was fired, retry later.
 var ErrUnitBusy = errors.New("transient unit is still running")
@@ -49,8 +49,8 @@ type Backend interface {
 	ReleaseUnit(ctx context.Context, unit string) error
 	// Fire starts <req.Closure>/bin/switch-to-configuration <req.Action>
 	// detached in the transient unit req.Unit and returns once the unit is
-	// queued, not when the switch ends. A unit of the same name left failed
-	// by an earlier run is cleared first. Errors: *CommandError or plain.
+	// queued, not when the switch ends. The caller frees the unit's name
+	// first (ReleaseUnit); Fire does not. Errors: *CommandError or plain.
 	Fire(ctx context.Context, req FireRequest) error
 	// UnitStatus reads the unit's state and, once it has exited, its
 	// ExecMainStatus. An unknown status is reported as such, never as 0.

@@ -19,13 +19,13 @@ import (
 // backend over the simulated host, or the nixfleet-activate binary.
 func runCommands() []command {
 	return []command{
-		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force] [require-running] [confirm-within=D] [on-unhealthy=rollback|keep]",
-			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force); require-running, confirm-within= and on-unhealthy= are the health options (--require-running, --confirm-within, --on-unhealthy)",
+		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force] [require-running] [confirm-within=D] [on-unhealthy=rollback|keep] [events=on|lose:N|fail]",
+			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force); require-running, confirm-within= and on-unhealthy= are the health options (--require-running, --confirm-within, --on-unhealthy); events=on wakes the waits on the host's change events at their virtual instant (default: polling only, --poll-only), lose:N loses the next N events, fail makes the watch fail to start",
 			run:     runActivate(false)},
 		{name: "activate-raw", prints: true, usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
 			run:     runActivate(true)},
-		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [generation=N]",
+		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [generation=N] [events=on|lose:N|fail]",
 			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate; generation=N returns to that generation (--generation N) instead of the last activation's starting one",
 			run:     runRollback},
 		{name: "advance", usage: "advance DURATION",
@@ -39,7 +39,7 @@ func runCommands() []command {
 
 // runSpec are the options of activate and rollback.
 var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock=",
-	"require-running", "confirm-within=", "on-unhealthy="}
+	"require-running", "confirm-within=", "on-unhealthy=", "events="}
 
 // runOptions reads the options shared by activate and rollback.
 func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
@@ -157,6 +157,10 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
 		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
 		Confirm: s.w.state.confirm(), AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
+	var err error
+	if deps.Events, err = eventsSource(h, p.opts["events"]); err != nil {
+		return err
+	}
 	wait, err := p.duration("wait-lock", 0)
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"kill-agent nth", world0 + "kill-agent before nix-env --set nth=0\n", `nth="0": want a count from 1`},
 		{"kill-agent without program", world0 + "kill-agent after nth=2\n", `want a PROGRAM after after`},
 		{"killed at a time has no outcome", world0 + "kill-agent at 1s\nactivate new\noutcome settled\n", `the agent was killed at 1s`},
-		{"killed at the nth command", world0 + "kill-agent before systemctl show nth=3\nactivate new\nelapsed 0s\n", `virtual time is 2.275s, want 0s`},
+		{"killed at the nth command", world0 + "kill-agent before systemctl show nth=2\nactivate new\nelapsed 0s\n", `virtual time is 2.275s, want 0s`},
 		{"in-flight step", world0 + "kill-agent after systemd-run\nactivate new\nin-flight fired\n", `state is "firing", want "fired"`},
 		{"in-flight closure", world0 + "kill-agent after systemd-run\nactivate new\nin-flight firing closure=old\n", `closure is "new", want "old"`},
 		{"in-flight none", world0 + "activate new interrupt-at=1s\nin-flight none\n", `state is "fired", want "none"`},

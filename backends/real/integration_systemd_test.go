@@ -43,6 +43,10 @@ func waitNotRunning(t *testing.T, b *real.Backend) pipeline.UnitStatus {
 
 func fire(t *testing.T, b *real.Backend, closure string) error {
 	t.Helper()
+	// The pipeline frees the name before every fire (Fire no longer does).
+	if err := b.ReleaseUnit(context.Background(), unit); err != nil {
+		return err
+	}
 	return b.Fire(context.Background(), pipeline.FireRequest{Unit: unit, Closure: closure, Action: pipeline.ActionSwitch})
 }
 

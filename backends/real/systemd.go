@@ -46,15 +46,12 @@ func ValidateFireRequest(req pipeline.FireRequest) error {
 
 // Fire starts CLOSURE/bin/switch-to-configuration ACTION in the transient
 // unit req.Unit (RunCmd) and returns once systemd has executed it, not when
-// the switch ends. It first frees the name with ReleaseUnit, so a running
-// unit gives an error wrapping ErrUnitBusy and nothing is started. Errors:
-// ErrBadFireRequest, ErrUnitBusy (wrapped), *pipeline.CommandError, or a
-// plain error on timeout.
+// the switch ends. The caller frees the name first (ReleaseUnit, once:
+// the pipeline owns that step, so a fire costs one systemctl show, not
+// two). Errors: ErrBadFireRequest, *pipeline.CommandError, or a plain
+// error on timeout.
 func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 	if err := ValidateFireRequest(req); err != nil {
-		return err
-	}
-	if err := b.ReleaseUnit(ctx, req.Unit); err != nil {
 		return err
 	}
 	_, err := b.runChecked(ctx, b.RunCmd(req))

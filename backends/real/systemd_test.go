@@ -30,7 +30,7 @@ func TestFireOnAFreshNameRunsOnlyStatusThenSystemdRun(t *testing.T) {
 	b, r := newScripted(t, Config{},
 		step{argv: showArgv, res: ok(showNotFound)},
 		step{argv: wantRunArgv, res: proc.Result{Stderr: []byte("Running as unit: nixfleet-switch.service\n")}})
-	require.NoError(t, b.Fire(context.Background(), fireReq))
+	require.NoError(t, releaseAndFire(b, fireReq))
 	assert.Len(t, r.calls, 2)
 }
 
@@ -42,7 +42,7 @@ func TestFireClearsAnExitedUnitBeforeReusingItsName(t *testing.T) {
 				step{argv: stopArgv, res: ok("")},
 				step{argv: resetFailedArgv, res: ok("")},
 				step{argv: wantRunArgv, res: ok("")})
-			require.NoError(t, b.Fire(context.Background(), fireReq))
+			require.NoError(t, releaseAndFire(b, fireReq))
 			assert.Equal(t, [][]string{showArgv, stopArgv, resetFailedArgv, wantRunArgv}, r.argvs())
 		})
 	}
@@ -54,12 +54,12 @@ func TestFireIgnoresNotLoadedFromStopAndResetFailed(t *testing.T) {
 		step{argv: stopArgv, res: fail(5, "Failed to stop nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n")},
 		step{argv: resetFailedArgv, res: fail(1, notLoaded)},
 		step{argv: wantRunArgv, res: ok("")})
-	require.NoError(t, b.Fire(context.Background(), fireReq))
+	require.NoError(t, releaseAndFire(b, fireReq))
 }
 
 func TestFireRefusesARunningUnitAndStartsNothing(t *testing.T) {
 	b, r := newScripted(t, Config{}, step{argv: showArgv, res: ok(showRunning)})
-	err := b.Fire(context.Background(), fireReq)
+	err := releaseAndFire(b, fireReq)
 	require.ErrorIs(t, err, ErrUnitBusy)
 	assert.Contains(t, err.Error(), "nixfleet-switch.service")
 	assert.Equal(t, [][]string{showArgv}, r.argvs())
@@ -70,7 +70,7 @@ func TestFireSurfacesOtherStopFailuresAndDoesNotFire(t *testing.T) {
 		step{argv: showArgv, res: ok(showFailed)},
 		step{argv: stopArgv, res: fail(1, "Failed to stop nixfleet-switch.service: Access denied\n")})
 	var ce *pipeline.CommandError
-	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)
 	assert.Equal(t, stopArgv, ce.Argv)
 	assert.Len(t, r.calls, 2)
 }
@@ -81,7 +81,7 @@ func TestFireSurfacesOtherResetFailedFailures(t *testing.T) {
 		step{argv: stopArgv, res: ok("")},
 		step{argv: resetFailedArgv, res: fail(1, "Failed to reset failed state of unit nixfleet-switch.service: Access denied\n")})
 	var ce *pipeline.CommandError
-	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)
 	assert.Equal(t, resetFailedArgv, ce.Argv)
 }
 
@@ -89,7 +89,7 @@ func TestFireStopsWhenTheStatusCannotBeRead(t *testing.T) {
 	b, _ := newScripted(t, Config{}, step{argv: showArgv,
 		res: fail(1, "System has not been booted with systemd as init system (PID 1). Can't operate.\n")})
 	var ce *pipeline.CommandError
-	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)
 	assert.Equal(t, showArgv, ce.Argv)
 }
 
@@ -99,7 +99,7 @@ func TestFireReportsASystemdRunFailure(t *testing.T) {
 		step{argv: showArgv, res: ok(showNotFound)},
 		step{argv: wantRunArgv, res: fail(1, stderr)})
 	var ce *pipeline.CommandError
-	require.ErrorAs(t, b.Fire(context.Background(), fireReq), &ce)
+	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)
 	assert.Equal(t, wantRunArgv, ce.Argv)
 	assert.Equal(t, stderr, ce.Stderr)
 }
@@ -121,7 +121,7 @@ func TestFireFollowsAProgramThatFailedItsStartJobAfterRunning(t *testing.T) {
 				step{argv: showArgv, res: ok(showNotFound)},
 				step{argv: wantRunArgv, res: fail(1, jobFailed)},
 				step{argv: showArgv, res: ok(c.show)})
-			err := b.Fire(context.Background(), fireReq)
+			err := releaseAndFire(b, fireReq)
 			if c.wantErr {
 				var ce *pipeline.CommandError
 				require.ErrorAs(t, err, &ce)
@@ -165,4 +165,13 @@ func TestUnitStatusReadsTheExitCode(t *testing.T) {
 	st, err := b.UnitStatus(context.Background(), "nixfleet-switch")
 	require.NoError(t, err)
 	assert.Equal(t, pipeline.UnitStatus{State: pipeline.UnitExited, Result: "exit-code", ExitCode: intp(4)}, st)
+}
+
+// releaseAndFire frees the unit's name and fires, as the pipeline's fire
+// step does (it owns the release; Fire does not release again).
+func releaseAndFire(b *Backend, req pipeline.FireRequest) error {
+	if err := b.ReleaseUnit(context.Background(), req.Unit); err != nil {
+		return err
+	}
+	return b.Fire(context.Background(), req)
 }

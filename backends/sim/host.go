@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
@@ -122,6 +123,8 @@ type Host struct {
 	agentLocks map[string]bool
 	// health is the check units' output and the system state (health.go).
 	health healthModel
+	// events delivers changes to watchers, nil until Events (events.go).
+	events *events.Mem
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run

@@ -165,6 +165,7 @@ func (h *Host) mainExited(u *unit, code, status int, stopping bool) {
 	u.proc = nil
 	u.MainPID, u.ExecMainCode, u.ExecMainStatus = 0, code, status
 	u.run.Exited, u.run.ExitedAt, u.run.ExecMainCode, u.run.ExecMainStatus = true, h.Elapsed(), code, status
+	defer h.unitEnded(u.Name)
 	// GOTCHA: a SIGTERM is a clean end for a non-oneshot service: Result
 	// stays "success" and only ExecMainCode=2 tells it was a signal.
 	clean := stopping || (code == CodeExited && status == 0) ||

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -54,6 +55,9 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		Journal: env.journal, AgentLock: real.FileAgentLock{Path: filepath.Join(cfg.root, cfg.agentLock)},
 		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()},
 		Confirm:        pipeline.FileConfirm{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
+	if !cfg.pollOnly {
+		env.deps.Events = events.OS{Root: cfg.root}
+	}
 	return env, nil
 }
 

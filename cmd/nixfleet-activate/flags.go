@@ -27,6 +27,7 @@ type config struct {
 	logFormat string // auto, text, json
 	logLevel  string
 	sim       string // embedded simulated host scenario; "" = the real host
+	pollOnly  bool   // no event watch: read every --poll-interval only
 	// stopOwnUnit and olderThan are unblock's: stop our own switch unit
 	// when it has held the lock longer than olderThan.
 	stopOwnUnit bool
@@ -75,6 +76,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() { fmt.Fprint(stderr, usageText); fs.PrintDefaults() }
 	o := &c.opts
 	fs.DurationVar(&o.PollInterval, "poll-interval", pipeline.DefaultPollInterval, "time between reads of current-system")
+	fs.BoolVar(&c.pollOnly, "poll-only", false, "wait for the switch by reading every --poll-interval only (default: also wake on inotify changes of current-system, the interval being the fallback)")
 	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up")
 	fs.StringVar(&o.SwitchUnit, "switch-unit", pipeline.DefaultSwitchUnit, "transient unit name for switch-to-configuration")
 	fs.StringVar(&o.RollbackUnit, "rollback-unit", pipeline.DefaultRollbackUnit, "transient unit name for the rollback's switch")

@@ -149,6 +149,9 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		Journal: env.journal, AgentLock: h.AgentLock(cfg.agentLock),
 		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir},
 		Confirm:        pipeline.FileConfirm{FS: h.FS(), Dir: cfg.stateDir}}
+	if !cfg.pollOnly {
+		env.deps.Events = h.Events()
+	}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)
 		for _, e := range h.Log() {
