@@ -120,6 +120,9 @@ type Host struct {
 	boots int
 	// agentLocks are the agent lock files held, by path (agentlock.go).
 	agentLocks map[string]bool
+	// failedUnits are units other than transient ones that an activation
+	// failed to start (SwitchBehaviour.FailedUnits).
+	failedUnits []string
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run
