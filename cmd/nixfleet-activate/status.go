@@ -39,7 +39,7 @@ type profileStatus struct {
 }
 
 type generation struct {
-	Number  int    `json:"number"`
+	Number int `json:"number"`
 	// Created is RFC 3339 with the host's zone offset (nix-env prints
 	// local time).
 	Created string `json:"created"`
