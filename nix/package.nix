@@ -31,7 +31,7 @@ build {
   # NAR hash of `go mod vendor`. After go.mod/go.sum change, update it to what
   # scripts/nix/vendor-hash.sh prints (the vendorHash check in nix/nixcheck
   # compares them).
-  vendorHash = "sha256-nHvzpIvV3io6HHSsKU5IcTOnfagPe3l34B5GrthrowM=";
+  vendorHash = "sha256-A1TE5F3eH5Fwwm6mqJkJ2jj/lwvlAQh8wqC1IrUwSNk=";
 
   subPackages = [ "cmd/nixfleet-activate" ];
   env.CGO_ENABLED = 0;

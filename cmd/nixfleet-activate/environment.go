@@ -125,6 +125,7 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 	if env.simSummary != nil {
 		env.simSummary(env.stderr)
 	}
+	env.writeMetrics(out)
 	if err := printJSON(stdout, out); err != nil {
 		return env.reportWriteFailure(err, out)
 	}
