@@ -64,12 +64,14 @@ func switchPhrase(s SwitchReport) string {
 
 func restorePhrase(r Restore) string {
 	phrase := "restore " + string(r.Status)
+	if r.Status == RestoreDone {
+		phrase = "restored"
+	}
 	if r.Generation != 0 {
-		phrase += fmt.Sprintf(" (profile generation %d", r.Generation)
-		if r.Boot != "" {
-			phrase += ", boot default " + string(r.Boot)
-		}
-		phrase += ")"
+		phrase += fmt.Sprintf(" to profile generation %d", r.Generation)
+	}
+	if r.Boot != "" {
+		phrase += ", boot default " + string(r.Boot)
 	}
 	return phrase
 }
