@@ -91,8 +91,12 @@ func simNames() []string {
 
 // listSims prints the scenarios.
 func listSims(w io.Writer) {
+	width := 0
 	for _, n := range simNames() {
-		fmt.Fprintf(w, "%-14s %s\n", n, simScenarios[n].about)
+		width = max(width, len(n))
+	}
+	for _, n := range simNames() {
+		fmt.Fprintf(w, "%-*s  %s\n", width, n, simScenarios[n].about)
 	}
 }
 
