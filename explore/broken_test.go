@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,25 @@ var brokenVariants = []struct {
 		d.Backend = blindToEnds{d.Backend}
 		return d
 	}},
+	{"unhealthy-never-settled", []string{"check=fails"}, func(d pipeline.Deps) pipeline.Deps {
+		d.Backend = checksAlwaysPass{d.Backend, d.Backend.(pipeline.HealthBackend)}
+		return d
+	}},
+}
+
+// checksAlwaysPass is a deliberately broken backend: it reads every
+// health check's unit as exited 0, whatever the check did.
+type checksAlwaysPass struct {
+	pipeline.Backend
+	pipeline.HealthBackend
+}
+
+func (b checksAlwaysPass) UnitStatus(ctx context.Context, unit string) (pipeline.UnitStatus, error) {
+	if strings.HasPrefix(unit, pipeline.DefaultCheckUnitPrefix) {
+		zero := 0
+		return pipeline.UnitStatus{State: pipeline.UnitExited, Result: "success", ExitCode: &zero}, nil
+	}
+	return b.Backend.UnitStatus(ctx, unit)
 }
 
 func TestEveryInvariantCatchesABrokenVariant(t *testing.T) {

@@ -75,7 +75,7 @@ func buildCatalogue() Catalogue {
 	var c Catalogue
 	for _, part := range [][]Fault{opFaults(), lockFaults(), nixFaults(), offerFaults(), componentFaults(),
 		binaryFaults(), commandFaults(), endFaults(), flipFaults(), profileFaults(), linkFaults(), killFaults(),
-		journalFaults(), betweenFaults()} {
+		journalFaults(), betweenFaults(), healthFaults()} {
 		c = append(c, part...)
 	}
 	return c

@@ -49,6 +49,7 @@ var invariants = []Invariant{
 	{"ended-decided-promptly", "an invocation whose switch unit ended reports within one poll interval of the end (or of its own start, when the unit ended before it), unless a status read failed after the end", checkEndedDecidedPromptly},
 	{"failed-run-restores-profile", "a failed final outcome (switch-failed, rollback-failed, verify-mismatch, skipped, abandoned) with current-system still where the run found it leaves the profile on its starting generation, unless the outcome's restore says it was not attempted (the unit may still run) or failed (a nix-env --switch-generation failed), with a warning", checkFailedRunRestoresProfile},
 	{"already-current-changes-nothing", "already-current sets nothing, fires nothing and leaves the profile as it was", checkAlreadyCurrentChangesNothing},
+	{"unhealthy-never-settled", "an activation whose closure is unhealthy (a failing, hanging or killed check, a confirmation that never came) never ends settled or settled-degraded; rolled-back only when current-system is the previous closure again", checkUnhealthyNeverSettled},
 }
 
 // check runs every invariant on r.
@@ -398,10 +399,10 @@ func executed(u sim.UnitRun) bool {
 const restoreService = pipeline.DefaultRestoreUnit + ".service"
 
 // switchStarts counts the unit starts that are not a restore's boot action.
-func switchStarts(runs []sim.UnitRun) int {
+func switchStarts(runs []sim.UnitRun, healthRollback bool) int {
 	n := 0
 	for _, u := range runs {
-		if u.Unit != restoreService {
+		if u.Unit != restoreService && !healthUnit(u.Unit, healthRollback) { // issue 18: checks, an unhealthy closure's rollback
 			n++
 		}
 	}
@@ -410,11 +411,11 @@ func switchStarts(runs []sim.UnitRun) int {
 
 func checkNothingFiredTwice(r *Run) []string {
 	var out []string
-	if n := switchStarts(r.end.runs); n > 1 {
+	if n := switchStarts(r.end.runs, r.healthRolledBack()); n > 1 {
 		out = append(out, fmt.Sprintf("%d unit starts over the run and its recovery", n))
 	}
 	for _, c := range r.recoverCmds {
-		restoreFire := isCmd(c.argv, "systemd-run", "--unit="+pipeline.DefaultRestoreUnit)
+		restoreFire := isCmd(c.argv, "systemd-run", "--unit="+pipeline.DefaultRestoreUnit) || healthFire(c.argv, r.healthRolledBack())
 		if c.exit == 0 && ((isCmd(c.argv, "systemd-run") && !restoreFire) || isCmd(c.argv, "nix-env", "--rollback")) {
 			out = append(out, "recovery ran "+strings.Join(c.argv[:2], " "))
 		}
@@ -486,7 +487,7 @@ func checkAlreadyCurrentChangesNothing(r *Run) []string {
 var failureKinds = []pipeline.Kind{pipeline.Skipped, pipeline.InvalidInput, pipeline.RealiseFailed, pipeline.SignatureMismatch,
 	pipeline.InvalidClosure,
 	pipeline.SwitchFailed, pipeline.VerifyMismatch, pipeline.DeferredPendingReboot, pipeline.RollbackFailed,
-	pipeline.Abandoned, pipeline.Interrupted, pipeline.BadEnvironment}
+	pipeline.Abandoned, pipeline.Interrupted, pipeline.BadEnvironment, pipeline.RolledBack}
 
 var allKinds = append([]pipeline.Kind{pipeline.Settled, pipeline.SettledDegraded, pipeline.RollbackSucceeded,
 	pipeline.RollbackDegraded, pipeline.AlreadyCurrent}, failureKinds...)
@@ -543,6 +544,7 @@ func (r *Run) limit(o reported) time.Duration {
 	if ur := r.unitRun(o.obs); ur != nil {
 		limit = max(o.start, ur.StartedAt+PollBudget) + PollInterval
 	}
+	limit += healthTime(o.out) // issue 18: the health step and its rollback come after the switch
 	// A restore's boot action, started in time, has its own budget from its
 	// start; one started late cannot hide the lateness.
 	base := limit
@@ -631,6 +633,7 @@ func checkEndedDecidedPromptly(r *Run) []string {
 			// The restore that follows a failure comes after the decision.
 			decided -= time.Duration(o.out.Restored.ElapsedMS) * time.Millisecond
 		}
+		decided -= healthTime(o.out) // issue 18: so do the health step and its rollback
 		if limit := max(ur.ExitedAt, o.start) + PollInterval + decisionSlack; decided > limit {
 			out = append(out, fmt.Sprintf("%s's unit ended at +%s (%s), decided %s at +%s, limit +%s",
 				o.name, ur.ExitedAt, trueEnd(ur), o.out.Kind, decided, limit))

@@ -151,9 +151,9 @@ func (r *Run) runAgent(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *pro
 	}
 	deps := agentDeps(h, p, j, wrap)
 	if r.Spec.Op == OpRollback {
-		r.Outcome = pipeline.Rollback(ctx, deps, nil, options())
+		r.Outcome = pipeline.Rollback(ctx, deps, nil, r.Spec.runOptions())
 	} else {
-		r.Outcome = pipeline.Activate(ctx, deps, pipeline.Target{Closure: newSys}, options())
+		r.Outcome = pipeline.Activate(ctx, deps, pipeline.Target{Closure: newSys}, r.Spec.runOptions())
 	}
 	p.done = true
 	r.agentCmds = p.cmds
@@ -166,7 +166,7 @@ func (r *Run) runRecovery(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *
 	r.recoverStart = h.Elapsed()
 	p := newProcess(h, KillSpec{}, nil)
 	deps := agentDeps(h, p, fileJournal(h), wrap)
-	r.Recovered, r.RecoverErr = pipeline.Recover(context.Background(), deps, options())
+	r.Recovered, r.RecoverErr = pipeline.Recover(context.Background(), deps, r.Spec.runOptions())
 	p.done = true
 	r.recoverCmds = p.cmds
 	return p
@@ -176,7 +176,7 @@ func (r *Run) runRecovery(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *
 // backends/sim/e2e_test.go does, with p as the process boundary.
 func agentDeps(h *sim.Host, p *process, j pipeline.Journal, wrap func(pipeline.Deps) pipeline.Deps) pipeline.Deps {
 	b := real.New(real.Config{Runner: p, Locker: p})
-	d := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Journal: j}
+	d := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Journal: j, Confirm: confirmStore(h)}
 	if wrap != nil {
 		d = wrap(d)
 	}

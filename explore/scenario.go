@@ -66,6 +66,9 @@ func (r *Run) agentLines() []string {
 		run = "rollback"
 	}
 	run += fmt.Sprintf(" budget=%s", PollBudget)
+	if w := r.Spec.Health.ConfirmWithin; w > 0 {
+		run += " confirm-within=" + w.String()
+	}
 	out = append(out, r.journalLines()...)
 	if l := killLine(r.Spec.Kill); l != "" {
 		out = append(out, l)

@@ -117,6 +117,8 @@ type Spec struct {
 	Journal JournalFault
 	// Between happens to the host after the agent, before the recovery.
 	Between BetweenSpec
+	// Health is new's health check and the confirmation (issue 18).
+	Health HealthSpec
 }
 
 // BetweenSpec is what happens to the host between the agent's run and the

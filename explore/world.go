@@ -47,7 +47,8 @@ func (s Spec) runSteps() []step {
 	var out []step
 	out = append(out, s.hostStateSteps()...)
 	out = append(out, s.faultSteps()...)
-	return append(out, s.eventSteps()...)
+	out = append(out, s.eventSteps()...)
+	return append(out, s.confirmStep()...) // issue 18
 }
 
 // build returns a fresh host set up as the Spec says: a clone of the
@@ -105,12 +106,21 @@ type setupKey struct {
 	noSwitch                 bool
 	switchSpec               SwitchSpec
 	bootSpec                 BootSpec
+	check                    sim.Check // issue 18: new's health check (zero: none)
 }
 
 func (s Spec) setupKey() setupKey {
 	return setupKey{op: s.Op, nixVersion: s.NixVersion, offer: s.Offer, realisesAs: s.RealisesAs, kernel: s.Kernel,
 		dbus: s.Dbus, brokenBinary: s.BrokenBinary, usesThird: s.usesThird(), switchSpec: s.Switch, bootSpec: s.Boot,
-		noSwitch: s.NoSwitch}
+		noSwitch: s.NoSwitch, check: s.checkValue()}
+}
+
+// checkValue is new's health check as a comparable value (zero: none).
+func (s Spec) checkValue() sim.Check {
+	if s.Health.Check == nil {
+		return sim.Check{}
+	}
+	return *s.Health.Check
 }
 
 // host returns the host that s's set-up steps make, building it on first
@@ -163,7 +173,7 @@ func (s Spec) closureSteps() []step {
 		out = append(out, s.closureStep(aliasThird, closureOpts{}))
 	}
 	out = append(out, s.closureStep(aliasNew, closureOpts{valid: s.Op == OpRollback, kernel: s.Kernel, dbus: s.Dbus,
-		realisesAs: s.RealisesAs, broken: s.BrokenBinary && s.Op == OpActivate, noSwitch: s.NoSwitch}))
+		realisesAs: s.RealisesAs, broken: s.BrokenBinary && s.Op == OpActivate, noSwitch: s.NoSwitch, check: s.Health.Check}))
 	if s.Op == OpActivate && !s.Offer.Absent {
 		out = append(out, s.offerStep())
 	}
@@ -176,6 +186,7 @@ type closureOpts struct {
 	noSwitch      bool
 	kernel, dbus  string
 	realisesAs    string
+	check         *sim.Check // issue 18
 }
 
 func (s Spec) closureStep(alias string, o closureOpts) step {
@@ -183,7 +194,10 @@ func (s Spec) closureStep(alias string, o closureOpts) step {
 	spec := &sim.ClosureSpec{Basename: basenameOf(alias), Valid: o.valid, BrokenBinary: o.broken,
 		Components: sim.Components{Kernel: o.kernel, Dbus: o.dbus}}
 	line += flag(o.valid, "valid") + opt("kernel", o.kernel) + opt("dbus", o.dbus) + opt("realises-as", o.realisesAs) +
-		flag(o.broken, "broken-binary") + flag(o.noSwitch, "no-switch")
+		flag(o.broken, "broken-binary") + flag(o.noSwitch, "no-switch") + checkArg(o.check)
+	if o.check != nil {
+		spec.Checks = []sim.Check{*o.check}
+	}
 	if o.noSwitch {
 		spec.Program = sim.ProgramMissing
 	}

@@ -5,7 +5,12 @@
 #     request, the instance name being the systemd-escaped closure basename:
 #       systemctl start "nixfleet-activate@$(systemd-escape BASENAME).service"
 #   - nixfleet-activate-recover.service, the boot-time `recover` oneshot;
-#   - the state directory (tmpfiles, 0700 root).
+#   - the state directory (tmpfiles, 0700 root);
+#   - with healthChecks, the closure's own health checks (issue 18): the
+#     system builder writes nixfleet-activate/health.json
+#     ({"checks":[{"name":N,"timeout_s":S}]}) and
+#     nixfleet-activate/health-checks/<name> (each check's script) into the
+#     closure, where the agent runs them after the switch settles.
 #
 # The binary's flags are passed as single words `--name=value`; the option
 # descriptions name the flag each one sets. Exit statuses are those of
@@ -87,6 +92,34 @@ let
   ];
 
   exitList = codes: lib.concatMapStringsSep " " toString codes;
+
+  # Health checks (issue 18): the manifest and the scripts, written by the
+  # system builder into $out/nixfleet-activate. A check's name is its file
+  # name and its transient unit's suffix, so it is held to the names the
+  # agent accepts ([A-Za-z0-9_-], 1 to 64 characters).
+  checkName =
+    name:
+    lib.throwIfNot (
+      builtins.match "[A-Za-z0-9_-]{1,64}" name != null
+    ) "services.nixfleet-activate.healthChecks: bad check name ${builtins.toJSON name}" name;
+  healthManifest = builtins.toJSON {
+    checks = lib.mapAttrsToList (name: c: {
+      name = checkName name;
+      timeout_s = c.timeout;
+    }) cfg.healthChecks;
+  };
+  healthBuilder = ''
+    mkdir -p $out/nixfleet-activate/health-checks
+    printf '%s\n' ${lib.escapeShellArg healthManifest} > $out/nixfleet-activate/health.json
+  ''
+  + lib.concatStrings (
+    lib.mapAttrsToList (name: c: ''
+      printf '%s\n' ${
+        lib.escapeShellArg "#!${pkgs.runtimeShell}\nset -eu\n${c.script}"
+      } > $out/nixfleet-activate/health-checks/${checkName name}
+      chmod 0555 $out/nixfleet-activate/health-checks/${checkName name}
+    '') cfg.healthChecks
+  );
 
   # Hardening for both units. Everything the agent starts runs with it too
   # (nix-store --realise may build as root with a local store), while
@@ -234,6 +267,33 @@ in
       '';
     };
 
+    healthChecks = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            script = mkOption {
+              type = types.lines;
+              example = "\${pkgs.curl}/bin/curl -fsS http://localhost/health";
+              description = "Shell script of the check (run with set -eu); exit 0 means healthy. Its output goes to the journal; the outcome carries its tail.";
+            };
+            timeout = mkOption {
+              type = types.ints.positive;
+              default = 30;
+              description = "Seconds the check may run; past it the agent stops it and counts it failed.";
+            };
+          };
+        }
+      );
+      default = { };
+      description = ''
+        Health checks this configuration declares (issue 18). They are built into the
+        system closure (nixfleet-activate/health.json and health-checks/<name>); after
+        the switch to this closure settles, nixfleet-activate runs each in its own
+        transient unit, and rolls the host back to the previous generation when one fails
+        (see --on-unhealthy). Names: letters, digits, "_" and "-".
+      '';
+    };
+
     extraFlags = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -246,6 +306,9 @@ in
   };
 
   config = lib.mkIf cfg.enable {
+    # Closures without checks stay as they were (issue 18).
+    system.systemBuilderCommands = lib.mkIf (cfg.healthChecks != { }) healthBuilder;
+
     # For operators: status, rollback, --dry-run.
     environment.systemPackages = [ cfg.package ];
 

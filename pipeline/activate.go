@@ -31,7 +31,7 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if r.rec.AlreadyRunning {
 		return r.refreshBoot(ctx, closure)
 	}
-	return r.switchTo(ctx, closure)
+	return r.afterSwitch(ctx, r.switchTo(ctx, closure)) // health checks, confirmation (issue 18)
 }
 
 // preflight runs the checks that change nothing: the basename, an

@@ -26,6 +26,7 @@ func (r *run) beginRecord(rec Record, step Step) *Outcome {
 	rec.PollIntervalMS, rec.PollBudgetMS = r.o.PollInterval.Milliseconds(), r.o.PollBudget.Milliseconds()
 	rec.StartedAt, rec.BootID = r.start, r.bootID()
 	rec.OnFailure, rec.RestoreUnit = r.o.OnFailure, r.o.RestoreUnit
+	r.recordHealthOptions(&rec) // issue 18
 	r.rec = &rec
 	if err := r.saveStep(step); err != nil {
 		r.rec = nil

@@ -94,6 +94,18 @@ type Record struct {
 	// started.
 	RestoreUnit    string    `json:"restore_unit,omitempty"`
 	RestoreFiredAt time.Time `json:"restore_fired_at,omitzero"`
+	// Health step (healthflow.go): Switched is the switch's outcome before
+	// the checks; RequireRunning, ConfirmWithinMS (ms) and OnUnhealthy are
+	// the run's options; ConfirmDeadline ends the wait for a confirmation;
+	// Health is the report so far; HealthRollback marks the rollback of an
+	// unhealthy closure (its fire then recorded as firing/fired).
+	Switched        *Outcome      `json:"switched,omitempty"`
+	RequireRunning  bool          `json:"require_running,omitempty"`
+	ConfirmWithinMS int64         `json:"confirm_within_ms,omitempty"`
+	OnUnhealthy     OnUnhealthy   `json:"on_unhealthy,omitempty"`
+	ConfirmDeadline time.Time     `json:"confirm_deadline,omitzero"`
+	Health          *HealthReport `json:"health,omitempty"`
+	HealthRollback  bool          `json:"health_rollback,omitempty"`
 }
 
 // Journal keeps at most one in-flight record.

@@ -1,10 +1,7 @@
 package pipeline
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -72,19 +69,10 @@ func (f FileLastActivation) file() string { return path.Join(f.Dir, LastActivati
 // error; an unusable record is an error too (its version or its JSON),
 // never guessed at.
 func (f FileLastActivation) Load() (*LastActivation, error) {
-	if err := (FileJournal{FS: f.FS, Dir: f.Dir, UID: f.UID}).CheckDir(false); err != nil {
-		return nil, err
-	}
-	data, err := f.FS.ReadRegular(f.file(), MaxRecordSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.file(), err)
-	}
 	var la LastActivation
-	if err := json.Unmarshal(data, &la); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.file(), err)
+	found, err := loadStateFile(f.FS, f.Dir, f.file(), f.UID, &la)
+	if !found || err != nil {
+		return nil, err
 	}
 	if la.Version != LastActivationVersion {
 		return nil, fmt.Errorf("%s: format version %d, this binary reads %d", f.file(), la.Version, LastActivationVersion)

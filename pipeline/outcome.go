@@ -119,6 +119,7 @@ var Phases = []Phase{
 	PhaseRollbackVerify, PhaseRollbackExit, PhaseSwitchPoll, PhaseSwitchWait,
 	PhaseJournal, PhaseRecover, PhaseReboot, PhaseCurrentCheck, PhaseRestore,
 	PhaseAgentLock, PhaseEnvironment, // hardening (issue 10)
+	PhaseHealth, PhaseConfirm, // health checks and confirmation (issue 18)
 }
 
 // ExitStatus is an exit status that may be unknown. It marshals to a JSON
@@ -278,6 +279,11 @@ type Outcome struct {
 	// LockHolders (skipped at lock-probe) are the processes holding the
 	// switch lock, each with its kind, age and a hint (issue 19).
 	LockHolders []lockdiag.Holder `json:"lock_holders,omitempty"`
+	// Health reports the health checks, the system state and the
+	// confirmation of a closure that declared them or a run that asked
+	// (health.go): set on settled, settled-degraded (--on-unhealthy=keep),
+	// rolled-back and the rollback-failed of an unhealthy closure.
+	Health *HealthReport `json:"health,omitempty"`
 }
 
 // Success reports whether the outcome is a clean success (settled or

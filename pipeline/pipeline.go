@@ -73,6 +73,9 @@ type Deps struct {
 	// AgentLock serialises runs on the host (AcquireAgentLock); nil runs
 	// without one.
 	AgentLock AgentLock
+	// Confirm keeps the confirmation that --confirm-within waits for
+	// (confirm.go); nil: no confirmation ever comes.
+	Confirm ConfirmStore
 }
 
 // Target is what a fleet controller asks to activate.
@@ -146,6 +149,16 @@ type Options struct {
 	// awaited, the elapsed time of the budget and the unit's state
 	// (default DefaultProgressInterval, 10 s).
 	ProgressInterval time.Duration
+	// RequireRunning: after the switch, `systemctl is-system-running` must
+	// not say degraded (--require-running; health.go).
+	RequireRunning bool
+	// ConfirmWithin, when > 0, is how long a settled, healthy activation
+	// waits for `nixfleet-activate confirm` before it counts as unhealthy
+	// (--confirm-within; confirm.go).
+	ConfirmWithin time.Duration
+	// OnUnhealthy says what an unhealthy closure's activation does
+	// (default OnUnhealthyRollback).
+	OnUnhealthy OnUnhealthy
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -171,6 +184,9 @@ func (o Options) WithDefaults() Options {
 	def(&o.GCRootDir, DefaultGCRootDir)
 	def(&o.BootIDPath, DefaultBootIDPath)
 	def(&o.RestoreUnit, DefaultRestoreUnit)
+	if o.OnUnhealthy == "" {
+		o.OnUnhealthy = OnUnhealthyRollback
+	}
 	if o.OnFailure == "" {
 		o.OnFailure = OnFailureRestore
 	}
@@ -199,6 +215,9 @@ type run struct {
 	alreadyRunning bool
 	// progress paces the wait's progress lines (progress.go).
 	progress progress
+	// healthStart is when this invocation's health step began (zero:
+	// none; healthflow.go).
+	healthStart time.Time
 }
 
 func newRun(d Deps, o Options) *run {

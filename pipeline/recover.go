@@ -30,7 +30,7 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 	r := newRun(d, o)
 	r.meta, r.rec = rec.Meta, rec
 	r.log.Info("recovering an unfinished run", "op", rec.Op, "closure", rec.Closure, "step", rec.Step)
-	out := r.restoreOnFailure(ctx, r.recover(ctx, *rec))
+	out := r.restoreOnFailure(ctx, r.healthAfterResume(ctx, *rec, r.recover(ctx, *rec)))
 	r.dropRecordRoot(*rec)
 	out.Recovered = true
 	if out.Closure == "" {
@@ -43,6 +43,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 
 // recover decides the outcome of the recorded run from its last step.
 func (r *run) recover(ctx context.Context, rec Record) Outcome {
+	if out := r.recoverHealth(ctx, rec); out != nil { // health step (issue 18)
+		return *out
+	}
 	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
 		return r.afterReboot(rec)
 	}

@@ -19,8 +19,8 @@ import (
 // backend over the simulated host, or the nixfleet-activate binary.
 func runCommands() []command {
 	return []command{
-		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force]",
-			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force)",
+		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force] [require-running] [confirm-within=D] [on-unhealthy=rollback|keep]",
+			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force); require-running, confirm-within= and on-unhealthy= are the health options (--require-running, --confirm-within, --on-unhealthy)",
 			run:     runActivate(false)},
 		{name: "activate-raw", prints: true, usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
@@ -38,7 +38,8 @@ func runCommands() []command {
 }
 
 // runSpec are the options of activate and rollback.
-var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock="}
+var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock=",
+	"require-running", "confirm-within=", "on-unhealthy="}
 
 // runOptions reads the options shared by activate and rollback.
 func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
@@ -56,6 +57,9 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 		o.SwitchUnit = p.opts["unit"]
 	}
 	if err := runChoices(p, rollback, &o); err != nil {
+		return o, nil, err
+	}
+	if err := healthChoices(p, &o); err != nil { // issue 18
 		return o, nil, err
 	}
 	var meta map[string]string
@@ -152,7 +156,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
 		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
-		AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
+		Confirm: s.w.state.confirm(), AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
 	wait, err := p.duration("wait-lock", 0)
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@ func worldCommands() []command {
 		{name: "host", usage: "host [nix=2.8] [substituters=URL,...|none] [trusted=KEY,...|none] [costs=observed|none] [name=web1]",
 			summary: "rebuilds the host before anything else touches it: the Nix version whose texts the tools print (2.3, 2.8, 2.13, ...), nix.conf's substituters and trusted-public-keys (key names, see `offer`), and whether commands take the durations REAL-TOOLS.md observed (default: Nix 2.8, " + defaultCache + ", key " + defaultKeyName + ", observed costs)",
 			run:     runHost},
-		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary] [no-switch|switch-not-executable]",
-			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration fail to execute (status 203); no-switch leaves out bin/switch-to-configuration (a package, not a system), switch-not-executable writes it without an execute bit (mode 0444)",
+		{name: "closure", usage: "closure ALIAS [release=24.05] [kernel=V] [initrd=V] [modules=V] [systemd=V] [dbus=V] [valid] [realises-as=ALIAS] [broken-binary] [no-switch|switch-not-executable] [" + checkUsage + "]...",
+			summary: "declares a system closure nixos-system-<host>-<release> with a deterministic hash and exports its basename as $ALIAS; component versions decide live switch or deferral; valid puts it in the local store; realises-as makes nix-store --realise print another path; broken-binary makes its switch-to-configuration fail to execute (status 203); no-switch leaves out bin/switch-to-configuration (a package, not a system), switch-not-executable writes it without an execute bit (mode 0444)" + checkSummary,
 			run:     runClosure},
 		{name: "offer", usage: "offer ALIAS URL [signed-by=KEY|unsigned] [defect=hash-mismatch|nar-missing|garbage] [narinfo-http=STATUS] [nar-http=STATUS]",
 			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective; an http(s) URL may answer the path's narinfo or NAR with an HTTP status (401, 403, 404, 500, ...), printed as Nix 2.8 does: 5xx retried four times then fatal, 401/403/404 read as \"not there\" (their status only in --debug lines)",
@@ -86,6 +86,10 @@ func runHost(s *script, _ bool, args []string) error {
 }
 
 func runClosure(s *script, _ bool, args []string) error {
+	args, checks, err := takeChecks(args) // issue 18: check= repeats
+	if err != nil {
+		return err
+	}
 	p, err := argSpec{"release=", "kernel=", "initrd=", "modules=", "systemd=", "dbus=", "valid", "realises-as=", "broken-binary",
 		"no-switch", "switch-not-executable"}.parseN(args, 1, "ALIAS")
 	if err != nil {
@@ -106,7 +110,7 @@ func runClosure(s *script, _ bool, args []string) error {
 		Basename: sim.FakeBasename("nixos-system-"+s.w.name+"-"+release, alias),
 		Components: sim.Components{Kernel: p.opts["kernel"], Initrd: p.opts["initrd"], KernelModules: p.opts["modules"],
 			Systemd: p.opts["systemd"], Dbus: p.opts["dbus"]},
-		Valid: p.flags["valid"], BrokenBinary: p.flags["broken-binary"],
+		Valid: p.flags["valid"], BrokenBinary: p.flags["broken-binary"], Checks: checks,
 	}
 	switch {
 	case p.flags["no-switch"] && p.flags["switch-not-executable"]:

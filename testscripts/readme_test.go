@@ -22,7 +22,7 @@ switches), ` + "`trust`" + `, ` + "`profile`" + `, ` + "`current`" + ` (current-
 mid-run, and the next one working out what became of it), ` + "`journal`" + ` (faults of the in-flight record
 itself), ` + "`restore`" + ` (a failed run putting the profile and boot default back), ` + "`already`" + ` (a target the
 host already runs), ` + "`closure`" + ` (what the realised closure must be and how it is held against garbage
-collection), ` + "`cache`" + ` (substituter failures as Nix prints them) and ` + "`cli`" + ` (the binary).
+collection), ` + "`cache`" + ` (substituter failures as Nix prints them), ` + "`health`" + ` (health checks, confirmation and the rollback of an unhealthy closure) and ` + "`cli`" + ` (the binary).
 
 Every script gets a fresh simulated NixOS host (` + "`backends/sim`" + `): Nix 2.8 texts, nix.conf with the
 substituter ` + "`" + defaultCache + "`" + ` trusting the key named ` + "`" + defaultKeyName + "`" + `, a free switch lock, and

@@ -14,7 +14,7 @@ import (
 )
 
 // areas are the scenario areas; README.md names them too.
-var areas = []string{"lock", "trust", "profile", "current", "unit", "defer", "rollback", "input", "switch", "recover", "journal", "cli", "restore", "already", "closure", "cache"}
+var areas = []string{"lock", "trust", "profile", "current", "unit", "defer", "rollback", "input", "switch", "recover", "journal", "cli", "restore", "already", "closure", "cache", "health"}
 
 // effectCommands assert what a run did to the host, beside its outcome.
 var effectCommands = []string{"link", "profile-is", "generations", "boot-default", "unit", "commands", "runs", "ran-switch-of", "in-flight", "valid"}

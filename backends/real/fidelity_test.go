@@ -326,6 +326,7 @@ func TestFidelityUnits(t *testing.T) {
 		doomed: {Duration: 10 * time.Millisecond, Signal: 9, Flip: sim.Flip{Never: true}},
 	} {
 		sw := sw
+		sw.TakesNoLock = true // the test scripts take no switch lock, unlike the real switch-to-configuration
 		h.MustAddClosure(sim.ClosureSpec{Basename: filepath.Base(p), Valid: true, Switch: &sw})
 	}
 	u := unitTwin{twin: twin{real: box.Runner(), sim: h}, cmds: real.New(real.Config{})}

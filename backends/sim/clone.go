@@ -36,7 +36,8 @@ func (h *Host) Clone() (*Host, error) {
 		valid: maps.Clone(h.valid), closures: maps.Clone(h.closures), // closures are never changed in place
 		cacheFaults: maps.Clone(h.cacheFaults), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
 		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, killed: h.killed, boots: h.boots,
-		log: slices.Clone(h.log), agentLocks: maps.Clone(h.agentLocks), failedUnits: slices.Clone(h.failedUnits),
+		log: slices.Clone(h.log), agentLocks: maps.Clone(h.agentLocks), health: h.health.clone(),
+		failedUnits: slices.Clone(h.failedUnits),
 	}
 	c.clk = clock.NewVirtual(h.clk.Steady())
 	c.clk.StepWall(h.clk.WallStep())

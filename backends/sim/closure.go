@@ -139,6 +139,8 @@ type ClosureSpec struct {
 	// and how: ProgramExecutable (a NixOS system), ProgramMissing (a
 	// package, not a system) or ProgramNotExecutable (mode 0444).
 	Program SwitchProgram
+	// Checks are the health checks the closure ships (health.go).
+	Checks []Check
 }
 
 // SwitchProgram is the state of a closure's bin/switch-to-configuration.
@@ -188,7 +190,7 @@ func (h *Host) AddClosure(spec ClosureSpec) error {
 	}
 	components := spec.Components.withDefaults()
 	h.closures[spec.Basename] = &closure{spec: spec, components: components, links: components.links(),
-		key: "closure\x00" + spec.Basename + "\x00" + components.key() + "\x00" + string(spec.Program)}
+		key: "closure\x00" + spec.Basename + "\x00" + components.key() + "\x00" + string(spec.Program) + "\x00" + checksKey(spec.Checks)}
 	if spec.Valid {
 		return h.makeValid(spec.Basename)
 	}
@@ -266,7 +268,10 @@ func (h *Host) makeValid(basename string) error {
 func (c *closure) cacheKey() string { return c.key }
 
 func (c *closure) write(v *fsview.View) error {
-	return writeClosure(v, c.spec.Basename, c.spec.Program, c.links)
+	if err := writeClosure(v, c.spec.Basename, c.spec.Program, c.links); err != nil {
+		return err
+	}
+	return writeHealth(storePath(c.spec.Basename), c.spec.Checks, func(name, data string) error { return writeFile(v, name, data) })
 }
 
 // cacheKey and write make a component's store object a storeTree.

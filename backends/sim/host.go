@@ -123,6 +123,8 @@ type Host struct {
 	// failedUnits are units other than transient ones that an activation
 	// failed to start (SwitchBehaviour.FailedUnits).
 	failedUnits []string
+	// health is the check units' output and the system state (health.go).
+	health healthModel
 }
 
 // NewHost returns a host with an empty store, the store, profile and /run
@@ -274,6 +276,8 @@ func (h *Host) tool(name string) func(proc.Cmd) (proc.Result, error) {
 		return h.systemdRun
 	case "systemctl":
 		return h.systemctl
+	case "journalctl":
+		return h.journalctl
 	}
 	return nil
 }

@@ -148,6 +148,21 @@ func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
 
 // switchRunning reports whether a switch-to-configuration process holds
 // the lock.
+// lockHeldBesides reports whether anyone but u holds the switch lock
+// exclusively: a holder outside the simulated units, or another unit's
+// running switch-to-configuration.
+func (h *Host) lockHeldBesides(u *unit) bool {
+	if h.lock.state == LockExclusive || h.lock.heldOutside() {
+		return true
+	}
+	for _, o := range h.units {
+		if o != u && o.proc != nil && o.proc.alive && o.proc.locks {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Host) switchRunning() bool {
 	for _, u := range h.units {
 		if u.proc != nil && u.proc.alive && u.proc.locks {

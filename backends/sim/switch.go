@@ -42,6 +42,10 @@ type SwitchBehaviour struct {
 	// --state=failed` lists them (pair with Exit 4, switch-to-configuration's
 	// "some units failed").
 	FailedUnits []string
+	// TakesNoLock: the program is a test script standing in for
+	// switch-to-configuration that neither takes nor waits for the switch
+	// lock (the fidelity tests' closures); the real one always does.
+	TakesNoLock bool
 }
 
 // Flip is when and where switch-to-configuration re-points
@@ -104,7 +108,8 @@ func DefaultBoot() BootBehaviour { return BootBehaviour{Duration: time.Second} }
 // whatever the exit status),
 // boot follows BootBehaviour, dry-activate exits 0 at once; any other
 // action prints usage and exits 1. The process holds the switch lock
-// exclusively while it runs. A BrokenBinary never runs: status 203 at once.
+// exclusively while it runs, and waits for it first while another holds it.
+// A BrokenBinary never runs: status 203 at once.
 func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	if c.spec.BrokenBinary {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, exitExec, false) })
@@ -116,7 +121,14 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 	if !h.exists(h.cfg.LockPath) {
 		_ = h.fs.WriteFile(h.cfg.LockPath, nil, 0o644)
 	}
-	u.proc.locks = true
+	// GOTCHA: the real switch takes the lock with a blocking flock(LOCK_EX) (NixOS 23.05+ perl and
+	// switch-to-configuration-ng alike): while another holds it, it waits and changes nothing; it never fails for it.
+	lockless := action == "switch" && c.switchBehaviour().TakesNoLock
+	if !lockless && h.lockHeldBesides(u) {
+		h.after(u, lockWaitRetry, func() { h.runSwitch(u, c, action) })
+		return
+	}
+	u.proc.locks = !lockless
 	switch action {
 	case "switch", "test":
 		if action == "switch" && !c.switchBehaviour().BootloaderFails {
@@ -131,6 +143,11 @@ func (h *Host) runSwitch(u *unit, c *closure, action string) {
 		h.after(u, 0, func() { h.mainExited(u, CodeExited, 1, false) })
 	}
 }
+
+// lockWaitRetry is how often a switch waiting for the switch lock looks
+// again (virtual time; the real flock(2) wakes at once on release, so a
+// scenario sees the start at most this much late).
+const lockWaitRetry = 10 * time.Millisecond
 
 // exitExec is the status systemd gives a main process it could not
 // execute (EXIT_EXEC, observed with systemd 252).

@@ -51,6 +51,9 @@ type UnitState struct {
 	Properties []string
 	// Argv is the unit's command line.
 	Argv []string
+	// InvocationID is the current invocation's ID (32 hex digits), new at
+	// every start; "" when not loaded.
+	InvocationID string
 }
 
 // UnitRun records one start of a transient unit by systemd-run, kept after
@@ -140,6 +143,7 @@ func (h *Host) startUnit(u *unit, closure, action string) {
 	u.LoadState, u.ActiveState, u.SubState, u.Result = "loaded", "active", "running", "success"
 	u.ExecMainPID, u.MainPID, u.ExecMainCode, u.ExecMainStatus = h.nextPID, h.nextPID, CodeNone, 0
 	u.proc = &process{alive: true, started: h.clk.Now()}
+	u.InvocationID = sha256Hex(fmt.Sprint("invocation ", h.nextPID))[:32]
 	u.run = &UnitRun{Unit: u.Name, Argv: append([]string(nil), u.Argv...), Closure: closure, Action: action,
 		StartedAt: h.Elapsed()}
 	h.runs = append(h.runs, u.run)

@@ -52,7 +52,8 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env.journal = pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now, UID: geteuid()}
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
 		Journal: env.journal, AgentLock: real.FileAgentLock{Path: filepath.Join(cfg.root, cfg.agentLock)},
-		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
+		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()},
+		Confirm:        pipeline.FileConfirm{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
 	return env, nil
 }
 

@@ -25,6 +25,7 @@ const (
 	// broken pipe); it was logged to stderr instead.
 	ExitOutputFailed   = 13
 	ExitInvalidClosure = 14 // invalid-closure: not a NixOS system closure; nothing changed
+	ExitRolledBack     = 15 // rolled-back: the closure was unhealthy or unconfirmed; the host runs the previous one
 )
 
 // exitCodes maps every outcome kind to its exit code.
@@ -46,6 +47,7 @@ var exitCodes = map[pipeline.Kind]int{
 	pipeline.Abandoned:             ExitAbandoned,
 	pipeline.BadEnvironment:        ExitBadEnvironment,
 	pipeline.InvalidClosure:        ExitInvalidClosure,
+	pipeline.RolledBack:            ExitRolledBack,
 }
 
 // exitCode returns the exit code for an outcome kind (ExitInternal for a

@@ -33,6 +33,7 @@ type config struct {
 	olderThan   time.Duration
 
 	onFailure                 string // restore or keep
+	onUnhealthy               string // rollback or keep (issue 18)
 	substituters, trustedKeys string
 	realiseTimeout            time.Duration
 	commandTimeout            time.Duration
@@ -50,6 +51,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] recover
        nixfleet-activate [flags] status
        nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
+       nixfleet-activate [flags] confirm  (confirm the activation awaiting --confirm-within)
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
        nixfleet-activate --version
 
@@ -64,7 +66,9 @@ rollback-succeeded or already-current; 2 usage; 3 invalid-input; 4 skipped (lock
 8 verify-mismatch; 9 deferred-pending-reboot; 10 settled-degraded or
 rollback-degraded; 11 interrupted; 12 abandoned (recovered run never
 fired); 13 the outcome could not be written to stdout (it is logged); 1
-bad-environment or internal error. recover exits with its recovered
+bad-environment or internal error; 14 invalid-closure; 15 rolled-back (the
+closure was unhealthy or unconfirmed and the host runs the previous one).
+confirm exits 0 when it confirmed, 4 when no activation is in flight. recover exits with its recovered
 outcome's code, 0 when there was nothing to recover. activate, rollback and
 recover hold the agent lock (--agent-lock): a second run is skipped (phase
 agent-lock) unless --wait-lock lets it wait.
@@ -95,6 +99,9 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.BootIDPath, "boot-id", pipeline.DefaultBootIDPath, "the kernel's boot ID (recover tells a reboot by it)")
 	fs.StringVar(&o.RestoreUnit, "restore-unit", pipeline.DefaultRestoreUnit, "transient unit name for a restore's boot action")
 	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
+	fs.BoolVar(&o.RequireRunning, "require-running", false, "activate: after the switch, systemctl is-system-running must not be degraded")
+	fs.DurationVar(&o.ConfirmWithin, "confirm-within", 0, "activate: after the switch and its checks, wait this long for `nixfleet-activate confirm` (0: no confirmation)")
+	fs.StringVar(&c.onUnhealthy, "on-unhealthy", string(pipeline.OnUnhealthyRollback), "activate: an unhealthy or unconfirmed closure is rolled back (rollback) or kept, settled-degraded (keep)")
 	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (--sim and --dry-run only; the real backend refuses it)")
@@ -156,16 +163,16 @@ func parseAll(args []string) (config, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status, unblock)")
+		return errors.New("missing subcommand (activate, rollback, recover, status, unblock, confirm)")
 	}
 	c.command = positional[0]
 	if _, isFlag := flagName(c.command); isFlag {
 		return fmt.Errorf("unknown flag %s", pipeline.QuoteInput(c.command))
 	}
-	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0}
+	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0, "confirm": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status, unblock)", pipeline.QuoteInput(c.command))
+		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status, unblock, confirm)", pipeline.QuoteInput(c.command))
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target
@@ -179,7 +186,7 @@ func (c *config) setCommand(positional []string) error {
 	if n == 1 {
 		c.closure = positional[1]
 	}
-	if c.dryRun && (c.command == "status" || c.command == "recover") {
+	if c.dryRun && (c.command == "status" || c.command == "recover" || c.command == "confirm") {
 		return errors.New("--dry-run applies to activate and rollback")
 	}
 	if c.json && c.command != "status" {
@@ -215,6 +222,15 @@ func (c *config) checkValues() error {
 		c.opts.OnFailure = f
 	default:
 		return fmt.Errorf("--on-failure must be restore or keep, got %q", c.onFailure)
+	}
+	switch u := pipeline.OnUnhealthy(c.onUnhealthy); u {
+	case pipeline.OnUnhealthyRollback, pipeline.OnUnhealthyKeep:
+		c.opts.OnUnhealthy = u
+	default:
+		return fmt.Errorf("--on-unhealthy must be rollback or keep, got %q", c.onUnhealthy)
+	}
+	if c.opts.ConfirmWithin < 0 {
+		return fmt.Errorf("--confirm-within must not be negative, got %s", c.opts.ConfirmWithin)
 	}
 	if c.opts.RollbackGeneration < 0 {
 		return fmt.Errorf("--generation must be a generation number, got %d", c.opts.RollbackGeneration)

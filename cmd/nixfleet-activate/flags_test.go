@@ -28,6 +28,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{}, {"frobnicate"}, {"activate"}, {"activate", "a", "b"}, {"rollback", "x"},
 		{"status", "--dry-run"}, {"--meta", "novalue", "status"}, {"--poll-interval", "soon", "status"},
 		{"--poll-interval", "0", "status"}, {"--poll-budget", "-1s", "status"}, {"--sim", "nope", "status"},
+		{"--on-unhealthy", "ignore", "activate", "x"}, {"--confirm-within", "-1s", "activate", "x"}, {"confirm", "x"},
+		{"confirm", "--dry-run"},
 	} {
 		_, err := parseArgs(args, &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)
@@ -40,7 +42,7 @@ func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
 		pipeline.RealiseFailed, pipeline.SignatureMismatch, pipeline.SwitchFailed, pipeline.VerifyMismatch,
 		pipeline.DeferredPendingReboot, pipeline.RollbackSucceeded, pipeline.RollbackDegraded,
 		pipeline.RollbackFailed, pipeline.Interrupted, pipeline.Abandoned, pipeline.AlreadyCurrent, pipeline.BadEnvironment,
-		pipeline.InvalidClosure,
+		pipeline.InvalidClosure, pipeline.RolledBack,
 	}
 	require.Len(t, exitCodes, len(kinds))
 	for _, k := range kinds {

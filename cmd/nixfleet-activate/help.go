@@ -56,6 +56,15 @@ examples:
   nixfleet-activate status --json | jq .current_system
   nixfleet-activate --sim happy status
 `,
+	"confirm": `usage: nixfleet-activate [flags] confirm
+
+Confirms the activation in flight that waits for a confirmation (activate
+--confirm-within D): prints {"confirmed":bool,"closure":...,"reason":...}; exit 4
+when no activation is in flight.
+
+examples:
+  nixfleet-activate confirm
+`,
 	"unblock": `usage: nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
 
 Says who holds the switch lock and, with --stop-own-unit, stops this agent's own
@@ -68,7 +77,7 @@ examples:
 }
 
 // subcommands lists the subcommands in help order.
-var subcommands = []string{"activate", "rollback", "recover", "status", "unblock"}
+var subcommands = []string{"activate", "rollback", "recover", "status", "unblock", "confirm"}
 
 // printHelp writes the help for command ("" for the global help) and the
 // flags to w.

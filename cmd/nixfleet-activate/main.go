@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return env.recover(ctx, stdout)
 	case "unblock":
 		return env.unblock(ctx, stdout)
+	case "confirm":
+		return env.confirm(stdout)
 	default:
 		return env.status(ctx, stdout)
 	}

@@ -58,7 +58,10 @@ var simScenarios = map[string]simScenario{
 		s.Program = sim.ProgramMissing
 	}},
 	"killed-mid-switch": {about: "an earlier agent was stopped right after firing its switch: try recover", earlierStopped: true},
-	"after-upgrade":     {about: "the host already runs the new closure (generation 2): try rollback", upgraded: true},
+	"unhealthy": {about: "the new closure ships a health check that exits 1: rolled back to the old closure", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
+		s.Checks = []sim.Check{{Name: "web", At: time.Second, Exit: 1, Timeout: 10 * time.Second, Output: "connection refused"}}
+	}},
+	"after-upgrade": {about: "the host already runs the new closure (generation 2): try rollback", upgraded: true},
 	"lock-held": {about: "another switch-to-configuration holds the lock", setup: func(h *sim.Host, _ *sim.ClosureSpec) {
 		must(h.SetLock(sim.LockExclusive))
 	}},
@@ -153,7 +156,8 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	env.journal = pipeline.FileJournal{FS: h.FS(), Dir: cfg.stateDir, Now: h.Clock().Now}
 	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: h.FS(), Clock: h.Clock(), Log: env.log,
 		Journal: env.journal, AgentLock: h.AgentLock(cfg.agentLock),
-		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir}}
+		LastActivation: pipeline.FileLastActivation{FS: h.FS(), Dir: cfg.stateDir},
+		Confirm:        pipeline.FileConfirm{FS: h.FS(), Dir: cfg.stateDir}}
 	if simScenarios[cfg.sim].earlierStopped && (cfg.command == "recover" || cfg.command == "activate" || cfg.command == "status") {
 		runEarlierStopped(h, env)
 	}

@@ -22,6 +22,8 @@ type evaluation struct {
 	Units          map[string]unitDef `json:"units"`
 	Tmpfiles       []string           `json:"tmpfiles"`
 	SystemPackages []string           `json:"systemPackages"`
+	// SystemBuilderCommands are the module's system.systemBuilderCommands.
+	SystemBuilderCommands string `json:"systemBuilderCommands"`
 }
 
 // unitDef is one unit as NixOS would render it: section -> key -> values
@@ -106,6 +108,7 @@ func TestModuleOptions(t *testing.T) {
 		"logLevel":          {`one of "debug", "info", "warn", "error"`, "info"},
 		"recoverOnBoot":     {"boolean", true},
 		"extraFlags":        {"list of string", []any{}},
+		"healthChecks":      {"attribute set of (submodule)", map[string]any{}},
 	}
 	got := map[string][2]any{}
 	for name, o := range ev.Options {

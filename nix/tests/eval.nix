@@ -5,6 +5,7 @@
 #               wantedBy = [ TARGET ]; }; }   (UNITNAME e.g. "nixfleet-activate@.service")
 #   tmpfiles: [ LINE ]
 #   systemPackages: [ STOREPATH ]
+#   systemBuilderCommands: the shell lines added to the system builder
 #
 #   nix-instantiate --eval --strict --json nix/tests/eval.nix \
 #     --argstr nixpkgsLib ABSOLUTE-PATH-OF-nixpkgs/lib --argstr config '{"services":...}'
@@ -29,6 +30,7 @@ let
     nix = fake "nix-stub";
     systemd = fake "systemd-stub";
     nixfleet-activate = fake "nixfleet-activate-stub";
+    runtimeShell = "/bin/sh";
   };
   evaluated = lib.evalModules {
     modules = [
@@ -88,4 +90,5 @@ in
   units = lib.mapAttrs' (name: s: lib.nameValuePair "${name}.service" (clean (render s))) cfg.systemd.services;
   tmpfiles = cfg.systemd.tmpfiles.rules;
   systemPackages = map toString cfg.environment.systemPackages;
+  systemBuilderCommands = cfg.system.systemBuilderCommands;
 }

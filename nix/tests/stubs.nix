@@ -77,5 +77,11 @@ in
       type = types.listOf types.str;
       default = [ ];
     };
+    # nixos/modules/system/activation/top-level.nix: shell lines run by the
+    # builder of the system closure ($out), internal.
+    system.systemBuilderCommands = mkOption {
+      type = types.lines;
+      default = "";
+    };
   };
 }

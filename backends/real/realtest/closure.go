@@ -53,6 +53,11 @@ type ClosureOpts struct {
 	// closures is possible; a different version makes the pipeline defer to
 	// the next boot (pipeline.CriticalComponents).
 	SystemdVersion, DbusVersion string
+	// HealthExit, when not nil, makes the closure ship one health check
+	// "web" (nixfleet-activate/health.json, timeout 10 s, and
+	// nixfleet-activate/health-checks/web) that prints "web check exits N"
+	// and exits *HealthExit (0-255) (issue 18).
+	HealthExit *int
 	// TestRoot is the absolute directory standing for "/" of the host under
 	// test: switch-to-configuration flips TestRoot/run/current-system and
 	// appends "<action> <closure>" lines to TestRoot/run/switch-to-configuration.log.
@@ -72,7 +77,7 @@ var storeName = regexp.MustCompile(`^[A-Za-z0-9+._?=-]+$`)
 // systemd, dbus) without nixpkgs.
 const closureExpr = `
 { host, release, variant, kernelVersion, systemdVersion, dbusVersion, systemScript, partScript,
-  exitCode, flipDelay, neverFlip, flipGate, testRoot, noSwitch }:
+  exitCode, flipDelay, neverFlip, flipGate, testRoot, noSwitch, healthExit }:
 let
   part = name: file: derivation {
     inherit name file;
@@ -89,7 +94,7 @@ in derivation {
   initrd = part ("initrd-linux-" + kernelVersion) "initrd";
   systemd = part ("systemd-" + systemdVersion) "lib/systemd/systemd";
   dbus = part ("dbus-" + dbusVersion) "share/systemd/system/dbus.service";
-  inherit host release variant exitCode flipDelay neverFlip flipGate testRoot noSwitch;
+  inherit host release variant exitCode flipDelay neverFlip flipGate testRoot noSwitch healthExit;
 }
 `
 
@@ -139,6 +144,12 @@ exit $exitCode
 END_OF_SCRIPT
 chmod +x "$out/bin/switch-to-configuration"
 if [ "$noSwitch" = 1 ]; then rm "$out/bin/switch-to-configuration"; fi
+if [ -n "$healthExit" ]; then
+  mkdir -p "$out/nixfleet-activate/health-checks"
+  printf '{"checks":[{"name":"web","timeout_s":10}]}\n' > "$out/nixfleet-activate/health.json"
+  printf '#!/bin/sh\necho "web check exits %s"\nexit %s\n' "$healthExit" "$healthExit" > "$out/nixfleet-activate/health-checks/web"
+  chmod +x "$out/nixfleet-activate/health-checks/web"
+fi
 `
 
 func (o ClosureOpts) withDefaults() ClosureOpts {
@@ -168,6 +179,9 @@ func (o ClosureOpts) validate() error {
 		if !storeName.MatchString(f.value) {
 			return fmt.Errorf("ClosureOpts.%s %q: not a valid store name", f.field, f.value)
 		}
+	}
+	if o.HealthExit != nil && (*o.HealthExit < 0 || *o.HealthExit > 255) {
+		return fmt.Errorf("ClosureOpts.HealthExit %d: outside 0-255", *o.HealthExit)
 	}
 	if o.ExitCode < 0 || o.ExitCode > 255 {
 		return fmt.Errorf("ClosureOpts.ExitCode %d: outside 0-255", o.ExitCode)
@@ -240,8 +254,18 @@ func BuildClosure(t testing.TB, opts ClosureOpts) string {
 		"--argstr", "flipGate", opts.FlipGate,
 		"--argstr", "testRoot", opts.TestRoot,
 		"--argstr", "noSwitch", boolArg(opts.NoSwitch),
+		"--argstr", "healthExit", healthArg(opts.HealthExit),
 	}
 	return n.MustRun(t, argv...)
+}
+
+// healthArg is ClosureOpts.HealthExit as the build script reads it: the
+// status, or "" for no check.
+func healthArg(exit *int) string {
+	if exit == nil {
+		return ""
+	}
+	return strconv.Itoa(*exit)
 }
 
 // boolArg is a flag as the build scripts read it: "1" or "0".
