@@ -1,10 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"path"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
@@ -25,19 +21,5 @@ func SaveStateJSON(v *fsview.View, dir, name string, uid int, value any) error {
 // Errors: *BadEnvironmentError from CheckDir, the view's read error, the
 // JSON decoder's error.
 func LoadStateJSON(v *fsview.View, dir, name string, uid int, value any) (found bool, err error) {
-	if err := (FileJournal{FS: v, Dir: dir, UID: uid}).CheckDir(false); err != nil {
-		return false, err
-	}
-	file := path.Join(dir, name)
-	data, err := v.ReadRegular(file, MaxRecordSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", file, err)
-	}
-	if err := json.Unmarshal(data, value); err != nil {
-		return false, fmt.Errorf("%s: %w", file, err)
-	}
-	return true, nil
+	return loadStateFile(v, dir, path.Join(dir, name), uid, value)
 }
