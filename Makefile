@@ -1,11 +1,13 @@
 # nixfleet-activate: build, test, lint, bench, demo.
 GO ?= go
 BIN := bin/nixfleet-activate
+# VERSION is stamped into the binary (nixfleet-activate --version).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: build test test-real nix-check lint bench demo explore fuzz clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/nixfleet-activate
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/nixfleet-activate
 
 ## test: every unit test and every scenario (simulated host; no NixOS needed).
 test:

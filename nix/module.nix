@@ -57,6 +57,8 @@ let
     # --on-failure (issue 9) is passed only when set, so the module also works
     # with a binary that predates the flag.
     ++ lib.optional (cfg.onFailure != null) "--on-failure=${cfg.onFailure}"
+    # --metrics-file (issue 12), only when set, as --on-failure.
+    ++ lib.optional (cfg.metricsFile != null) "--metrics-file=${cfg.metricsFile}"
     ++ cfg.extraFlags;
 
   # ExecStart= of `nixfleet-activate ARGS...`; trailing is added unquoted
@@ -218,6 +220,20 @@ in
         What to do with the system profile after a failed switch (`--on-failure`):
         `restore` or `keep`. `null` passes no flag: the binary's default
         (`restore` for binaries that have the flag).
+      '';
+    };
+
+    metricsFile = mkOption {
+      type = types.nullOr (types.strMatching "/.+");
+      default = null;
+      example = "/var/lib/prometheus-node-exporter-text-files/nixfleet-activate.prom";
+      description = ''
+        Where activate, rollback and recover write metrics in node_exporter's
+        textfile format after each run (`--metrics-file`, written atomically):
+        the last outcome, its start and duration, the profile's generation,
+        reboot pending, counts per outcome kind and the switch lock's holder.
+        Point it into the directory of node_exporter's textfile collector.
+        `null` writes none.
       '';
     };
 

@@ -246,6 +246,12 @@ type Outcome struct {
 	// RebootPending: the booted kernel, initrd or kernel modules differ from
 	// the closure now current (or deferred to).
 	RebootPending bool `json:"reboot_pending,omitempty"`
+	// FailedUnits names the units systemd lists as failed after a switch
+	// that exited 4 (settled-degraded, rollback-degraded), as
+	// `systemctl list-units --state=failed` prints them ("foo.service");
+	// absent when none were listed or the list could not be read (a
+	// warning says so). `journalctl -u UNIT -b` shows why each failed.
+	FailedUnits []string `json:"failed_units,omitempty"`
 	// ProfileCorrected: the profile had moved off the closure after the
 	// switch and was pointed back.
 	ProfileCorrected bool `json:"profile_corrected,omitempty"`

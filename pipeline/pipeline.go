@@ -152,6 +152,11 @@ type Options struct {
 	// (rollback --generation N); 0 chooses from the last-activation record
 	// or the previous generation.
 	RollbackGeneration int
+	// ProgressInterval is the time between progress log lines during a
+	// long wait (the switch's poll and the wait for its unit): what is
+	// awaited, the elapsed time of the budget and the unit's state
+	// (default DefaultProgressInterval, 10 s).
+	ProgressInterval time.Duration
 	// RequireRunning: after the switch, `systemctl is-system-running` must
 	// not say degraded (--require-running; health.go).
 	RequireRunning bool
@@ -193,6 +198,9 @@ func (o Options) WithDefaults() Options {
 	if o.OnFailure == "" {
 		o.OnFailure = OnFailureRestore
 	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = DefaultProgressInterval
+	}
 	return o
 }
 
@@ -213,6 +221,8 @@ type run struct {
 	// alreadyRunning: current-system was the target closure when the run
 	// started (only the profile and the boot entry change).
 	alreadyRunning bool
+	// progress paces the wait's progress lines (progress.go).
+	progress progress
 	// healthStart is when this invocation's health step began (zero:
 	// none; healthflow.go).
 	healthStart time.Time
@@ -244,7 +254,10 @@ func (r *run) finish(out Outcome) Outcome {
 	out.Warnings = append(r.warnings, out.Warnings...)
 	out.ElapsedMS = r.d.Clock.Now().Sub(r.start).Milliseconds()
 	out.Meta = r.meta
-	r.log.Info("outcome", "outcome", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	running, _ := r.readBasename(r.o.CurrentSystem)
+	// The attribute is "kind", not "outcome": a log line must not look like
+	// a second outcome object in the unit's journal.
+	r.log.Info(Summary(out, running), "kind", out.Kind, "phase", out.Phase, "closure", out.Closure)
 	return out
 }
 

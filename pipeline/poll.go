@@ -62,7 +62,9 @@ func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func
 	if beforeVerify != nil {
 		beforeVerify()
 	}
-	return r.settledVerdict(w, report, v)
+	out := r.settledVerdict(w, report, v)
+	r.noteFailedUnits(ctx, &out)
+	return out
 }
 
 // sleep waits d on the clock, or less when an event watch reports a change
@@ -121,6 +123,7 @@ func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) 
 		if !r.d.Clock.Now().Before(w.deadline) {
 			return r.pollTimeout(w, v, u, report, last, lastErr)
 		}
+		r.waitProgress("current-system to become "+w.expected, w, report)
 	}
 }
 
@@ -238,6 +241,7 @@ func (r *run) waitUnit(ctx context.Context, w watch, u *unitReader) (SwitchRepor
 		if (ok && report.State != UnitRunning) || !r.d.Clock.Now().Before(w.deadline) {
 			return report, true
 		}
+		r.waitProgress("unit "+w.unit+" to exit", w, report)
 		if !r.sleep(ctx, r.unitWait(u, w.deadline.Sub(r.d.Clock.Now()))) {
 			return report, false
 		}

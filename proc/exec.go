@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -27,7 +28,9 @@ func (e Exec) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	c.Env = append(os.Environ(), cmd.Env...)
 	stdout := &headBuffer{max: MaxStdout}
 	stderr := &tailBuffer{max: MaxStderr}
-	c.Stdout, c.Stderr = stdout, stderr
+	var lines io.Closer
+	c.Stdout, lines = stdout, nil
+	c.Stderr, lines = teeStderr(ctx, stderr)
 	// GOTCHA: children such as nix-store spawn helpers; kill the group, not
 	// just the leader, or a hung substituter keeps the pipes open.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -37,6 +40,9 @@ func (e Exec) Run(ctx context.Context, cmd Cmd) (Result, error) {
 		c.WaitDelay = 2 * time.Second
 	}
 	err := c.Run()
+	if lines != nil {
+		_ = lines.Close()
+	}
 	res := Result{Stdout: stdout.buf, Stderr: stderr.bytes(), Truncated: stdout.lost || stderr.lost}
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("proc: %s: %w", cmd.Argv[0], ctx.Err())

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
 // Realise runs RealiseCmd under Config.RealiseTimeout and returns the path
@@ -30,7 +31,10 @@ import (
 // path then printed is the store path, which tells the caller no root was
 // made.
 func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
-	res, err := b.run(ctx, b.RealiseCmd(storePath, gcRoot), b.cfg.RealiseTimeout)
+	// nix-store's progress (copying, downloading, warnings) reaches the log
+	// as it is printed, not when the realise ends (proc.WithStderrLines).
+	streamed := proc.WithStderrLines(ctx, func(line string) { b.cfg.Logger.Info("nix-store", "stderr", line) })
+	res, err := b.run(streamed, b.RealiseCmd(storePath, gcRoot), b.cfg.RealiseTimeout)
 	if err != nil {
 		return "", err
 	}

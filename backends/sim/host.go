@@ -121,6 +121,9 @@ type Host struct {
 	boots int
 	// agentLocks are the agent lock files held, by path (agentlock.go).
 	agentLocks map[string]bool
+	// failedUnits are units other than transient ones that an activation
+	// failed to start (SwitchBehaviour.FailedUnits).
+	failedUnits []string
 	// health is the check units' output and the system state (health.go).
 	health healthModel
 	// events delivers changes to watchers, nil until Events (events.go).

@@ -101,4 +101,5 @@ func (h *Host) stopEverything() {
 		}
 		delete(h.units, name)
 	}
+	h.failedUnits = nil
 }

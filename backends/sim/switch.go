@@ -37,6 +37,11 @@ type SwitchBehaviour struct {
 	// switch-to-configuration die before it activates anything: pair with
 	// Flip.Never and Exit 1).
 	BootloaderFails bool
+	// FailedUnits are the units ("nginx.service") the activation fails to
+	// start: from the process's end on, `systemctl list-units
+	// --state=failed` lists them (pair with Exit 4, switch-to-configuration's
+	// "some units failed").
+	FailedUnits []string
 	// TakesNoLock: the program is a test script standing in for
 	// switch-to-configuration that neither takes nor waits for the switch
 	// lock (the fidelity tests' closures); the real one always does.
@@ -176,6 +181,9 @@ func (h *Host) scheduleSwitch(u *unit, c *closure, b SwitchBehaviour) {
 		if within(ev.At) {
 			h.after(u, ev.At, func() { ev.Do(h) })
 		}
+	}
+	if len(b.FailedUnits) > 0 && !b.Never {
+		h.after(u, b.Duration, func() { h.failedUnits = append(h.failedUnits, b.FailedUnits...) })
 	}
 	if !b.Never {
 		h.after(u, b.Duration, func() { h.endMain(u, b.Exit, b.Signal, b.CoreDump) })

@@ -207,6 +207,7 @@ func switchProgram(command []string) (string, string) {
 var systemctlFlags = map[string]bool{
 	"--no-pager": true, "--all": true, "-a": true, "--quiet": true, "-q": true,
 	"--no-ask-password": true, "--no-block": true, "--system": true, "--no-legend": true,
+	"--plain": true,
 }
 
 // showOptions is a parsed systemctl command line.
@@ -215,6 +216,8 @@ type showOptions struct {
 	units      []string
 	properties []string
 	valueOnly  bool
+	// state is list-units' --state=STATE filter.
+	state string
 }
 
 // parseSystemctl reads options anywhere on the line (getopt_long permutes
@@ -241,6 +244,8 @@ func parseSystemctl(args []string) (showOptions, string) {
 			}
 			o.properties = append(o.properties, strings.Split(value, ",")...)
 			o.valueOnly = o.valueOnly || name == "-P"
+		case name == "--state" && hasValue:
+			o.state = value
 		case arg == "--value":
 			o.valueOnly = true
 		case systemctlFlags[arg]:
@@ -284,6 +289,8 @@ func (h *Host) systemctl(cmd proc.Cmd) (proc.Result, error) {
 		return h.eachUnit(o.units, 5, "Failed to stop %[1]s: Unit %[1]s not loaded.", h.stopUnit), nil
 	case "reset-failed":
 		return h.eachUnit(o.units, 1, "Failed to reset failed state of unit %[1]s: Unit %[1]s not loaded.", h.resetFailed), nil
+	case "list-units":
+		return h.listUnits(o)
 	case "is-system-running":
 		return h.isSystemRunning(), nil
 	case "":

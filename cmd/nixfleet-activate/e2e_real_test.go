@@ -510,7 +510,7 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 			for _, g := range st.Profile.Generations {
 				numbers = append(numbers, g.Number)
 				assert.Equal(t, g.Number == 5, g.Current, "generation %d", g.Number)
-				_, err := time.ParseInLocation("2006-01-02T15:04:05", g.Created, time.Local)
+				_, err := time.Parse(time.RFC3339, g.Created) // RFC 3339 with the zone (issue 12)
 				assert.NoError(t, err)
 			}
 			assert.Equal(t, []int{1, 2, 3, 4, 5}, numbers)

@@ -130,10 +130,20 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 	if env.simSummary != nil {
 		env.simSummary(env.stderr)
 	}
+	env.writeMetrics(out)
 	if err := printJSON(stdout, out); err != nil {
 		return env.reportWriteFailure(err, out)
 	}
 	return exitCode(out.Kind)
+}
+
+// refuse reports an outcome decided before the pipeline ran (bad input,
+// bad environment, agent lock held), with the summary line the pipeline
+// gives its own outcomes.
+func (env *environment) refuse(stdout io.Writer, out pipeline.Outcome) int {
+	running, _ := linkBasename(env.deps.FS, env.cfg.opts.WithDefaults().CurrentSystem)
+	env.log.Info(pipeline.Summary(out, running), "kind", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	return env.report(stdout, out)
 }
 
 func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
@@ -141,7 +151,7 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 	basename, err := pipeline.ParseClosure(opts.StoreDir, env.cfg.closure)
 	if err != nil {
 		out := pipeline.Outcome{Kind: pipeline.InvalidInput, Phase: pipeline.PhaseValidate, Reason: err.Error(), Meta: env.cfg.meta}
-		return env.report(stdout, out)
+		return env.refuse(stdout, out)
 	}
 	if env.cfg.dryRun {
 		return env.printPlan(stdout, env.activatePlan(basename, opts))

@@ -65,8 +65,8 @@ func parseExploreArgs(args []string, stderr io.Writer) (exploreConfig, error) {
 	if c.random && !isSet(fs, "seed") {
 		c.seed = uint64(time.Now().UnixNano())
 	}
-	if c.depth < 0 || c.runs < 0 || c.maxFaults < 1 || c.repros < 0 {
-		return c, errors.New("--depth, --runs and --repros must be >= 0, --max-faults >= 1")
+	if c.depth < 0 || c.runs < 1 || c.maxFaults < 1 || c.repros < 0 {
+		return c, errors.New("--runs and --max-faults must be >= 1, --depth and --repros >= 0")
 	}
 	return c, nil
 }
@@ -97,7 +97,7 @@ func runExplore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "random: seed %d, %d runs of up to %d faults\n", c.seed, c.runs, c.maxFaults)
 		rep = e.Random(ctx, c.seed, c.runs, c.maxFaults)
 	} else {
-		fmt.Fprintf(stdout, "exhaustive: depth %d, %v combinations by size\n", c.depth, e.Catalogue().Count(c.depth))
+		fmt.Fprintf(stdout, "exhaustive: depth %d, %s\n", c.depth, bySize(e.Catalogue().Count(c.depth), "combination"))
 		rep = e.Exhaustive(ctx, c.depth)
 	}
 	unexplained, err := printReport(e, rep, c, stdout)
@@ -130,7 +130,7 @@ func printSummary(w io.Writer, rep explore.Report, unexplained bool) {
 // printReport prints the totals and each invariant's minimal repros, and
 // reports whether a violation is unexplained.
 func printReport(e *explore.Explorer, rep explore.Report, c exploreConfig, w io.Writer) (bool, error) {
-	fmt.Fprintf(w, "%d runs %v in %s", rep.Runs, rep.PerSize, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "%d runs (%s) in %s", rep.Runs, bySize(rep.PerSize, "run"), rep.Elapsed.Round(time.Millisecond))
 	if rep.Interrupted {
 		fmt.Fprint(w, " (interrupted)")
 	}
@@ -241,4 +241,29 @@ func indent(s string) string {
 		return ""
 	}
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}
+
+// bySize words counts per number of faults: [1 81 2935] with noun
+// "combination" reads "1 combination with no fault, 81 with 1 fault, 2935
+// with 2 faults".
+func bySize(counts []int, noun string) string {
+	parts := make([]string, 0, len(counts))
+	for size, n := range counts {
+		switch size {
+		case 0:
+			parts = append(parts, plural(n, noun)+" with no fault")
+		case 1:
+			parts = append(parts, fmt.Sprintf("%d with 1 fault", n))
+		default:
+			parts = append(parts, fmt.Sprintf("%d with %d faults", n, size))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -24,7 +24,7 @@ func exploreArgs(t *testing.T, args ...string) (int, string, string) {
 func TestExploreDepth1Exhaustive(t *testing.T) {
 	code, out, errOut := exploreArgs(t, "explore", "--depth", "1")
 	assert.Equal(t, ExitSuccess, code, errOut)
-	assert.Regexp(t, `exhaustive: depth 1, \[1 (\d+)\] combinations by size\n\d+ runs \[1 \d+\] in `, out)
+	assert.Regexp(t, `exhaustive: depth 1, 1 combination with no fault, (\d+) with 1 fault\n\d+ runs \(1 run with no fault, \d+ with 1 fault\) in `, out)
 }
 
 // TestExploreStrictExitsOnAnyViolation follows what the explorer finds in
@@ -70,7 +70,7 @@ func TestExploreShowsOneRunByIndex(t *testing.T) {
 }
 
 func TestExploreRejectsBadArguments(t *testing.T) {
-	for _, args := range [][]string{{"explore", "--bogus"}, {"explore", "extra"}, {"explore", "--max-faults", "0"}} {
+	for _, args := range [][]string{{"explore", "--bogus"}, {"explore", "extra"}, {"explore", "--max-faults", "0"}, {"explore", "--runs", "0"}} {
 		code, _, _ := exploreArgs(t, args...)
 		assert.Equal(t, ExitUsage, code, "%v", args)
 	}

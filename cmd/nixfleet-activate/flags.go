@@ -12,7 +12,7 @@ import (
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
-// errHelp reports that -h was given and usage was printed.
+// errHelp reports that -h was given: the caller prints the help.
 var errHelp = errors.New("help requested")
 
 // config is everything the command line says.
@@ -41,6 +41,10 @@ type config struct {
 
 	agentLock string        // the agent lock file (one run per host)
 	waitLock  time.Duration // how long a run waits for the agent lock
+
+	version     bool   // --version: print the version and exit
+	json        bool   // status --json
+	metricsFile string // --metrics-file: node_exporter textfile ("" = none)
 }
 
 const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
@@ -50,6 +54,9 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
        nixfleet-activate [flags] confirm  (confirm the activation awaiting --confirm-within)
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
+       nixfleet-activate --version
+
+Each subcommand explains itself with examples: nixfleet-activate activate -h.
 
 Every invocation first recovers an unfinished earlier run from its in-flight
 record (see recover) and reports it under "earlier".
@@ -72,12 +79,18 @@ Flags:
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("nixfleet-activate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usageText); fs.PrintDefaults() }
+	// GOTCHA: the flag package prints the usage and the error to its output
+	// on every parse error; run prints one short error and a hint instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	o := &c.opts
 	fs.DurationVar(&o.PollInterval, "poll-interval", pipeline.DefaultPollInterval, "time between reads of current-system")
 	fs.BoolVar(&c.pollOnly, "poll-only", false, "wait for the switch by reading every --poll-interval only (default: also wake on inotify changes of current-system, the interval being the fallback)")
-	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up")
+	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up (at most "+maxBudget.String()+")")
+	fs.DurationVar(&o.ProgressInterval, "progress-interval", pipeline.DefaultProgressInterval, "time between progress lines on stderr during long waits")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.BoolVar(&c.json, "json", false, "status: print JSON even on a terminal")
+	fs.StringVar(&c.metricsFile, "metrics-file", "", "after activate, rollback or recover: write node_exporter textfile metrics to this path (atomically; counters kept in the state directory)")
 	fs.StringVar(&o.SwitchUnit, "switch-unit", pipeline.DefaultSwitchUnit, "transient unit name for switch-to-configuration")
 	fs.StringVar(&o.RollbackUnit, "rollback-unit", pipeline.DefaultRollbackUnit, "transient unit name for the rollback's switch")
 	fs.StringVar(&o.StoreDir, "store-dir", pipeline.DefaultStoreDir, "Nix store directory")
@@ -121,24 +134,25 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 // parseArgs parses flags on either side of the subcommand. Its errors are
 // bounded in length (boundedError).
 func parseArgs(args []string, stderr io.Writer) (config, error) {
-	c, err := parseAll(args, stderr)
+	c, err := parseAll(args)
 	if err != nil && !errors.Is(err, errHelp) {
 		err = boundedError(err)
 	}
 	return c, err
 }
 
-func parseAll(args []string, stderr io.Writer) (config, error) {
+func parseAll(args []string) (config, error) {
 	c := config{meta: map[string]string{}}
-	fs := newFlagSet(&c, stderr)
+	fs := newFlagSet(&c, io.Discard)
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
+		c.command = helpTopic(args)
 		return c, errHelp
 	}
 	if err != nil {
 		return c, err
 	}
-	if c.sim == "list" {
+	if c.sim == "list" || c.version {
 		return c, nil
 	}
 	if err := c.checkValues(); err != nil {
@@ -151,9 +165,12 @@ func parseAll(args []string, stderr io.Writer) (config, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status, unblock, confirm); -h for help")
+		return errors.New("missing subcommand (activate, rollback, recover, status, unblock, confirm)")
 	}
 	c.command = positional[0]
+	if _, isFlag := flagName(c.command); isFlag {
+		return fmt.Errorf("unknown flag %s", pipeline.QuoteInput(c.command))
+	}
 	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0, "confirm": 0}
 	n, ok := want[c.command]
 	if !ok {
@@ -164,7 +181,7 @@ func (c *config) setCommand(positional []string) error {
 	}
 	if len(positional)-1 != n {
 		if flagLike := unknownFlag(positional[1:]); flagLike != "" {
-			return fmt.Errorf("flag provided but not defined: %s; -h for help", pipeline.QuoteInput(flagLike))
+			return fmt.Errorf("unknown flag %s", pipeline.QuoteInput(flagLike))
 		}
 		return fmt.Errorf("%s takes %d argument(s), got %d", c.command, n, len(positional)-1)
 	}
@@ -173,6 +190,9 @@ func (c *config) setCommand(positional []string) error {
 	}
 	if c.dryRun && (c.command == "status" || c.command == "recover" || c.command == "confirm") {
 		return errors.New("--dry-run applies to activate and rollback")
+	}
+	if c.json && c.command != "status" {
+		return errors.New("--json applies to status (every other subcommand prints JSON)")
 	}
 	return c.checkUnblock()
 }
@@ -193,13 +213,11 @@ func (c *config) checkUnblock() error {
 
 // checkValues rejects values the flag package accepts but a run cannot use.
 func (c *config) checkValues() error {
-	for name, d := range map[string]time.Duration{
-		"--poll-interval": c.opts.PollInterval, "--poll-budget": c.opts.PollBudget,
-		"--realise-timeout": c.realiseTimeout, "--command-timeout": c.commandTimeout,
-	} {
-		if d <= 0 {
-			return fmt.Errorf("%s must be a positive duration, got %s", name, d)
-		}
+	if err := c.checkDurations(); err != nil {
+		return err
+	}
+	if err := c.checkLogFlags(); err != nil {
+		return err
 	}
 	switch f := pipeline.OnFailure(c.onFailure); f {
 	case pipeline.OnFailureRestore, pipeline.OnFailureKeep:
@@ -226,6 +244,48 @@ func (c *config) checkValues() error {
 		if _, ok := simScenarios[c.sim]; !ok {
 			return fmt.Errorf("--sim: unknown scenario %s (%s)", pipeline.QuoteInput(c.sim), strings.Join(simNames(), ", "))
 		}
+	}
+	return nil
+}
+
+// maxBudget bounds --poll-budget and the other durations of a run: no
+// switch, realise or command is worth waiting a day for.
+const maxBudget = 24 * time.Hour
+
+// checkDurations: every duration positive and at most maxBudget; the poll
+// interval at most the poll budget (a progress interval beyond the budget
+// only means no progress line).
+func (c *config) checkDurations() error {
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"--poll-interval", c.opts.PollInterval}, {"--poll-budget", c.opts.PollBudget},
+		{"--progress-interval", c.opts.ProgressInterval},
+		{"--realise-timeout", c.realiseTimeout}, {"--command-timeout", c.commandTimeout},
+	} {
+		if d.value <= 0 || d.value > maxBudget {
+			return fmt.Errorf("%s must be a positive duration of at most %s, got %s", d.name, maxBudget, d.value)
+		}
+	}
+	if c.opts.PollInterval > c.opts.PollBudget {
+		return fmt.Errorf("--poll-interval %s is longer than --poll-budget %s", c.opts.PollInterval, c.opts.PollBudget)
+	}
+	return nil
+}
+
+// checkLogFlags: --log-format and --log-level take only the values they
+// document (slog's level names).
+func (c *config) checkLogFlags() error {
+	switch c.logFormat {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be auto, text or json, got %s", pipeline.QuoteInput(c.logFormat))
+	}
+	switch strings.ToLower(c.logLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %s", pipeline.QuoteInput(c.logLevel))
 	}
 	return nil
 }

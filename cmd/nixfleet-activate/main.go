@@ -34,20 +34,21 @@ func main() {
 // run is main without the process: it parses args, runs one subcommand and
 // returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 1 && args[0] == "--version" {
-		fmt.Fprintln(stdout, "nixfleet-activate", version)
-		return ExitSuccess
-	}
 	if len(args) > 0 && args[0] == "explore" {
 		return runExplore(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseArgs(args, stderr)
 	if errors.Is(err, errHelp) {
+		printHelp(stdout, newFlagSet(&config{meta: map[string]string{}}, io.Discard), cfg.command)
 		return ExitSuccess
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nixfleet-activate: %v\n", err)
+		fmt.Fprintf(stderr, "nixfleet-activate: %v\n%s\n", err, usageHint(args))
 		return ExitUsage
+	}
+	if cfg.version {
+		fmt.Fprintln(stdout, "nixfleet-activate", version)
+		return ExitSuccess
 	}
 	if cfg.sim == "list" {
 		listSims(stdout)

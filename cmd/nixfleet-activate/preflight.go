@@ -54,12 +54,12 @@ func (env *environment) preflight(closure string) *pipeline.Outcome {
 // changed. closure is for the refusal's outcome ("" for rollback, recover).
 func (env *environment) locked(ctx context.Context, stdout io.Writer, closure string, body func() int) int {
 	if out := env.preflight(closure); out != nil {
-		return env.report(stdout, *out)
+		return env.refuse(stdout, *out)
 	}
 	release, out := pipeline.AcquireAgentLock(ctx, env.deps, env.cfg.waitLock)
 	if out != nil {
 		out.Closure, out.Meta = closure, env.cfg.meta
-		return env.report(stdout, *out)
+		return env.refuse(stdout, *out)
 	}
 	// LOADBEARING: the lock is held until the outcome is printed, so the
 	// next run never sees this run's record half-way.
@@ -67,7 +67,7 @@ func (env *environment) locked(ctx context.Context, stdout io.Writer, closure st
 	if err := env.journal.CheckDir(false); err != nil {
 		out := pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseEnvironment, Closure: closure,
 			Meta: env.cfg.meta, Reason: err.Error() + "; nothing was read or changed"}
-		return env.report(stdout, out)
+		return env.refuse(stdout, out)
 	}
 	return body()
 }

@@ -28,6 +28,9 @@ type simScenario struct {
 	setup func(h *sim.Host, newSpec *sim.ClosureSpec)
 	// upgraded: the host runs the new closure as generation 2.
 	upgraded bool
+	// earlierStopped: an earlier activation was stopped right after its
+	// fire (runEarlierStopped), before the binary's own command.
+	earlierStopped bool
 }
 
 // simScenarios are the --sim names: what a newcomer can watch.
@@ -38,9 +41,10 @@ var simScenarios = map[string]simScenario{
 	}},
 	"not-in-cache": {about: "no substituter has the closure", setup: func(_ *sim.Host, s *sim.ClosureSpec) { s.Offers = nil }},
 	"units-failed": {about: "the switch flips the link, then exits 4 (some units failed)", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
-		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Exit: 4, Flip: sim.Flip{At: 3 * time.Second}}
+		s.Switch = &sim.SwitchBehaviour{Duration: 8 * time.Second, Exit: 4, Flip: sim.Flip{At: 3 * time.Second},
+			FailedUnits: []string{"nginx.service"}}
 	}},
-	"never-flips": {about: "the switch exits 1 without flipping: the poll budget runs out", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
+	"never-flips": {about: "the switch exits 1 at 20 s without flipping: switch-failed, profile and boot default restored", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Switch = &sim.SwitchBehaviour{Duration: 20 * time.Second, Exit: 1, Flip: sim.Flip{Never: true}}
 	}},
 	"third-closure": {about: "the link flips to a closure nobody asked for", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
@@ -53,6 +57,7 @@ var simScenarios = map[string]simScenario{
 	"not-a-system": {about: "the closure is a package: no bin/switch-to-configuration", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Program = sim.ProgramMissing
 	}},
+	"killed-mid-switch": {about: "an earlier agent was stopped right after firing its switch: try recover", earlierStopped: true},
 	"unhealthy": {about: "the new closure ships a health check that exits 1: rolled back to the old closure", setup: func(_ *sim.Host, s *sim.ClosureSpec) {
 		s.Checks = []sim.Check{{Name: "web", At: time.Second, Exit: 1, Timeout: 10 * time.Second, Output: "connection refused"}}
 	}},
@@ -89,8 +94,12 @@ func simNames() []string {
 
 // listSims prints the scenarios.
 func listSims(w io.Writer) {
+	width := 0
 	for _, n := range simNames() {
-		fmt.Fprintf(w, "%-14s %s\n", n, simScenarios[n].about)
+		width = max(width, len(n))
+	}
+	for _, n := range simNames() {
+		fmt.Fprintf(w, "%-*s  %s\n", width, n, simScenarios[n].about)
 	}
 }
 
@@ -151,6 +160,9 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		Confirm:        pipeline.FileConfirm{FS: h.FS(), Dir: cfg.stateDir}}
 	if !cfg.pollOnly {
 		env.deps.Events = h.Events()
+	}
+	if simScenarios[cfg.sim].earlierStopped && (cfg.command == "recover" || cfg.command == "activate" || cfg.command == "status") {
+		runEarlierStopped(h, env)
 	}
 	env.simSummary = func(w io.Writer) {
 		fmt.Fprintf(w, "\nsimulated host %q after the run (virtual time):\n", cfg.sim)

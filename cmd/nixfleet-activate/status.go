@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/lockdiag"
@@ -21,7 +22,15 @@ type hostStatus struct {
 	Errors   []string         `json:"errors,omitempty"`
 	// LockDiagnosis says who holds the lock, when it is held (issue 19).
 	LockDiagnosis *lockdiag.Diagnosis `json:"lock_diagnosis,omitempty"`
+	// LastActivation is the record of the last activation that reached
+	// the host (pipeline/lastactivation.go), what rollback undoes.
+	LastActivation *pipeline.LastActivation `json:"last_activation,omitempty"`
 }
+
+// unitNotLoaded is status's state for a unit systemd does not have loaded
+// (LoadState=not-found: never started, or collected): a fact, where a run
+// would say unknown because it cannot trust a status it expected.
+const unitNotLoaded pipeline.UnitState = "not-loaded"
 
 type profileStatus struct {
 	Path        string       `json:"path"`
@@ -30,7 +39,9 @@ type profileStatus struct {
 }
 
 type generation struct {
-	Number  int    `json:"number"`
+	Number int `json:"number"`
+	// Created is RFC 3339 with the host's zone offset (nix-env prints
+	// local time).
 	Created string `json:"created"`
 	Current bool   `json:"current"`
 }
@@ -54,7 +65,7 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 	note(err)
 	for _, g := range gens {
 		st.Profile.Generations = append(st.Profile.Generations,
-			generation{Number: g.Number, Created: g.Created.Format("2006-01-02T15:04:05"), Current: g.Current})
+			generation{Number: g.Number, Created: g.Created.Format(time.RFC3339), Current: g.Current})
 	}
 	st.Lock = lockString(env.deps.Backend.SwitchLock(ctx, o.LockPath))
 	if st.Lock == "held" {
@@ -64,16 +75,47 @@ func (env *environment) status(ctx context.Context, stdout io.Writer) int {
 	for _, unit := range []string{o.SwitchUnit, o.RollbackUnit} {
 		us, err := env.deps.Backend.UnitStatus(ctx, unit)
 		note(err)
-		st.Units[unit] = pipeline.ReportUnit(unit, us)
+		report := pipeline.ReportUnit(unit, us)
+		if err == nil && report.State == pipeline.UnitUnknown {
+			report.State = unitNotLoaded
+		}
+		st.Units[unit] = report
 	}
 	// GOTCHA: Peek, not Load: status never blocks and never changes
 	// anything (Load moves a corrupt record aside).
 	st.InFlight, err = env.journal.Peek()
 	note(err)
-	if err := printJSON(stdout, st); err != nil {
+	if env.deps.LastActivation != nil {
+		st.LastActivation, err = env.deps.LastActivation.Load()
+		note(err)
+	}
+	if err := env.printStatus(stdout, st); err != nil {
 		return env.reportWriteFailure(err, st)
 	}
+	if st.nothingRead() {
+		return ExitInternal
+	}
 	return ExitSuccess
+}
+
+// nothingRead: neither a link nor a generation nor a unit could be read
+// (wrong --root, no NixOS here, systemctl missing).
+func (st hostStatus) nothingRead() bool {
+	for _, u := range st.Units {
+		if u.State != pipeline.UnitUnknown {
+			return false
+		}
+	}
+	return st.CurrentSystem == "" && st.BootedSystem == "" && st.Profile.Closure == "" && len(st.Profile.Generations) == 0
+}
+
+// printStatus writes st as JSON for programs (--json, or stdout not a
+// terminal), else as a table for a person.
+func (env *environment) printStatus(w io.Writer, st hostStatus) error {
+	if env.cfg.json || !isTerminal(w) {
+		return printJSON(w, st)
+	}
+	return writeStatusTable(w, st)
 }
 
 func linkBasename(v *fsview.View, link string) (string, error) {

@@ -103,6 +103,7 @@ func TestModuleOptions(t *testing.T) {
 		"pollInterval":      {duration, "2s"},
 		"pollBudget":        {duration, "300s"},
 		"onFailure":         {`null or one of "restore", "keep"`, nil},
+		"metricsFile":       {"null or string matching the pattern /.+", nil},
 		"logFormat":         {`one of "auto", "text", "json"`, "json"},
 		"logLevel":          {`one of "debug", "info", "warn", "error"`, "info"},
 		"recoverOnBoot":     {"boolean", true},
@@ -217,6 +218,7 @@ func TestModuleUnitsOptions(t *testing.T) {
 		"pollInterval":      "500ms",
 		"pollBudget":        "10m",
 		"onFailure":         "keep",
+		"metricsFile":       "/var/lib/textfiles/nixfleet-activate.prom",
 		"logFormat":         "text",
 		"logLevel":          "debug",
 		"recoverOnBoot":     false,
@@ -227,11 +229,11 @@ func TestModuleUnitsOptions(t *testing.T) {
 	exec := one(t, ev.Units[activateUnit].Service, "ExecStart")
 	assert.Equal(t, `/opt/nfa/bin/nixfleet-activate --log-format=text --log-level=debug --state-dir=/srv/state `+
 		`--poll-interval=500ms --poll-budget=10m "--substituters=https://a.example file:///srv/cache" `+
-		`--trusted-public-keys=a.example-1:AAAA+/== --on-failure=keep "--meta=who=100%% $$USER" --realise-timeout=1m activate %I`, exec)
+		`--trusted-public-keys=a.example-1:AAAA+/== --on-failure=keep --metrics-file=/var/lib/textfiles/nixfleet-activate.prom "--meta=who=100%% $$USER" --realise-timeout=1m activate %I`, exec)
 	assert.Equal(t, []string{"/opt/nfa/bin/nixfleet-activate", "--log-format=text", "--log-level=debug",
 		"--state-dir=/srv/state", "--poll-interval=500ms", "--poll-budget=10m",
 		"--substituters=https://a.example file:///srv/cache", "--trusted-public-keys=a.example-1:AAAA+/==",
-		"--on-failure=keep", "--meta=who=100% $USER", "--realise-timeout=1m", "activate", "%I"},
+		"--on-failure=keep", "--metrics-file=/var/lib/textfiles/nixfleet-activate.prom", "--meta=who=100% $USER", "--realise-timeout=1m", "activate", "%I"},
 		execWords(t, exec), "the words systemd hands the binary")
 	assert.Equal(t, []string{"d /srv/state 0700 root root - -"}, ev.Tmpfiles)
 }
