@@ -1,0 +1,152 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 17: each test here pins a bug a mutation run let through; the
+// comment names the bug it fails on.
+
+// journaled gives the fake host a file journal on its in-memory view, so a
+// test can assert the in-flight record a run leaves.
+func journaled(h *fakeHost) (Deps, *FileJournal) {
+	j := &FileJournal{FS: h.fs, Dir: DefaultStateDir}
+	d := h.deps()
+	d.Journal = j
+	return d, j
+}
+
+// Bug: systemd's exec setup failures (EXIT_CHDIR 200 .. EXIT_CREDENTIALS
+// 243, systemd 252) read with an off-by-one bound at either end.
+func TestExecSetupFailedBounds(t *testing.T) {
+	for status, want := range map[int]bool{0: false, 4: false, 199: false, 200: true, 203: true, 243: true, 244: false, 255: false} {
+		assert.Equal(t, want, ExecSetupFailed(status), "ExecMainStatus %d", status)
+	}
+}
+
+// Bug: a component link that cannot be resolved on one side (here a link
+// loop in the new closure's kernel) taken as unchanged: a live switch where
+// the safe choice is to defer to the next boot.
+func TestActivateDefersWhenAComponentIsUnreadableOnOneSide(t *testing.T) {
+	h := newFakeHost(t)
+	dir := "/nix/store/" + newClosure
+	require.NoError(t, h.fs.Remove(dir+"/kernel"))
+	require.NoError(t, h.fs.Symlink(dir+"/kernel-loop", dir+"/kernel"))
+	require.NoError(t, h.fs.Symlink(dir+"/kernel", dir+"/kernel-loop"))
+	out := h.activate(newClosure)
+	require.Equal(t, DeferredPendingReboot, out.Kind, out.Reason)
+	assert.Equal(t, []string{"kernel"}, out.Components)
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "set " + newClosure,
+		"release nixfleet-activate-switch", "fire nixfleet-activate-switch boot " + newClosure}, h.effects)
+	assert.Equal(t, oldClosure, h.current(t), "nothing switched live")
+	assert.Equal(t, newClosure, h.profile(t))
+}
+
+// Bug: the rolled-back closure's basename not validated before its switch
+// is fired (the generation link points at a store path whose name is no
+// store path name).
+func TestRollbackRefusesAnInvalidRolledBackBasename(t *testing.T) {
+	h := rolledForward(t)
+	bad := "/nix/store/not-a-store-path"
+	require.NoError(t, h.fs.MkdirAll(bad+"/bin", 0o755))
+	require.NoError(t, h.fs.Remove("/nix/var/nix/profiles/system-1-link"))
+	require.NoError(t, h.fs.Symlink(bad, "/nix/var/nix/profiles/system-1-link"))
+	out := rollback(h)
+	assert.Equal(t, RollbackFailed, out.Kind)
+	assert.Equal(t, PhaseDiscoverTarget, out.Phase)
+	assertNoFire(t, h.effects)
+	assert.Equal(t, newClosure, h.current(t))
+}
+
+// assertNoFire fails when any unit was fired (any action, any closure).
+func assertNoFire(t *testing.T, effects []string) {
+	t.Helper()
+	for _, e := range effects {
+		assert.False(t, strings.HasPrefix(e, "fire "), "fired: %q (effects %v)", e, effects)
+	}
+}
+
+// Bug: a re-activation of the running closure (--force), killed while
+// firing, recovered as settled because current-system already shows the
+// closure: the link is no evidence of a fire when it showed the closure
+// before it.
+func TestRecoverForcedReactivationKilledWhileFiringIsAbandoned(t *testing.T) {
+	w := newCrashWorld(t)
+	require.Equal(t, Settled, w.activate().Kind)
+	w.effects = nil
+	w.fireErr = fmt.Errorf("killed")
+	w.beforeFire = w.kill
+	out := Activate(w.ctx, w.deps(), Target{Closure: newClosure}, Options{Force: true})
+	require.Equal(t, Interrupted, out.Kind, out.Reason)
+	require.Equal(t, StepFiring, w.record(t).Step)
+	w.fireErr, w.beforeFire = nil, nil
+	w.effects = nil
+	rec := w.recover(t)
+	require.NotNil(t, rec)
+	assert.Equal(t, Abandoned, rec.Kind, rec.Reason)
+	assert.Equal(t, PhaseSystemdRunFire, rec.Phase)
+	assertNoFire(t, w.effects)
+	assert.Nil(t, w.record(t), "the record is cleared once the outcome is final")
+}
+
+// Bug: recovery polling with the default interval and budget instead of
+// the run's recorded ones: a switch that never flips is given up one
+// recorded budget (20 s) after its fire, reading every recorded interval (1 s).
+func TestRecoverUsesTheRecordedPollOptions(t *testing.T) {
+	w := newCrashWorld(t)
+	w.plans[newClosure] = switchPlan{}
+	o := Options{PollInterval: time.Second, PollBudget: 20 * time.Second}
+	w.clk.Schedule(3*time.Second, w.kill)
+	out := Activate(w.ctx, w.deps(), Target{Closure: newClosure}, o)
+	require.Equal(t, Interrupted, out.Kind, out.Reason)
+	start, reads := w.clk.Now(), w.statusReads
+	rec := w.recover(t)
+	require.NotNil(t, rec)
+	assert.Equal(t, SwitchFailed, rec.Kind, rec.Reason)
+	assert.Equal(t, PhaseSwitchPollTimeout, rec.Phase)
+	assert.Equal(t, 17*time.Second, w.clk.Now().Sub(start), "the rest of the recorded 20 s budget")
+	assert.GreaterOrEqual(t, w.statusReads-reads, 17, "a read every recorded second")
+}
+
+// Bug: the fire time stamped before systemd-run returns: the budget counts
+// from the moment the unit exists, so a slow systemd-run (here 2 s) does
+// not eat into it.
+func TestActivateBudgetCountsFromTheFiresReturn(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{}
+	h.fireTakes = 2 * time.Second
+	out := Activate(context.Background(), h.deps(), Target{Closure: newClosure}, Options{PollBudget: 10 * time.Second})
+	assert.Equal(t, SwitchFailed, out.Kind, out.Reason)
+	assert.Equal(t, PhaseSwitchPollTimeout, out.Phase)
+	assert.Equal(t, int64(12000), out.ElapsedMS, "2 s of systemd-run, then the whole 10 s budget")
+}
+
+// Bug: reboot_pending computed from the kernel alone: the booted system's
+// initrd or kernel modules differing from the closure's also need a boot.
+func TestActivateRebootPendingFromInitrdOrModules(t *testing.T) {
+	for _, part := range []string{"initrd", "kernel-modules"} {
+		t.Run(part, func(t *testing.T) {
+			h := newFakeHost(t)
+			for _, c := range []string{oldClosure, newClosure} {
+				require.NoError(t, h.fs.MkdirAll("/nix/store/p"+strings.Repeat("0", 31)+"-"+part+"-2", 0o755))
+				require.NoError(t, h.fs.Symlink("/nix/store/p"+strings.Repeat("0", 31)+"-"+part+"-2", "/nix/store/"+c+"/"+part))
+			}
+			booted := "/nix/store/" + thirdClosure
+			require.NoError(t, h.fs.MkdirAll("/nix/store/p"+strings.Repeat("0", 31)+"-"+part+"-1", 0o755))
+			require.NoError(t, h.fs.Symlink("/nix/store/p"+strings.Repeat("0", 31)+"-"+part+"-1", booted+"/"+part))
+			require.NoError(t, h.fs.ReplaceLink(booted, "/run/booted-system"))
+			out := h.activate(newClosure)
+			require.Equal(t, Settled, out.Kind, out.Reason)
+			assert.Empty(t, out.Components, "nothing changes against the running system")
+			assert.True(t, out.RebootPending, "the booted %s is not the closure's", part)
+			assert.Equal(t, newClosure, h.current(t))
+		})
+	}
+}
