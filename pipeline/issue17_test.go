@@ -150,3 +150,24 @@ func TestActivateRebootPendingFromInitrdOrModules(t *testing.T) {
 		})
 	}
 }
+
+// Bug: a dangling profile link (its generation points at a store path that
+// is not there) left unmended by self-correction: an unreadable profile is
+// not the closure, so it is pointed back at it.
+func TestActivateMendsADanglingProfile(t *testing.T) {
+	h := newFakeHost(t)
+	gone := "3a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-nixos-system-web-gone"
+	h.plans[newClosure] = switchPlan{flipAt: 5 * time.Second, exitAt: 9 * time.Second, moveProf: gone}
+	out := h.activate(newClosure)
+	require.Equal(t, Settled, out.Kind, out.Reason)
+	assert.True(t, out.ProfileCorrected)
+	assert.Empty(t, out.Warnings)
+	assert.Equal(t, []string{
+		"lock", "realise " + newClosure, "set " + newClosure,
+		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
+		"set " + newClosure,
+	}, h.effects, "the profile set again after the switch")
+	assert.Equal(t, newClosure, h.profile(t))
+	assert.Equal(t, 4, out.Generation)
+	assert.Equal(t, newClosure, out.Profile)
+}
