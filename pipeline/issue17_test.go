@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
 )
 
 // Issue 17: each test here pins a bug a mutation run let through; the
@@ -170,4 +172,41 @@ func TestActivateMendsADanglingProfile(t *testing.T) {
 	assert.Equal(t, newClosure, h.profile(t))
 	assert.Equal(t, 4, out.Generation)
 	assert.Equal(t, newClosure, out.Profile)
+}
+
+// Gaps a gremlins run left (issue 17): mutants no test of this package
+// killed.
+
+// heldReason says "after waiting" only when the run waited (wait > 0).
+func TestHeldReasonNamesTheWaitOnlyWhenThereWasOne(t *testing.T) {
+	assert.NotContains(t, heldReason(0), "after waiting")
+	assert.Contains(t, heldReason(0), "retry later (or --wait-lock)")
+	assert.Contains(t, heldReason(2*time.Second), "after waiting 2s")
+}
+
+// CheckDir(false) on a missing state directory is fine and creates nothing.
+func TestCheckDirWithoutCreateCreatesNothing(t *testing.T) {
+	j := FileJournal{FS: fsview.NewMem(), Dir: DefaultStateDir}
+	require.NoError(t, j.CheckDir(false))
+	_, err := j.FS.Lstat(DefaultStateDir)
+	assert.True(t, isNotExist(err), "the state directory was created: %v", err)
+}
+
+// Recovering a killed activation removes the GC root its realise made and
+// a kill left behind (the profile, or nothing, holds the closure now).
+func TestRecoverRemovesTheGCRootOfAKilledActivation(t *testing.T) {
+	w := newCrashWorld(t)
+	w.fireErr = fmt.Errorf("killed")
+	w.beforeFire = w.kill
+	require.Equal(t, Interrupted, w.activate().Kind)
+	// As a kill between the realise and the profile set leaves it.
+	root := DefaultGCRootDir + "/" + newClosure
+	require.NoError(t, w.fs.Symlink("/nix/store/"+newClosure, root))
+	w.fireErr, w.beforeFire = nil, nil
+	out := w.recover(t)
+	require.NotNil(t, out)
+	assert.Equal(t, Abandoned, out.Kind, out.Reason)
+	_, err := w.fs.Lstat(root)
+	assert.True(t, isNotExist(err), "GC root left behind: %v", err)
+	assert.Empty(t, out.Warnings)
 }
