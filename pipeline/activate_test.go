@@ -67,10 +67,7 @@ func TestActivateFailsOpenWhenLockUnknown(t *testing.T) {
 	h.lockErr = errors.New("permission denied")
 	out := h.activate(newClosure)
 	assert.Equal(t, Settled, out.Kind)
-	assert.Equal(t, []string{
-		"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
-	}, h.effects, "the whole run goes on after the unknown probe")
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects, "the whole run goes on after the unknown probe")
 	assert.Equal(t, newClosure, h.current(t))
 	assert.Equal(t, newClosure, h.profile(t))
 	assert.Equal(t, 2, out.Generation)
@@ -271,10 +268,7 @@ func TestActivateToleratesBrieflyAbsentLink(t *testing.T) {
 	h.plans[newClosure] = switchPlan{absentAt: 3 * time.Second, flipAt: 7 * time.Second, exitAt: 9 * time.Second}
 	out := h.activate(newClosure)
 	assert.Equal(t, Settled, out.Kind, out.Reason)
-	assert.Equal(t, []string{
-		"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
-	}, h.effects, "no restore, no second fire")
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects, "no restore, no second fire")
 	assert.Equal(t, newClosure, h.current(t))
 	assert.Equal(t, newClosure, h.profile(t))
 	assert.False(t, out.ProfileCorrected)

@@ -67,6 +67,12 @@ func TestRollbackRefusesAnInvalidRolledBackBasename(t *testing.T) {
 	assert.Equal(t, newClosure, h.current(t))
 }
 
+// liveSwitchEffects is a live switch's effects on the fake host, in order.
+func liveSwitchEffects(closure string) []string {
+	return []string{"lock", "realise " + closure, "set " + closure,
+		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + closure}
+}
+
 // assertNoFire fails when any unit was fired (any action, any closure).
 func assertNoFire(t *testing.T, effects []string) {
 	t.Helper()
@@ -164,11 +170,8 @@ func TestActivateMendsADanglingProfile(t *testing.T) {
 	require.Equal(t, Settled, out.Kind, out.Reason)
 	assert.True(t, out.ProfileCorrected)
 	assert.Empty(t, out.Warnings)
-	assert.Equal(t, []string{
-		"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
-		"set " + newClosure,
-	}, h.effects, "the profile set again after the switch")
+	assert.Equal(t, append(liveSwitchEffects(newClosure), "set "+newClosure), h.effects,
+		"the profile set again after the switch")
 	assert.Equal(t, newClosure, h.profile(t))
 	assert.Equal(t, 4, out.Generation)
 	assert.Equal(t, newClosure, out.Profile)
