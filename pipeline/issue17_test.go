@@ -213,3 +213,39 @@ func TestRecoverRemovesTheGCRootOfAKilledActivation(t *testing.T) {
 	assert.True(t, isNotExist(err), "GC root left behind: %v", err)
 	assert.Empty(t, out.Warnings)
 }
+
+// --on-failure=keep is kept through the option defaults: a failed switch
+// leaves the profile on the closure and nothing is switched back.
+func TestActivateOnFailureKeepLeavesTheProfile(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{exitAt: 3 * time.Second, exitCode: 1}
+	out := Activate(context.Background(), h.deps(), Target{Closure: newClosure}, Options{OnFailure: OnFailureKeep})
+	require.Equal(t, SwitchFailed, out.Kind, out.Reason)
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects, "no switch-generation")
+	assert.Equal(t, newClosure, h.profile(t))
+	require.NotNil(t, out.Restored)
+	assert.Equal(t, RestoreKept, out.Restored.Status)
+}
+
+// A failed status read is read again after a quarter interval, then half,
+// then a whole one (2 s interval: 500 ms, 1 s, 2 s), and a good read resets
+// the back-off.
+func TestActivateStatusRetriesBackOff(t *testing.T) {
+	h := newFakeHost(t)
+	h.plans[newClosure] = switchPlan{flipAt: 20 * time.Second, exitAt: 21 * time.Second}
+	var at []time.Duration
+	start := h.clk.Now()
+	h.beforeStatus = func() { at = append(at, h.clk.Now().Sub(start)) }
+	h.clk.Schedule(3*time.Second, func() { h.statusErrs = 4 })
+	out := h.activate(newClosure)
+	require.Equal(t, Settled, out.Kind, out.Reason)
+	ms := func(d ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range d {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	assert.Equal(t, ms(2000, 4000, 4500, 5500, 7500, 9500, 11500), at[:7],
+		"four failed reads from 4 s, 0.5 s, 1 s, 2 s apart, then every 2 s again")
+}
