@@ -249,3 +249,50 @@ func TestActivateStatusRetriesBackOff(t *testing.T) {
 	assert.Equal(t, ms(2000, 4000, 4500, 5500, 7500, 9500, 11500), at[:7],
 		"four failed reads from 4 s, 0.5 s, 1 s, 2 s apart, then every 2 s again")
 }
+
+// QuoteInput quotes up to MaxQuotedInput bytes whole and cuts longer input
+// at a rune boundary, saying how long it was.
+func TestQuoteInputBounds(t *testing.T) {
+	exact := strings.Repeat("a", MaxQuotedInput)
+	assert.Equal(t, `"`+exact+`"`, QuoteInput(exact))
+	long := exact + "b"
+	assert.Equal(t, `"`+exact+`"…(121 bytes)`, QuoteInput(long))
+	// "é" is 2 bytes; placed across the cut, it is left out whole.
+	straddle := strings.Repeat("a", MaxQuotedInput-1) + "é" + "zz"
+	assert.Equal(t, `"`+strings.Repeat("a", MaxQuotedInput-1)+`"…(123 bytes)`, QuoteInput(straddle))
+}
+
+// A CommandError names its program, or "command" without an argv.
+func TestCommandErrorNamesItsProgram(t *testing.T) {
+	assert.Equal(t, "nix-env exited 1: denied", (&CommandError{Argv: []string{"nix-env", "--set"}, ExitCode: 1, Stderr: "denied\n"}).Error())
+	assert.Equal(t, "command exited 2: x", (&CommandError{ExitCode: 2, Stderr: "x"}).Error())
+}
+
+// A record that stopped while firing, on a host that rebooted since, is
+// decided from the links at once (the unit went with the old boot); one
+// that stopped before firing is abandoned, reboot or not.
+func TestRecoverAfterRebootByStep(t *testing.T) {
+	w := newCrashWorld(t)
+	w.bootAs(t, "11111111-1111-1111-1111-111111111111")
+	w.fireErr = fmt.Errorf("killed")
+	w.beforeFire = w.kill
+	w.activate()
+	require.Equal(t, StepFiring, w.record(t).Step)
+	w.rebootInto(t, oldClosure)
+	out := w.recover(t)
+	assert.Equal(t, SwitchFailed, out.Kind, out.Reason)
+	assert.Equal(t, PhaseReboot, out.Phase)
+	assert.Contains(t, out.Reason, "booted "+oldClosure)
+
+	w = newCrashWorld(t)
+	w.bootAs(t, "11111111-1111-1111-1111-111111111111")
+	w.activate() // settles: then put back a record that stopped at the profile set
+	rec := Record{Op: OpActivate, Closure: newClosure, Step: StepProfileSet, BootID: "11111111-1111-1111-1111-111111111111",
+		PreviousProfile: oldClosure, PreviousGeneration: 1, PollIntervalMS: 2000, PollBudgetMS: 300000}
+	require.NoError(t, w.j.FileJournal.Save(rec))
+	w.rebootInto(t, oldClosure)
+	out = w.recover(t)
+	assert.Equal(t, Abandoned, out.Kind, out.Reason)
+	assert.Equal(t, PhaseNixEnvSet, out.Phase)
+	assert.Empty(t, out.Booted, "not decided from the reboot")
+}
