@@ -260,6 +260,8 @@ func TestQuoteInputBounds(t *testing.T) {
 	// "é" is 2 bytes; placed across the cut, it is left out whole.
 	straddle := strings.Repeat("a", MaxQuotedInput-1) + "é" + "zz"
 	assert.Equal(t, `"`+strings.Repeat("a", MaxQuotedInput-1)+`"…(123 bytes)`, QuoteInput(straddle))
+	// Invalid UTF-8 of continuation bytes only: no rune start to cut at.
+	assert.Equal(t, `""…(130 bytes)`, QuoteInput(strings.Repeat("\x80", 130)))
 }
 
 // A CommandError names its program, or "command" without an argv.
@@ -295,4 +297,26 @@ func TestRecoverAfterRebootByStep(t *testing.T) {
 	assert.Equal(t, Abandoned, out.Kind, out.Reason)
 	assert.Equal(t, PhaseNixEnvSet, out.Phase)
 	assert.Empty(t, out.Booted, "not decided from the reboot")
+}
+
+// A record that stopped at "firing" while current-system now shows the
+// closure (and did not before) is a fire that took effect, even with the
+// unit's status gone: recovery follows it (settled-degraded), never
+// abandoned.
+func TestRecoverTakesTheFlippedLinkAsTheFire(t *testing.T) {
+	w := newCrashWorld(t)
+	w.plans[newClosure] = switchPlan{flipAt: 2 * time.Second, exitAt: 3 * time.Second, unknown: true}
+	w.beforeFire = w.kill // the unit starts, the agent never records "fired"
+	require.Equal(t, Interrupted, w.activate().Kind)
+	require.Equal(t, StepFiring, w.record(t).Step)
+	w.beforeFire = nil
+	w.clk.Advance(5 * time.Second)
+	w.effects = nil
+	out := w.recover(t)
+	assert.Equal(t, SettledDegraded, out.Kind, out.Reason)
+	assert.Equal(t, newClosure, out.Closure)
+	assert.Equal(t, UnknownExit(), out.Switch.ExitCode)
+	assertNoFire(t, w.effects)
+	assert.Equal(t, newClosure, w.profile(t), "nothing restored")
+	assert.Nil(t, w.record(t))
 }
