@@ -320,3 +320,41 @@ func TestRecoverTakesTheFlippedLinkAsTheFire(t *testing.T) {
 	assert.Equal(t, newClosure, w.profile(t), "nothing restored")
 	assert.Nil(t, w.record(t))
 }
+
+// Tail keeps exactly max bytes whole and cuts longer text at a rune
+// boundary (the UTF-8 tail of a command's stderr).
+func TestTailBounds(t *testing.T) {
+	assert.Equal(t, "abcd", Tail("abcd", 4))
+	assert.Equal(t, "bcd", Tail("abcd", 3))
+	// "é" is 2 bytes: a 2-byte tail of "xé" is it whole, a 1-byte tail is empty
+	// (no rune starts in the last byte).
+	assert.Equal(t, "é", Tail("xé", 2))
+	assert.Equal(t, "", Tail("xé", 1))
+}
+
+// A name whose very first character is not allowed is refused (index 0).
+func TestValidateBasenameRefusesABadFirstNameCharacter(t *testing.T) {
+	err := ValidateBasename(newClosure[:HashLen+1] + "$nixos")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not allowed in a store path")
+}
+
+// A record at "firing" whose unit's status is gone (collected) while a
+// switch-to-configuration holds the switch lock was fired: recovery follows
+// it instead of calling it abandoned.
+func TestRecoverTakesTheHeldLockAsTheFire(t *testing.T) {
+	w := newCrashWorld(t)
+	w.plans[newClosure] = switchPlan{flipAt: 4 * time.Second, exitAt: 5 * time.Second}
+	w.beforeFire = w.kill
+	require.Equal(t, Interrupted, w.activate().Kind)
+	require.Equal(t, StepFiring, w.record(t).Step)
+	w.beforeFire = nil
+	delete(w.units, "nixfleet-activate-switch") // collected while it runs
+	w.lockState = LockHeld
+	w.effects = nil
+	out := w.recover(t)
+	assert.NotEqual(t, Abandoned, out.Kind, out.Reason)
+	assert.Equal(t, newClosure, w.current(t))
+	assertNoFire(t, w.effects)
+	assert.Equal(t, newClosure, w.profile(t), "nothing restored under a running switch")
+}
