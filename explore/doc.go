@@ -38,7 +38,10 @@
 // 3), TestExhaustiveDepth2 (CI), FuzzFaultCombinations (`go test -fuzz`),
 // and BenchmarkActivations (`go test -bench . -cpu 1 ./explore`).
 //
-// Violations the real pipeline has today are listed in Known, each with the
-// cause in pipeline/ and its minimal repro; the tests fail on anything else,
-// and on a Known entry that no longer reproduces (remove it once fixed).
+// Violations the real pipeline has today are listed in Known (the one list of
+// known issues), each with the cause in pipeline/, its minimal repro and the
+// scenario that pins it; an entry explains a violation by the run's fault
+// set and invariant, never by the violation's text. The tests fail on
+// anything else, and on a Known entry that no longer reproduces (remove it
+// once fixed).
 package explore

@@ -237,10 +237,10 @@ func (e *Explorer) Shrink(r *Run, invariant string) *Run {
 // none), trying subsets by size, then lexicographically; r rerun when no
 // smaller subset does.
 func (e *Explorer) ShrinkViolation(r *Run, v Violation) *Run {
-	class := KnownIssueOf(v)
+	class := KnownIssueOf(r, v)
 	same := func(run *Run) bool {
 		return slices.ContainsFunc(run.Violations, func(w Violation) bool {
-			return w.Invariant == v.Invariant && KnownIssueOf(w) == class
+			return w.Invariant == v.Invariant && KnownIssueOf(run, w) == class
 		})
 	}
 	for size := 0; size < len(r.Combo); size++ {

@@ -6,37 +6,65 @@ import (
 	"strings"
 )
 
-// KnownIssue is a violation the real pipeline has today, found by the
-// explorer and reported for a fix in pipeline/. The depth-2 test fails on
-// any violation no entry matches, and a repro test fails once an entry's
-// repro stops violating: remove the entry when its fix lands (and keep its
-// scenario under testscripts/).
+// KnownIssue is a violation the pipeline has today: a limit of what the host
+// can tell (or a bug awaiting its fix in pipeline/), found by the explorer.
+// It is the one list of known issues: the depth-2 test fails on any
+// violation no entry explains, a repro test fails once an entry's repro
+// stops violating (remove the entry when its fix lands), and testscripts
+// runs each entry's Scenario, which pins what the pipeline does there today.
+//
+// An entry explains a violation by the run's fault set and the invariant,
+// never by the violation's text: another cause with the same message is not
+// explained.
 type KnownIssue struct {
-	// Invariant is the invariant broken; Detail matches the violation's
-	// detail.
+	// Invariant is the invariant broken.
 	Invariant string
-	Detail    *regexp.Regexp
-	// Repro is the minimal fault set, fault names joined with "+".
+	// Faults are the fault set the issue needs: each entry is a regexp that
+	// one fault name of the run must match in full (alternatives with "|").
+	Faults []string
+	// Repro is the minimal fault set, fault names joined with "+" in
+	// catalogue order.
 	Repro string
-	// Why names the cause in pipeline/.
+	// Scenario names the scenario under testscripts/testdata that pins the
+	// pipeline's behaviour in this case (without its .txtar).
+	Scenario string
+	// Why names the cause in pipeline/, or why it is a limit.
 	Why string
 }
 
 // Known lists the open issues, most severe first.
 var Known = []KnownIssue{
-	{"recovery-consistent", regexp.MustCompile(`^recovered abandoned \("the agent stopped while firing; the unit never started.*, yet \S+ ran`),
-		"lock=probe-error+unit=collected-at-0+kill=after-fire",
-		"pipeline/recover.go wasFired(): a limit, not a slip: when the record stopped at \"firing\", the unit's status is gone (garbage-collected: this agent never passes --collect) and neither the link nor a readable switch lock shows a running switch, nothing on the host tells a fire from none, so recovery says abandoned; it takes three faults at once"},
+	{Invariant: "recovery-consistent",
+		Faults:   []string{"lock=probe-error", "unit=collected-at-0", "kill=after-fire"},
+		Repro:    "lock=probe-error+unit=collected-at-0+kill=after-fire",
+		Scenario: "recover_limit-killed-firing-unit-collected-lock-unknown",
+		Why:      "pipeline/recover.go wasFired(): a limit, not a slip: when the record stopped at \"firing\", the unit's status is gone (garbage-collected: this agent never passes --collect) and neither the link nor a readable switch lock shows a running switch, nothing on the host tells a fire from none, so recovery says abandoned; it takes three faults at once"},
+	{Invariant: "recovery-consistent",
+		Faults: []string{"journal=read-only-after-3", "unit=collected-at-(0|5s)",
+			`end=(exit-\d+|signal-\d+)@1s|flip=(never|absent-60s|back-at-4s)|link=(missing@4s|previous@5s)`},
+		Repro:    "unit=collected-at-0+flip=never+journal=read-only-after-3",
+		Scenario: "recover_limit-read-only-record-unit-collected",
+		Why:      "pipeline/recover.go wasFired(): a limit: the state directory turned read-only right after the \"firing\" write, so neither \"fired\" nor the clear reached the disk, and the run that did report its outcome leaves a record that reads like a kill while firing; with the unit's status gone, the lock free and current-system not on the closure (the switch ended without flipping it, flipped it back, or someone moved it) nothing on the host tells the fire from none, so recovery says abandoned and restores the profile, which is also what the failed run needed. Where the link shows the closure, that is evidence of the fire and recovery follows it (recover_read-only-record-link-shows-closure)"},
 }
 
-// matches reports whether the issue explains v.
-func (k KnownIssue) matches(v Violation) bool {
-	return v.Invariant == k.Invariant && k.Detail.MatchString(v.Detail)
+// explains reports whether the issue explains v, a violation of run r.
+func (k KnownIssue) explains(r *Run, v Violation) bool {
+	if v.Invariant != k.Invariant {
+		return false
+	}
+	for _, f := range k.Faults {
+		re := regexp.MustCompile("^(?:" + f + ")$")
+		if !slices.ContainsFunc(r.Faults, func(g Fault) bool { return re.MatchString(g.Name) }) {
+			return false
+		}
+	}
+	return true
 }
 
-// KnownIssueOf returns the known issue that explains v, nil when none does.
-func KnownIssueOf(v Violation) *KnownIssue {
-	i := slices.IndexFunc(Known, func(k KnownIssue) bool { return k.matches(v) })
+// KnownIssueOf returns the known issue that explains v, a violation of run
+// r, nil when none does.
+func KnownIssueOf(r *Run, v Violation) *KnownIssue {
+	i := slices.IndexFunc(Known, func(k KnownIssue) bool { return k.explains(r, v) })
 	if i < 0 {
 		return nil
 	}
@@ -47,7 +75,7 @@ func KnownIssueOf(v Violation) *KnownIssue {
 func (r *Run) Unknown() []Violation {
 	var out []Violation
 	for _, v := range r.Violations {
-		if KnownIssueOf(v) == nil {
+		if KnownIssueOf(r, v) == nil {
 			out = append(out, v)
 		}
 	}

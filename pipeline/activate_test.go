@@ -67,6 +67,11 @@ func TestActivateFailsOpenWhenLockUnknown(t *testing.T) {
 	h.lockErr = errors.New("permission denied")
 	out := h.activate(newClosure)
 	assert.Equal(t, Settled, out.Kind)
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects, "the whole run goes on after the unknown probe")
+	assert.Equal(t, newClosure, h.current(t))
+	assert.Equal(t, newClosure, h.profile(t))
+	assert.Equal(t, 2, out.Generation)
+	assert.Equal(t, KnownExit(0), out.Switch.ExitCode)
 }
 
 func TestActivateTrustFailureChangesNothing(t *testing.T) {
@@ -263,6 +268,13 @@ func TestActivateToleratesBrieflyAbsentLink(t *testing.T) {
 	h.plans[newClosure] = switchPlan{absentAt: 3 * time.Second, flipAt: 7 * time.Second, exitAt: 9 * time.Second}
 	out := h.activate(newClosure)
 	assert.Equal(t, Settled, out.Kind, out.Reason)
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects, "no restore, no second fire")
+	assert.Equal(t, newClosure, h.current(t))
+	assert.Equal(t, newClosure, h.profile(t))
+	assert.False(t, out.ProfileCorrected)
+	assert.Equal(t, KnownExit(0), out.Switch.ExitCode)
+	// Absent at the 4 s and 6 s polls, the flip seen at 8 s, the exit at 10 s.
+	assert.Equal(t, int64(10_000), out.ElapsedMS)
 }
 
 func TestActivateFlipBackAfterSettleIsNotSuccess(t *testing.T) {
@@ -355,12 +367,28 @@ func TestActivateEchoesMeta(t *testing.T) {
 	assert.Equal(t, "r7", out.Meta["rollout"])
 }
 
+// Skipped means nothing changed: the profile the run had set is put back,
+// nothing fired, and the run's in-flight record is gone (a record left
+// behind would block every later run until recover; issue 17).
 func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
 	h := newFakeHost(t)
 	h.fireErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
-	out := h.activate(newClosure)
+	d, j := journaled(h)
+	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
 	assert.Equal(t, Skipped, out.Kind)
 	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	assert.Equal(t, []string{
+		"lock", "realise " + newClosure, "set " + newClosure,
+		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
+		"lock", "switch-generation 1",
+	}, h.effects, "the refused fire, then the profile put back")
+	assert.Equal(t, oldClosure, h.profile(t))
+	assert.Equal(t, oldClosure, h.current(t))
+	rec, err := j.Load()
+	require.NoError(t, err)
+	assert.Nil(t, rec, "no in-flight record left behind")
+	out = Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
+	assert.NotEqual(t, PhaseJournal, out.Phase, "the next run is not blocked: %s", out.Reason)
 }
 
 // A failed status read is no verdict: after the flip one systemctl show

@@ -52,10 +52,14 @@ type fakeHost struct {
 	// switchGenErr makes SwitchGeneration fail.
 	switchGenErr error
 	fireErr      error
-	releaseErr   error
-	plans        map[string]switchPlan // by closure basename
-	units        map[string]UnitStatus
-	generation   int
+	// beforeFire, when set, runs as Fire is called (before fireErr);
+	// fireTakes is how long each Fire takes in virtual time.
+	beforeFire func()
+	fireTakes  time.Duration
+	releaseErr error
+	plans      map[string]switchPlan // by closure basename
+	units      map[string]UnitStatus
+	generation int
 	// statusErrs makes the next N UnitStatus reads fail (a bus timeout).
 	statusErrs int
 	// beforeStatus, when set, runs at the start of every UnitStatus read.
@@ -174,6 +178,10 @@ func (h *fakeHost) ReleaseUnit(_ context.Context, unit string) error {
 func (h *fakeHost) Fire(_ context.Context, req FireRequest) error {
 	closure := path.Base(req.Closure)
 	h.record("fire %s %s %s", req.Unit, req.Action, closure)
+	if h.beforeFire != nil {
+		h.beforeFire()
+	}
+	h.clk.Advance(h.fireTakes)
 	if h.fireErr != nil {
 		return h.fireErr
 	}

@@ -108,7 +108,8 @@ func TestRollbackDiscoverTargetFailure(t *testing.T) {
 	out := rollback(h)
 	assert.Equal(t, RollbackFailed, out.Kind)
 	assert.Equal(t, PhaseDiscoverTarget, out.Phase)
-	assert.NotContains(t, h.effects, "fire nixfleet-activate-rollback switch "+oldClosure)
+	assertNoFire(t, h.effects)
+	assert.Equal(t, newClosure, h.current(t))
 }
 
 func TestRollbackSkippedWhenLockHeld(t *testing.T) {

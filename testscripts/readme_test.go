@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/nixfleet/nixfleet-activate/explore"
 )
 
 // readmeHead is the hand-written part of README.md; the command reference
@@ -93,13 +95,9 @@ func scenarioIndex() string {
 		}
 		b.WriteString(indexLine(f))
 	}
-	b.WriteString("\n## Known bugs\n\nScenarios of open bugs, in " + knownDir + "/: each is written as the fixed code must behave and\nfails today as its `" + knownSection + "` section says; `TestKnownBugs` fails once one passes (then\nmove it to testdata/ and drop that section).\n\n")
-	known, _ := filepath.Glob(filepath.Join(knownDir, "*.txtar"))
-	if len(known) == 0 {
-		b.WriteString("None open (the directory is created with the first one). The fault-space explorer keeps its own list of\nopen pipeline issues in explore/known.go.\n")
-	}
-	for _, f := range known {
-		b.WriteString(indexLine(f))
+	b.WriteString("\n## Known issues\n\nOne list, `explore.Known`: each entry is matched by its fault set and invariant (never by the\nviolation's text) and names the scenario that pins what the pipeline does there today.\n\n")
+	for _, k := range explore.Known {
+		fmt.Fprintf(&b, "- `%s` (%s, breaks %s): %s\n", k.Scenario, k.Repro, k.Invariant, k.Why)
 	}
 	return b.String()
 }

@@ -36,10 +36,6 @@ func loadScenarios(t *testing.T) []scenario {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "*"))
 	require.NoError(t, err)
-	files = slices.DeleteFunc(files, func(f string) bool { return f == knownDir })
-	known, err := filepath.Glob(filepath.Join(knownDir, "*.txtar"))
-	require.NoError(t, err)
-	files = append(files, known...)
 	var out []scenario
 	for _, f := range files {
 		a, err := txtar.ParseFile(f)

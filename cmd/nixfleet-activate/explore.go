@@ -172,7 +172,7 @@ func printRepros(e *explore.Explorer, rep explore.Report, invariant string, c ex
 		seen[m.Names()] = true
 		v := firstViolation(m, invariant)
 		fmt.Fprintf(w, "%s [%s]: %s\n  minimal: [%s]\n", runID(r), r.Names(), v.Detail, m.Names())
-		if k := explore.KnownIssueOf(v); k != nil {
+		if k := explore.KnownIssueOf(m, v); k != nil {
 			fmt.Fprintf(w, "  known issue (%s): %s\n", k.Repro, k.Why)
 			if c.out == "" {
 				continue
