@@ -249,10 +249,8 @@ func (r *run) runCheck(ctx context.Context, hb HealthBackend, closure string, sp
 		return res
 	}
 	// LOADBEARING: output before the stop: a stopped transient unit is unloaded, its invocation ID gone.
-	res.OutputTail = r.checkOutput(ctx, hb, unit)
-	if res.OutputTail == "" && report.State == UnitExited && r.sleep(ctx, r.o.PollInterval/retryFirst) {
-		res.OutputTail = r.checkOutput(ctx, hb, unit) // late journal lines: read once more
-	}
+	failed := report.State == UnitExited && !(report.ExitCode != nil && report.ExitCode.Known && report.ExitCode.Code == 0)
+	res.OutputTail = r.lateCheckOutput(ctx, hb, unit, failed)
 	if report.State == UnitRunning {
 		res.TimedOut = true
 		r.log.Warn("health check timed out, stopping it", "check", spec.Name, "timeout", timeout)
@@ -277,6 +275,21 @@ func (r *run) releaseCheckUnit(ctx context.Context, hb HealthBackend, unit strin
 		err = r.d.Backend.ReleaseUnit(ctx, unit)
 	}
 	return err
+}
+
+// lateCheckOutput reads the check's output; for a failed check (exited
+// non-zero or killed: its output is the report) whose output reads empty it
+// reads again after a quarter, a half and a whole poll
+// interval, since journald may store a stream's last lines late.
+func (r *run) lateCheckOutput(ctx context.Context, hb HealthBackend, unit string, failed bool) string {
+	out := r.checkOutput(ctx, hb, unit)
+	for _, wait := range []time.Duration{r.o.PollInterval / 4, r.o.PollInterval / 2, r.o.PollInterval} {
+		if out != "" || !failed || !r.sleep(ctx, wait) {
+			return out
+		}
+		out = r.checkOutput(ctx, hb, unit)
+	}
+	return out
 }
 
 // checkOutput reads the check's bounded output tail ("" when unreadable).
