@@ -22,7 +22,9 @@ import (
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
-// logTimes returns the time of the first JSON log record of each message.
+// logTimes returns the time of the first JSON log record of each message;
+// the run's last record (the summary line, whose message is the summary
+// itself) is also under "outcome", keyed by its "kind" attribute.
 func logTimes(t testing.TB, stderr string) map[string]time.Time {
 	t.Helper()
 	times := map[string]time.Time{}
@@ -31,9 +33,13 @@ func logTimes(t testing.TB, stderr string) map[string]time.Time {
 		var rec struct {
 			Time time.Time `json:"time"`
 			Msg  string    `json:"msg"`
+			Kind string    `json:"kind"`
 		}
 		if json.Unmarshal(sc.Bytes(), &rec) != nil {
 			continue
+		}
+		if rec.Kind != "" {
+			rec.Msg = "outcome"
 		}
 		if _, seen := times[rec.Msg]; !seen {
 			times[rec.Msg] = rec.Time
