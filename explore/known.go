@@ -45,6 +45,11 @@ var Known = []KnownIssue{
 		Repro:    "unit=collected-at-0+flip=never+journal=read-only-after-3",
 		Scenario: "recover_limit-read-only-record-unit-collected",
 		Why:      "pipeline/recover.go wasFired(): a limit: the state directory turned read-only right after the \"firing\" write, so neither \"fired\" nor the clear reached the disk, and the run that did report its outcome leaves a record that reads like a kill while firing; with the unit's status gone, the lock free and current-system not on the closure (the switch ended without flipping it, flipped it back, or someone moved it) nothing on the host tells the fire from none, so recovery says abandoned and restores the profile, which is also what the failed run needed. Where the link shows the closure, that is evidence of the fire and recovery follows it (recover_read-only-record-link-shows-closure)"},
+	{Invariant: "within-budget",
+		Faults:   []string{"show=fails-from-5s", "between=clock-back-1h"},
+		Repro:    "show=fails-from-5s+kill=at-3.5s+between=clock-back-1h",
+		Scenario: "recover_limit-clock-back-status-unreadable",
+		Why:      "pipeline/reboot.go resumeDeadline(): a design limit, not the unit read's back-off (each wait is cut to the deadline): after the wall clock stepped back the recorded fire time is in the future, and nothing the record holds tells how long ago the fire really was, so recovery waits at most one budget from its own start; with the unit's exit unreadable it waits all of it, ending past the fire's budget by as long as the agent was dead before recovery began. Telling the true elapsed time needs a reading that survives wall clock steps and is shared across processes of one boot (CLOCK_BOOTTIME, as /proc/uptime shows it) recorded at the fire and compared when the boot ID is unchanged: a new record field and a clock seam in the simulator"},
 }
 
 // explains reports whether the issue explains v, a violation of run r.

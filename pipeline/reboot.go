@@ -27,13 +27,17 @@ func (r *run) rebootedSince(rec Record) bool {
 // afterReboot decides a fired (or firing) run whose host rebooted since: its
 // unit, and any switch it ran, are gone with the old boot, so nothing is
 // waited for; the links say what the host came up with. current-system the
-// closure: degraded (it runs, the switch's status is unknown); otherwise a
+// closure: degraded (it runs, the switch's status is unknown), except for a
+// rollback not known to be fired (rebootedIntoRollbackTarget); otherwise a
 // failure at PhaseReboot naming what it booted.
 func (r *run) afterReboot(rec Record) Outcome {
 	booted, _ := r.readBasename(r.o.BootedSystem)
 	current, err := r.readBasename(r.o.CurrentSystem)
 	report := SwitchReport{Unit: rec.Unit, State: UnitUnknown, ExitCode: UnknownExit()}
 	r.log.Info("host rebooted since the run began", "booted", booted, "current", current)
+	if err == nil && current == rec.Closure && rec.Op == OpRollback && rec.Step == StepFiring {
+		return r.rebootedIntoRollbackTarget(rec, booted, report)
+	}
 	if err == nil && current == rec.Closure {
 		kind := SettledDegraded
 		if rec.Op == OpRollback {
@@ -49,6 +53,23 @@ func (r *run) afterReboot(rec Record) Outcome {
 	return Outcome{Kind: r.failKind(rec.Op), Phase: PhaseReboot, Closure: rec.Closure, Booted: booted,
 		LastObserved: current, ExitCode: UnknownExit(), Switch: &report,
 		Reason: fmt.Sprintf("host rebooted during the switch and booted %s; %s, not the closure", orUnreadable(booted), seen)}
+}
+
+// rebootedIntoRollbackTarget decides a rollback whose record stopped at
+// "firing" and whose host came up on the rollback's target after a reboot.
+// The target is an earlier generation with its own boot entry, so booting
+// it does not show that the rollback's switch ran (the unit, if any, went
+// with the old boot): rollback-failed at PhaseReboot with the switch's
+// status unknown, never a verdict on a switch that may not have run (the
+// activate case, recover_reboot-while-firing, fails there too). The boot
+// default may still be the closure rolled back from.
+func (r *run) rebootedIntoRollbackTarget(rec Record, booted string, report SwitchReport) Outcome {
+	return Outcome{Kind: RollbackFailed, Phase: PhaseReboot, Closure: rec.Closure, Booted: booted,
+		LastObserved: rec.Closure, ExitCode: UnknownExit(), Switch: &report,
+		Reason: fmt.Sprintf("host rebooted while the rollback was being fired and came up on %s, the rollback's target; "+
+			"the fire was never confirmed and its unit went with the boot, so whether the rollback's switch ran "+
+			"(and made it the boot default) is unknown: the boot default may still be %s",
+			orUnreadable(booted), orUnreadable(rec.Previous))}
 }
 
 func orUnreadable(basename string) string {
