@@ -108,7 +108,7 @@ func (r *run) healthVerdict(ctx context.Context, out Outcome, rep *HealthReport)
 	r.stampHealth(rep)
 	out.Health = rep
 	if rep.healthy() {
-		return out
+		return r.stillCurrent(out)
 	}
 	what := strings.Join(rep.Failed, ", ")
 	r.log.Warn("the new closure is unhealthy", "failed", what)
@@ -117,6 +117,24 @@ func (r *run) healthVerdict(ctx context.Context, out Outcome, rep *HealthReport)
 		return out
 	}
 	return r.rollBackUnhealthy(ctx, out, rep)
+}
+
+// stillCurrent re-reads current-system after a healthy health step: the
+// checks and the wait for a confirmation take time, and success is only
+// ever reported for the link as it is now (a reboot or another switch may
+// have moved it meanwhile).
+func (r *run) stillCurrent(out Outcome) Outcome {
+	// LOADBEARING: re-read last: a healthy verdict is no success for a link that moved off the closure.
+	now, err := r.readBasename(r.o.CurrentSystem)
+	if err == nil && now == out.Closure {
+		return out
+	}
+	out.Kind, out.Phase, out.Expected, out.Actual = VerifyMismatch, PhaseVerify, out.Closure, now
+	out.Reason = "current-system is no longer the closure after the health step"
+	if err != nil {
+		out.Reason = "current-system unreadable after the health step: " + err.Error()
+	}
+	return out
 }
 
 // healthPhase is the phase an unhealthy verdict is reported at.
