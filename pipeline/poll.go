@@ -110,6 +110,7 @@ func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) 
 		switch {
 		case lastErr == nil && last == w.expected:
 			r.log.Info("current-system settled", "closure", last)
+			u.keepExited(report, readOK)
 			return nil
 		case lastErr == nil && last != w.previous:
 			return &Outcome{Kind: v.mismatch, Phase: v.verify, Closure: w.expected, Expected: w.expected, Actual: last,
@@ -184,6 +185,30 @@ type unitReader struct {
 	// reads counts the unit backoff's waits since backoffFrom (run.unitWait).
 	reads       int
 	backoffFrom time.Time
+	// exited is the poll's last read when it showed the unit's main
+	// process exited right before the link read that settled (nil
+	// otherwise); waitUnit takes it instead of reading the unit again.
+	exited *SwitchReport
+}
+
+// keepExited keeps report for waitUnit when the read succeeded and the
+// unit's main process has exited: with --remain-after-exit that state and
+// its ExecMainStatus are final, so a second `systemctl show` right after
+// would only repeat it (and cost one process start in every poll-only run).
+func (u *unitReader) keepExited(report SwitchReport, ok bool) {
+	if ok && report.State == UnitExited {
+		u.exited = &report
+	}
+}
+
+// takeExited returns the report keepExited kept, once.
+func (u *unitReader) takeExited() (SwitchReport, bool) {
+	if u.exited == nil {
+		return SwitchReport{}, false
+	}
+	report := *u.exited
+	u.exited = nil
+	return report, true
 }
 
 // retryFirst is the first retry's share of the poll interval after a failed
@@ -234,6 +259,9 @@ func ReportUnit(unit string, st UnitStatus) SwitchReport {
 // the budget. With Deps.Events it wakes on the unit's end, or reads on a
 // short backoff when the watch does not report it (run.unitWait).
 func (r *run) waitUnit(ctx context.Context, w watch, u *unitReader) (SwitchReport, bool) {
+	if report, ok := u.takeExited(); ok {
+		return report, true
+	}
 	stop, _ := r.watchEvents(ctx, w.unit)
 	defer stop()
 	for {

@@ -26,11 +26,12 @@ import (
 // settle) on real Nix 2.8 and systemd 252 (see e2e_real_test.go). Each
 // iteration activates the same closure once through the binary and once
 // through scripts/real/plain-activate.sh, which runs the same commands with
-// the same poll interval (100 ms), in alternating order, after one uncounted
-// warm-up pair. Before each run the closure is deleted from the store,
-// current-system points back at the old closure and the profile is a fresh
-// one. Both run inside the container through nsenter, timed from this
-// process. Reported, as medians over the iterations (other work on the
+// the same poll interval (100 ms), and once more through the binary with
+// --poll-only, in rotating order (each run takes each place in turn), after
+// one uncounted warm-up round. Before each run the closure is deleted from
+// the store, current-system points back at the old closure and the profile
+// is a fresh one. All run inside the container through nsenter, timed from
+// this process. Reported, as medians over the iterations (other work on the
 // machine makes single runs vary by tens of percent) unless marked maximum:
 //
 //	binary-ms       wall time of the binary's run (nsenter included)
@@ -85,11 +86,9 @@ func BenchmarkBinaryRealActivation(b *testing.B) {
 			}
 			peakRSS, treeRSS = max(peakRSS, m.peakRSS), max(treeRSS, m.treeRSS)
 		}
-		runBinary := func() {
-			runBinaryWith("bin", &binary)
-			// Issue 13: the same run with the event watch off.
-			runBinaryWith("poll", &polled, "--poll-only")
-		}
+		runEvents := func() { runBinaryWith("bin", &binary) }
+		// Issue 13: the same run with the event watch off.
+		runPolled := func() { runBinaryWith("poll", &polled, "--poll-only") }
 		runScript := func() {
 			profile := h.freshProfile(b, old, target, fmt.Sprintf("sh-%d", i))
 			m := h.measure(b, "/bin/sh", script, target, profile, h.currentSystem(), e2eSwitchUnit,
@@ -98,12 +97,12 @@ func BenchmarkBinaryRealActivation(b *testing.B) {
 			require.Equal(b, target, h.link("run/current-system"))
 			shell = append(shell, m.wall)
 		}
-		if i%2 != 0 {
-			runBinary()
-			runScript()
-		} else {
-			runScript()
-			runBinary()
+		// Each of the three runs takes each place in turn (i+1 mod 3), so
+		// none of them always follows another (the poll-only run used to
+		// come right after the event-driven one every time).
+		runs := []func(){runScript, runEvents, runPolled}
+		for k := range runs {
+			runs[(k+i+1)%len(runs)]()
 		}
 	}
 	b.StopTimer()
