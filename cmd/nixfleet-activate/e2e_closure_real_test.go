@@ -20,10 +20,7 @@ func TestBinaryRealRefusesNonSystemClosure(t *testing.T) {
 	realtest.RequireContainer(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	closure := func(suffix string, opts realtest.ClosureOpts) string {
-		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
-		return buildClosure(t, opts)
-	}
+	closure := closureBuilder(t, root)
 	a := closure("a", realtest.ClosureOpts{})
 	pkg := closure("pkg", realtest.ClosureOpts{NoSwitch: true})
 	h := bootHost(t, n, dir, a)

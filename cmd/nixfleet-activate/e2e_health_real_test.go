@@ -23,10 +23,7 @@ func TestBinaryRealHealth(t *testing.T) {
 	realtest.RequireContainer(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	closure := func(suffix string, opts realtest.ClosureOpts) string {
-		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
-		return buildClosure(t, opts)
-	}
+	closure := closureBuilder(t, root)
 	a := closure("a", realtest.ClosureOpts{})
 	// GOTCHA: the switch lives 200 ms, as TestBinaryRealEndToEnd's: a
 	// switch exiting within milliseconds races systemd 252's exec job.

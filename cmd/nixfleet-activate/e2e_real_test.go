@@ -321,6 +321,15 @@ func bootHost(t testing.TB, n *realtest.Nix, dir, running string) *host {
 
 func intp(v int) *int { return &v }
 
+// closureBuilder returns a builder of test closures under the test root
+// root, each a distinct variant named by its suffix.
+func closureBuilder(t *testing.T, root string) func(suffix string, opts realtest.ClosureOpts) string {
+	return func(suffix string, opts realtest.ClosureOpts) string {
+		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
+		return buildClosure(t, opts)
+	}
+}
+
 // TestBinaryRealEndToEnd runs the binary through the life of one host, each
 // step starting from the state the previous one left: lock held, wrong key,
 // path in no cache, a clean activation from the cache, a switch exiting 4, a
@@ -333,10 +342,7 @@ func TestBinaryRealEndToEnd(t *testing.T) {
 	realtest.RequireContainer(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	closure := func(suffix string, opts realtest.ClosureOpts) string {
-		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
-		return buildClosure(t, opts)
-	}
+	closure := closureBuilder(t, root)
 	gate := func(suffix string) string { return filepath.Join(root, "gates", suffix) }
 	a := closure("a", realtest.ClosureOpts{})
 	b := closure("b", realtest.ClosureOpts{})

@@ -72,10 +72,7 @@ func TestBinaryRealUnitEndAndReboot(t *testing.T) {
 	realtest.RequireContainer(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	closure := func(suffix string, opts realtest.ClosureOpts) string {
-		opts.Variant, opts.TestRoot = e2eVariant(t, suffix), root
-		return buildClosure(t, opts)
-	}
+	closure := closureBuilder(t, root)
 	gate := func(suffix string) string { return filepath.Join(root, "gates", suffix) }
 	a := closure("a", realtest.ClosureOpts{})
 	x := closure("x-noflip-exit1", realtest.ClosureOpts{NeverFlip: true, ExitCode: 1, FlipDelay: 2 * time.Second})
