@@ -45,7 +45,8 @@ func (env *environment) activatePlan(basename string, o pipeline.Options) plan {
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseNixEnvSet, "", b.SetProfileCmd(o.Profile, storePath))...)
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseNixEnvSet, Note: "remove the GC root " + path.Join(o.GCRootDir, basename) + " (the profile holds the closure now)"})
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseReadCurrent, Note: "resolve " + o.CurrentSystem})
-	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseSystemdRunFire, "when no critical component changes", b.FireCmds(fire)...)...)
+	p.Steps = append(p.Steps, env.releaseSteps(pipeline.PhaseSystemdRunFire, o.SwitchUnit)...)
+	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseSystemdRunFire, "when no critical component changes", b.RunCmd(fire))...)
 	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseDeferBootloader, "instead, when kernel, initrd, kernel-modules, systemd or dbus change", b.RunCmd(boot))...)
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseSwitchPoll,
 		Note: "resolve " + o.CurrentSystem + " every " + o.PollInterval.String() + " for up to " + o.PollBudget.String()})
@@ -66,10 +67,20 @@ func (env *environment) rollbackPlan(o pipeline.Options) plan {
 		switchGen)...)
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseDiscoverTarget, Note: "resolve " + o.Profile + " -> system-N-link -> store path"})
 	rb := pipeline.FireRequest{Unit: o.RollbackUnit, Closure: path.Join(o.StoreDir, "<rolled-back-closure>"), Action: pipeline.ActionSwitch}
-	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseRollbackFire, "", b.FireCmds(rb)...)...)
+	p.Steps = append(p.Steps, env.releaseSteps(pipeline.PhaseRollbackFire, o.RollbackUnit)...)
+	p.Steps = append(p.Steps, cmdSteps(pipeline.PhaseRollbackFire, "", b.RunCmd(rb))...)
 	p.Steps = append(p.Steps, planStep{Phase: pipeline.PhaseSwitchPoll,
 		Note: "resolve " + o.CurrentSystem + " every " + o.PollInterval.String() + " for up to " + o.PollBudget.String()})
 	return p
+}
+
+// releaseSteps is the pipeline's release of the unit name before a fire
+// (Backend.ReleaseUnit): one status read, then stop and reset-failed only
+// when the unit is still loaded from an earlier run.
+func (env *environment) releaseSteps(phase pipeline.Phase, unit string) []planStep {
+	b := env.backend
+	steps := cmdSteps(phase, "release the unit name: status read", b.UnitStatusCmd(unit))
+	return append(steps, cmdSteps(phase, "only when the unit is still loaded (exited)", b.StopCmd(unit), b.ResetFailedCmd(unit))...)
 }
 
 func (env *environment) printPlan(w io.Writer, p plan) int {
