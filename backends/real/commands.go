@@ -133,19 +133,6 @@ func (b *Backend) RunCmd(req pipeline.FireRequest) proc.Cmd {
 	}}
 }
 
-// FireCmds is every command Fire may run for req, in order: the status
-// query, then `systemctl stop` and `systemctl reset-failed` (run only when
-// the status says the unit is still loaded and has exited), then
-// systemd-run. A running unit stops the sequence after the status query.
-func (b *Backend) FireCmds(req pipeline.FireRequest) []proc.Cmd {
-	return []proc.Cmd{
-		b.UnitStatusCmd(req.Unit),
-		b.StopCmd(req.Unit),
-		b.ResetFailedCmd(req.Unit),
-		b.RunCmd(req),
-	}
-}
-
 // SwitchProgram is the closure's own activation binary,
 // CLOSURE/bin/switch-to-configuration.
 func SwitchProgram(closure string) string {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
@@ -72,17 +71,6 @@ func TestSystemdCmds(t *testing.T) {
 	assert.Equal(t, wantRunArgv, run.Argv)
 	assert.NotContains(t, run.Argv, "--collect")
 	assert.Empty(t, run.Env)
-}
-
-func TestFireCmdsListsTheWholeSequenceInOrder(t *testing.T) {
-	b := New(Config{Systemctl: "/bin/systemctl", SystemdRun: "/bin/systemd-run"})
-	cmds := b.FireCmds(fireReq)
-	require.Len(t, cmds, 4)
-	assert.Equal(t, []string{"/bin/systemctl", "show"}, cmds[0].Argv[:2])
-	assert.Equal(t, []string{"/bin/systemctl", "stop", "--", "nixfleet-switch.service"}, cmds[1].Argv)
-	assert.Equal(t, []string{"/bin/systemctl", "reset-failed", "--", "nixfleet-switch.service"}, cmds[2].Argv)
-	assert.Equal(t, "/bin/systemd-run", cmds[3].Argv[0])
-	assert.Equal(t, wantRunArgv[1:], cmds[3].Argv[1:])
 }
 
 func TestSwitchProgramIgnoresTrailingSlash(t *testing.T) {
