@@ -283,7 +283,8 @@ func (r *run) releaseCheckUnit(ctx context.Context, hb HealthBackend, unit strin
 // interval, since journald may store a stream's last lines late.
 func (r *run) lateCheckOutput(ctx context.Context, hb HealthBackend, unit string, failed bool) string {
 	out := r.checkOutput(ctx, hb, unit)
-	for _, wait := range []time.Duration{r.o.PollInterval / 4, r.o.PollInterval / 2, r.o.PollInterval} {
+	for _, wait := range []time.Duration{max(r.o.PollInterval/4, 250*time.Millisecond),
+		max(r.o.PollInterval/2, 500*time.Millisecond), max(r.o.PollInterval, time.Second)} {
 		if out != "" || !failed || !r.sleep(ctx, wait) {
 			return out
 		}
