@@ -105,7 +105,7 @@ func (r *run) awaitBoot(ctx context.Context, w watch, changed []string) Outcome 
 	if !ok {
 		return interrupted(PhaseDeferBootloader, w.expected, ctx)
 	}
-	if report.State != UnitExited || !report.ExitCode.Known || report.ExitCode.Code != 0 {
+	if !report.ExitedCleanly() {
 		reason := "switch-to-configuration boot did not exit 0"
 		if report.ExitCode.Known && ExecSetupFailed(report.ExitCode.Code) {
 			reason = "switch-to-configuration could not be executed"

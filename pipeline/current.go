@@ -76,7 +76,7 @@ func (r *run) awaitRefresh(ctx context.Context, w watch) Outcome {
 		return Outcome{Kind: VerifyMismatch, Phase: PhaseVerify, Closure: w.expected, Expected: w.expected, Actual: now,
 			Switch: &report, Reason: "current-system moved off the closure while its boot entry was refreshed"}
 	}
-	if report.State != UnitExited || !report.ExitCode.Known || report.ExitCode.Code != 0 {
+	if !report.ExitedCleanly() {
 		out.Kind, out.Phase = SettledDegraded, PhaseDeferBootloader
 		out.Reason = fmt.Sprintf("current-system already was the closure and the profile is set, but its switch-to-configuration boot ended %s", report.State)
 		if report.ExitCode.Known {

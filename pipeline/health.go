@@ -249,7 +249,7 @@ func (r *run) runCheck(ctx context.Context, hb HealthBackend, closure string, sp
 		return res
 	}
 	// LOADBEARING: output before the stop: a stopped transient unit is unloaded, its invocation ID gone.
-	failed := report.State == UnitExited && !(report.ExitCode != nil && report.ExitCode.Known && report.ExitCode.Code == 0)
+	failed := report.State == UnitExited && !report.ExitedCleanly()
 	res.OutputTail = r.lateCheckOutput(ctx, hb, unit, failed)
 	if report.State == UnitRunning {
 		res.TimedOut = true

@@ -200,6 +200,12 @@ type CommandReport struct {
 	Retryable bool `json:"retryable"`
 }
 
+// ExitedCleanly reports whether the unit's main process exited with status
+// 0 (a known ExecMainStatus, not a signal).
+func (s SwitchReport) ExitedCleanly() bool {
+	return s.State == UnitExited && s.ExitCode != nil && s.ExitCode.Known && s.ExitCode.Code == 0
+}
+
 // Outcome is the one result of Activate or Rollback. It marshals to a flat
 // JSON object {"outcome": Kind, ...}; fields irrelevant to a Kind are
 // omitted, except exit_code which is null when unknown.

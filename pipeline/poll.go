@@ -291,7 +291,7 @@ func (r *run) settledVerdict(w watch, report SwitchReport, v verdicts) Outcome {
 	}
 	out := Outcome{Closure: w.expected, Switch: &report}
 	switch {
-	case report.State == UnitExited && report.ExitCode.Known && report.ExitCode.Code == 0:
+	case report.ExitedCleanly():
 		out.Kind = v.clean
 	case report.State == UnitExited && report.ExitCode.Known && report.ExitCode.Code == SwitchExitUnitsFailed:
 		out.Kind, out.Reason = v.degraded, "switched, but some units failed (switch-to-configuration exit 4)"

@@ -282,7 +282,7 @@ func (r *run) restoreBoot(ctx context.Context, resume bool) (*SwitchReport, stri
 	switch {
 	case !ok:
 		return &report, "interrupted while waiting for the restore unit"
-	case report.State == UnitExited && report.ExitCode.Known && report.ExitCode.Code == 0:
+	case report.ExitedCleanly():
 		return &report, ""
 	}
 	return &report, "the previous closure's switch-to-configuration boot did not exit 0"
