@@ -152,20 +152,16 @@ func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
 // exclusively: a holder outside the simulated units, or another unit's
 // running switch-to-configuration.
 func (h *Host) lockHeldBesides(u *unit) bool {
-	if h.lock.state == LockExclusive || h.lock.heldOutside() {
-		return true
-	}
-	for _, o := range h.units {
-		if o != u && o.proc != nil && o.proc.alive && o.proc.locks {
-			return true
-		}
-	}
-	return false
+	return h.lock.state == LockExclusive || h.lock.heldOutside() || h.unitHoldsLock(u)
 }
 
-func (h *Host) switchRunning() bool {
+func (h *Host) switchRunning() bool { return h.unitHoldsLock(nil) }
+
+// unitHoldsLock reports whether a unit other than except runs a
+// switch-to-configuration that holds the switch lock.
+func (h *Host) unitHoldsLock(except *unit) bool {
 	for _, u := range h.units {
-		if u.proc != nil && u.proc.alive && u.proc.locks {
+		if u != except && u.proc != nil && u.proc.alive && u.proc.locks {
 			return true
 		}
 	}
