@@ -20,7 +20,7 @@ func runScript(t *testing.T, text string) (bool, string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "probe.txtar")
 	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
-	p := params()
+	p := suiteParams()
 	p.Dir, p.Files, p.UpdateScripts = "", []string{file}, false
 	r := newRecordT()
 	testscript.RunT(r, p)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -32,7 +31,7 @@ func runCommands() []command {
 			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
 			run:     runAdvance},
 		{name: "cli", prints: true, usage: "cli exit=N ARGS...",
-			summary: "runs the nixfleet-activate binary with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
+			summary: "runs the nixfleet-activate command line with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
 			run:     runCLI},
 	}
 }
@@ -268,16 +267,8 @@ func runCLI(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(binaryPath, args[1:]...)
-	cmd.Dir = s.ts.Getenv("WORK")
-	cmd.Stdout, cmd.Stderr = s.ts.Stdout(), s.ts.Stderr()
-	err = cmd.Run()
-	var exitErr *exec.ExitError
-	got := 0
-	switch {
-	case errors.As(err, &exitErr):
-		got = exitErr.ExitCode()
-	case err != nil:
+	got, err := s.w.cli(context.Background(), s.ts.Getenv("WORK"), args[1:], s.ts.Stdout(), s.ts.Stderr())
+	if err != nil {
 		return err
 	}
 	if got != want {

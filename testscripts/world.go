@@ -33,6 +33,7 @@ type world struct {
 	kill      *killRule // where the next agent process dies
 	last      *lastRun
 	eventErrs []error // errors of effects scheduled with `at`
+	cli       CLI     // runs `cli` lines (Options.CLI)
 }
 
 // agentConfig is how the agent's real backend is configured (its own
