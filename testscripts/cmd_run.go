@@ -40,20 +40,21 @@ func runCommands() []command {
 var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock=",
 	"require-running", "confirm-within=", "on-unhealthy=", "events="}
 
-// runOptions reads the options shared by activate and rollback.
-func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
-	var o pipeline.Options
+// runOptions reads the options shared by activate and rollback, over the
+// agent's configuration (`agent`): an option given overrides its flag.
+func runOptions(p parsed, rollback bool, agent pipeline.Options) (pipeline.Options, map[string]string, error) {
+	o := agent
 	var err error
-	if o.PollInterval, err = p.duration("poll-interval", 0); err != nil {
+	if o.PollInterval, err = p.duration("poll-interval", o.PollInterval); err != nil {
 		return o, nil, err
 	}
-	if o.PollBudget, err = p.duration("budget", 0); err != nil {
+	if o.PollBudget, err = p.duration("budget", o.PollBudget); err != nil {
 		return o, nil, err
 	}
-	if rollback {
-		o.RollbackUnit = p.opts["unit"]
-	} else {
-		o.SwitchUnit = p.opts["unit"]
+	if unit, ok := p.opts["unit"]; ok && rollback {
+		o.RollbackUnit = unit
+	} else if ok {
+		o.SwitchUnit = unit
 	}
 	if err := runChoices(p, rollback, &o); err != nil {
 		return o, nil, err
@@ -76,7 +77,8 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 // (rollback).
 func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
 	switch f := pipeline.OnFailure(p.opts["on-failure"]); f {
-	case "", pipeline.OnFailureRestore, pipeline.OnFailureKeep:
+	case "":
+	case pipeline.OnFailureRestore, pipeline.OnFailureKeep:
 		o.OnFailure = f
 	default:
 		return fmt.Errorf("on-failure=%q: want restore or keep", f)
@@ -90,7 +92,7 @@ func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
 	}
 	o.Force = p.flags["force"]
 	var err error
-	o.RollbackGeneration, err = p.integer("generation", 0)
+	o.RollbackGeneration, err = p.integer("generation", o.RollbackGeneration)
 	return err
 }
 
@@ -106,7 +108,7 @@ func runActivate(raw bool) func(*script, bool, []string) error {
 				return err
 			}
 		}
-		o, meta, err := runOptions(p, false)
+		o, meta, err := runOptions(p, false, s.w.agent.opts)
 		if err != nil {
 			return err
 		}
@@ -122,7 +124,7 @@ func runRollback(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	o, meta, err := runOptions(p, true)
+	o, meta, err := runOptions(p, true, s.w.agent.opts)
 	if err != nil {
 		return err
 	}
@@ -151,7 +153,8 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	process := newMortalAgent(h, s.w.kill, cancel)
 	s.w.kill = nil
 	b := real.New(real.Config{Runner: process, Locker: process, LockDiag: h.LockDiag(),
-		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
+		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys,
+		RealiseTimeout: s.w.agent.realiseTimeout, CommandTimeout: s.w.agent.commandTimeout})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
 		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
@@ -160,7 +163,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	if deps.Events, err = eventsSource(h, p.opts["events"]); err != nil {
 		return err
 	}
-	wait, err := p.duration("wait-lock", 0)
+	wait, err := p.duration("wait-lock", s.w.agent.waitLock)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,10 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"negative field", world0 + "activate new\noutcome settled switch.exit_code!=0\n", `switch.exit_code is "0", want anything else`},
 		{"reboot into unknown", world0 + "reboot into=nope\n", `unknown closure "nope"`},
 		{"clock-step zero", world0 + "clock-step 0s\n", `want a non-zero duration`},
+		{"agent unknown flag", "agent --poll-budgt 1m\n", `flag provided but not defined: -poll-budgt`},
+		{"agent bad policy", "agent --on-failure maybe\n", `--on-failure must be restore or keep, got "maybe"`},
+		{"agent interval beyond budget", "agent --poll-interval 2m --poll-budget 1m\n", `--poll-interval 2m0s is longer than --poll-budget 1m0s`},
+		{"agent stray word", "agent --poll-budget 1m soon\n", `unexpected ["soon"]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -36,12 +36,6 @@ type world struct {
 	cli       CLI     // runs `cli` lines (Options.CLI)
 }
 
-// agentConfig is how the agent's real backend is configured (its own
-// --option flags on nix-store --realise).
-type agentConfig struct {
-	substituters, trustedKeys []string
-}
-
 // lastRun is the last activate, rollback or recover.
 type lastRun struct {
 	json   []byte
