@@ -88,16 +88,11 @@ func parseAgentFlags(args []string) (agentConfig, error) {
 
 // apply checks and stores the string flags.
 func (s agentStrings) apply(c *agentConfig) error {
-	switch f := pipeline.OnFailure(s.onFailure); f {
-	case "", pipeline.OnFailureRestore, pipeline.OnFailureKeep:
-		c.opts.OnFailure = f
-	default:
+	c.opts.OnFailure, c.opts.OnUnhealthy = pipeline.OnFailure(s.onFailure), pipeline.OnUnhealthy(s.onUnhealthy)
+	if !validOnFailure(c.opts.OnFailure) {
 		return fmt.Errorf("--on-failure must be restore or keep, got %q", s.onFailure)
 	}
-	switch u := pipeline.OnUnhealthy(s.onUnhealthy); u {
-	case "", pipeline.OnUnhealthyRollback, pipeline.OnUnhealthyKeep:
-		c.opts.OnUnhealthy = u
-	default:
+	if !validOnUnhealthy(c.opts.OnUnhealthy) {
 		return fmt.Errorf("--on-unhealthy must be rollback or keep, got %q", s.onUnhealthy)
 	}
 	c.substituters = strings.Fields(s.substituters)
@@ -131,4 +126,16 @@ func simKeys(keys []string) []string {
 		out = append(out, sim.Key(name))
 	}
 	return out
+}
+
+// validOnFailure reports whether f is a policy of --on-failure ("":
+// unset, the pipeline's default).
+func validOnFailure(f pipeline.OnFailure) bool {
+	return f == "" || f == pipeline.OnFailureRestore || f == pipeline.OnFailureKeep
+}
+
+// validOnUnhealthy reports whether u is a policy of --on-unhealthy ("":
+// unset, the pipeline's default).
+func validOnUnhealthy(u pipeline.OnUnhealthy) bool {
+	return u == "" || u == pipeline.OnUnhealthyRollback || u == pipeline.OnUnhealthyKeep
 }

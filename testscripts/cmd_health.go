@@ -121,12 +121,10 @@ func (d *stateDir) confirm() pipeline.FileConfirm {
 // healthChoices reads require-running, confirm-within= and on-unhealthy=
 // over the agent's flags in o.
 func healthChoices(p parsed, o *pipeline.Options) error {
-	switch u := pipeline.OnUnhealthy(p.opts["on-unhealthy"]); u {
-	case "":
-	case pipeline.OnUnhealthyRollback, pipeline.OnUnhealthyKeep:
-		o.OnUnhealthy = u
-	default:
+	if u := pipeline.OnUnhealthy(p.opts["on-unhealthy"]); !validOnUnhealthy(u) {
 		return fmt.Errorf("on-unhealthy=%q: want rollback or keep", u)
+	} else if u != "" {
+		o.OnUnhealthy = u
 	}
 	o.RequireRunning = o.RequireRunning || p.flags["require-running"]
 	var err error

@@ -76,12 +76,10 @@ func runOptions(p parsed, rollback bool, agent pipeline.Options) (pipeline.Optio
 // runChoices reads on-failure=, force (activate) and generation=
 // (rollback).
 func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
-	switch f := pipeline.OnFailure(p.opts["on-failure"]); f {
-	case "":
-	case pipeline.OnFailureRestore, pipeline.OnFailureKeep:
-		o.OnFailure = f
-	default:
+	if f := pipeline.OnFailure(p.opts["on-failure"]); !validOnFailure(f) {
 		return fmt.Errorf("on-failure=%q: want restore or keep", f)
+	} else if f != "" {
+		o.OnFailure = f
 	}
 	_, hasGen := p.opts["generation"]
 	switch {

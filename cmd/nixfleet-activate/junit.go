@@ -65,6 +65,7 @@ func junitReport(results []testscripts.Result, start time.Time) junitSuites {
 	report := junitSuites{Name: "nixfleet-activate scenario run"}
 	index := map[string]int{} // suite by directory
 	var total time.Duration
+	var wall []time.Duration // per suite
 	for _, r := range results {
 		dir := filepath.Dir(r.File)
 		i, ok := index[dir]
@@ -72,6 +73,7 @@ func junitReport(results []testscripts.Result, start time.Time) junitSuites {
 			i = len(report.Suites)
 			index[dir] = i
 			report.Suites = append(report.Suites, junitSuite{Name: dir, Timestamp: start.UTC().Format("2006-01-02T15:04:05")})
+			wall = append(wall, 0)
 		}
 		s := &report.Suites[i]
 		c := junitCase{Name: r.Name, Classname: dir, File: r.File, Time: seconds(r.Wall),
@@ -87,16 +89,11 @@ func junitReport(results []testscripts.Result, start time.Time) junitSuites {
 		s.Tests++
 		s.Cases = append(s.Cases, c)
 		total += r.Wall
+		wall[i] += r.Wall
 	}
 	for i := range report.Suites {
 		s := &report.Suites[i]
-		var d time.Duration
-		for _, r := range results {
-			if filepath.Dir(r.File) == s.Name {
-				d += r.Wall
-			}
-		}
-		s.Time = seconds(d)
+		s.Time = seconds(wall[i])
 		report.Tests, report.Failures, report.Skipped = report.Tests+s.Tests, report.Failures+s.Failures, report.Skipped+s.Skipped
 	}
 	report.Time = seconds(total)
