@@ -4,7 +4,7 @@ BIN := bin/nixfleet-activate
 # VERSION is stamped into the binary (nixfleet-activate --version).
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test test-real nix-check lint bench demo explore fuzz mutate mutate-pipeline mutate-real clean
+.PHONY: build test test-real fleet-suite nix-check lint bench demo explore fuzz mutate mutate-pipeline mutate-real clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/nixfleet-activate
@@ -12,6 +12,11 @@ build:
 ## test: every unit test and every scenario (simulated host; no NixOS needed).
 test:
 	$(GO) test -race ./...
+
+## fleet-suite: the example fleet's scenario suite through the built binary, as a fleet's CI runs it
+## (no Go toolchain needed there); the JUnit report goes to bin/fleet-suite.xml.
+fleet-suite: build
+	$(BIN) scenario run --junit bin/fleet-suite.xml examples/fleet-suite/
 
 ## test-real: the suites against real Nix and real systemd (needs root; installs packages).
 test-real:

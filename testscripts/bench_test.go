@@ -19,7 +19,7 @@ const wholeBudgetScenario = "current_never-flips"
 // the virtual seconds it covers. The goal is under 5 ms of wall time per
 // run.
 func BenchmarkWholeBudgetScenario(b *testing.B) {
-	p := params()
+	p := suiteParams()
 	p.Dir, p.Files, p.UpdateScripts = "", []string{filepath.Join("testdata", wholeBudgetScenario+".txtar")}, false
 	cpuStart := cpuTime(b)
 	for b.Loop() {

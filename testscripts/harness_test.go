@@ -20,7 +20,7 @@ func runScript(t *testing.T, text string) (bool, string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "probe.txtar")
 	require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
-	p := params()
+	p := suiteParams()
 	p.Dir, p.Files, p.UpdateScripts = "", []string{file}, false
 	r := newRecordT()
 	testscript.RunT(r, p)
@@ -73,6 +73,10 @@ func TestHarnessCatchesMistakes(t *testing.T) {
 		{"negative field", world0 + "activate new\noutcome settled switch.exit_code!=0\n", `switch.exit_code is "0", want anything else`},
 		{"reboot into unknown", world0 + "reboot into=nope\n", `unknown closure "nope"`},
 		{"clock-step zero", world0 + "clock-step 0s\n", `want a non-zero duration`},
+		{"agent unknown flag", "agent --poll-budgt 1m\n", `flag provided but not defined: -poll-budgt`},
+		{"agent bad policy", "agent --on-failure maybe\n", `--on-failure must be restore or keep, got "maybe"`},
+		{"agent interval beyond budget", "agent --poll-interval 2m --poll-budget 1m\n", `--poll-interval 2m0s is longer than --poll-budget 1m0s`},
+		{"agent stray word", "agent --poll-budget 1m soon\n", `unexpected ["soon"]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,13 +12,12 @@ import (
 	"github.com/nixfleet/nixfleet-activate/explore"
 )
 
-// readmeHead is the hand-written part of README.md; the command reference
-// below it is generated from the registry.
-const readmeHead = `# Scenario suite
+// suiteHead is the repository's own part of README.md, after the
+// language reference: its areas and how to run and regenerate it.
+const suiteHead = `
+## This repository's suite
 
-Scenarios for nixfleet-activate, one per file in ` + "`testdata/<area>_<case>.txtar`" + `, written in
-[testscript](https://pkg.go.dev/github.com/rogpeppe/go-internal/testscript) with the commands
-below. Each file opens with one comment line saying what it pins and why. Areas: ` + "`lock`" + ` (racing
+The repository's scenarios live in ` + "`testdata/<area>_<case>.txtar`" + `. Areas: ` + "`lock`" + ` (racing
 switches), ` + "`trust`" + `, ` + "`profile`" + `, ` + "`current`" + ` (current-system), ` + "`unit`" + ` (unit status),
 ` + "`defer`" + `, ` + "`rollback`" + `, ` + "`input`" + ` (bad input), ` + "`switch`" + ` (the live switch as a whole), ` + "`recover`" + ` (an agent killed or interrupted
 mid-run, and the next one working out what became of it), ` + "`journal`" + ` (faults of the in-flight record
@@ -26,58 +25,17 @@ itself), ` + "`restore`" + ` (a failed run putting the profile and boot default 
 host already runs), ` + "`closure`" + ` (what the realised closure must be and how it is held against garbage
 collection), ` + "`cache`" + ` (substituter failures as Nix prints them), ` + "`health`" + ` (health checks, confirmation and the rollback of an unhealthy closure) and ` + "`cli`" + ` (the binary).
 
-Every script gets a fresh simulated NixOS host (` + "`backends/sim`" + `): Nix 2.8 texts, nix.conf with the
-substituter ` + "`" + defaultCache + "`" + ` trusting the key named ` + "`" + defaultKeyName + "`" + `, a free switch lock, and
-the command durations REAL-TOOLS.md observed (realise 150 ms, nix-env 90 ms, systemd-run 35 ms). The
-agent runs in-process through the real backend (` + "`backends/real`" + `) over the host's emulated
-nix-store, nix-env, systemd-run and systemctl, so scenarios exercise the real command lines and
-parsers; time is virtual, so a 300 s poll budget costs no wall time. ` + "`cli`" + ` runs the built
-` + "`nixfleet-activate`" + ` binary, which is also on the scripts' PATH for ` + "`exec`" + `.
-
-A closure is declared by alias (` + "`closure new`" + `); its store basename is exported as ` + "`$new`" + `,
-and command logs show its store path as ` + "`/nix/store/<new>`" + `.
-
-    # the typical set-up
-    closure old valid
-    closure new
-    offer new ` + defaultCache + `
-    running old
-    activate new
-    outcome settled closure=$new switch.exit_code=0
-    link /run/current-system new
-
-Run the suite with ` + "`go test ./testscripts`" + `; one scenario with
+Run the suite with ` + "`go test ./testscripts`" + ` (it builds the binary for ` + "`cli`" + ` and ` + "`exec`" + `); one scenario with
 ` + "`go test ./testscripts -run TestScripts/<file name without .txtar>`" + `. After changing the registry,
 regenerate this file with ` + "`go test ./testscripts -run TestReadme -update`" + ` (` + "`-update`" + ` also
 rewrites golden files that ` + "`cmp`" + ` compares with inside a scenario); TestReadme fails while it
 is stale.
 `
 
-// renderReadme renders README.md from the registry.
+// renderReadme renders README.md: the language reference from the
+// registry, then the repository's suite.
 func renderReadme() string {
-	var b strings.Builder
-	b.WriteString(readmeHead)
-	b.WriteString("\n## Commands\n\nGenerated from the registry in registry_test.go. `!` is refused by every command not marked\nnegatable. World-changing commands (marked schedulable) may follow `at DURATION`. Commands that do\nnot print leave stdout and stderr as the last printing command left them, so `stdout` and\n`stderr` checks may follow `outcome` and other assertions.\n")
-	for _, c := range commands {
-		fmt.Fprintf(&b, "\n### %s\n\n    %s\n\n%s.", c.name, c.usage, capitalise(c.summary))
-		var marks []string
-		if c.prints {
-			marks = append(marks, "prints: replaces stdout and stderr")
-		}
-		if c.negatable {
-			marks = append(marks, "negatable")
-		}
-		if c.effect != nil {
-			marks = append(marks, "schedulable with `at`")
-		}
-		if len(marks) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(marks, ", "))
-		}
-		b.WriteString("\n")
-	}
-	fmt.Fprintf(&b, "\n## Conditions\n\n%s\n", conditionsDoc)
-	b.WriteString(scenarioIndex())
-	return b.String()
+	return Reference() + suiteHead + scenarioIndex()
 }
 
 // scenarioIndex lists every scenario with its opening comment, by area,
@@ -111,13 +69,6 @@ func indexLine(file string) string {
 	}
 	name := strings.TrimSuffix(filepath.Base(file), ".txtar")
 	return fmt.Sprintf("- `%s`: %s\n", name, strings.TrimSpace(strings.TrimPrefix(first, "#")))
-}
-
-func capitalise(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // TestReadme fails when README.md does not document the registry as it

@@ -55,31 +55,19 @@ func buildBinary(dir string) (string, error) {
 	return out, nil
 }
 
-// params are the suite's testscript parameters.
-func params() testscript.Params {
-	return testscript.Params{
-		Dir:                 "testdata",
-		Setup:               setup,
-		Cmds:                cmds(),
-		Condition:           condition,
-		UpdateScripts:       *update,
-		RequireUniqueNames:  true,
-		RequireExplicitExec: true,
-	}
+// suiteOptions run the repository's own suite: `cli` and `exec` use the
+// binary TestMain built.
+func suiteOptions() Options {
+	return Options{CLI: ExecCLI(binaryPath), BinDir: filepath.Dir(binaryPath), UpdateScripts: *update}
 }
 
-// setup gives each script a fresh simulated host and the binary on PATH.
-func setup(env *testscript.Env) error {
-	w, err := newWorld()
-	if err != nil {
-		return err
-	}
-	env.Values[worldKey{}] = w
-	env.Setenv("PATH", filepath.Dir(binaryPath)+string(os.PathListSeparator)+env.Getenv("PATH"))
-	return nil
+// suiteParams are the suite's testscript parameters.
+func suiteParams() testscript.Params {
+	return Params("testdata", suiteOptions())
 }
 
-// TestScripts runs every scenario under testdata/.
+// TestScripts runs every scenario under testdata/ through the package's
+// own runner, as a fleet's Go test would (Run).
 func TestScripts(t *testing.T) {
-	testscript.Run(t, params())
+	Run(t, "testdata", suiteOptions())
 }

@@ -26,6 +26,9 @@ const (
 	ExitOutputFailed   = 13
 	ExitInvalidClosure = 14 // invalid-closure: not a NixOS system closure; nothing changed
 	ExitRolledBack     = 15 // rolled-back: the closure was unhealthy or unconfirmed; the host runs the previous one
+	// ExitScenarioFailed shares ExitInternal's code: `scenario run` ran a
+	// scenario that failed (as explore's unexplained violation and go test).
+	ExitScenarioFailed = 1
 )
 
 // exitCodes maps every outcome kind to its exit code.

@@ -54,6 +54,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] unblock [--stop-own-unit --older-than DURATION]
        nixfleet-activate [flags] confirm  (confirm the activation awaiting --confirm-within)
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
+       nixfleet-activate scenario run [--junit FILE] PATH... | scenario help [COMMAND]  (scenario -h)
        nixfleet-activate --version
 
 Each subcommand explains itself with examples: nixfleet-activate activate -h.

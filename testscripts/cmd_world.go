@@ -29,8 +29,8 @@ func worldCommands() []command {
 		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
 			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
 			run:     runBoot},
-		{name: "agent", usage: "agent [substituters=URL,...] [trusted=KEY,...]",
-			summary: "configures the agent's real backend to pass its own `--option substituters` / `--option trusted-public-keys` to nix-store --realise",
+		{name: "agent", usage: "agent [--FLAG VALUE...] [substituters=URL,...] [trusted=KEY,...]",
+			summary: "configures the agent for every later activate, rollback and recover of the script with the binary's own flags, so a suite tests the command line a fleet ships: --poll-interval, --poll-budget, --progress-interval, --switch-unit, --rollback-unit, --restore-unit, --on-failure, --on-unhealthy, --require-running, --confirm-within, --realise-timeout, --command-timeout, --wait-lock, --poll-only (polling only is the scenarios' default anyway; events=on turns the watch on per run), and --substituters / --trusted-public-keys (space-separated, quoted: passed as nix-store --realise's own `--option`; a key NAME:BASE64 is the simulator's key NAME, so a real key line works with `offer ... signed-by=NAME`); substituters=URL,... and trusted=KEY,... are the comma-separated short forms; each agent line replaces the previous configuration; activate's and rollback's own options (budget=, unit=, on-failure=, ...) override it for one run",
 			run:     runAgent},
 		{name: "running", usage: "running ALIAS",
 			summary: "the host runs the closure: profile generation 1, /run/current-system and /run/booted-system point at it, and it is the boot default",
@@ -289,15 +289,29 @@ func runBoot(s *script, _ bool, args []string) error {
 }
 
 func runAgent(s *script, _ bool, args []string) error {
-	p, err := argSpec{"substituters=", "trusted="}.parseN(args, 0, "no positional argument")
+	var words, flags []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "substituters=") || strings.HasPrefix(a, "trusted=") {
+			words = append(words, a)
+		} else {
+			flags = append(flags, a)
+		}
+	}
+	p, err := argSpec{"substituters=", "trusted="}.parseN(words, 0, "no positional argument")
 	if err != nil {
 		return err
 	}
-	s.w.agent.substituters = p.list("substituters", nil)
-	s.w.agent.trustedKeys = nil
-	for _, k := range p.list("trusted", nil) {
-		s.w.agent.trustedKeys = append(s.w.agent.trustedKeys, sim.Key(k))
+	c, err := parseAgentFlags(flags)
+	if err != nil {
+		return err
 	}
+	if subs := p.list("substituters", nil); subs != nil {
+		c.substituters = subs
+	}
+	if keys := p.list("trusted", nil); keys != nil {
+		c.trustedKeys = simKeys(keys)
+	}
+	s.w.agent = c
 	return nil
 }
 

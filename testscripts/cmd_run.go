@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -32,7 +31,7 @@ func runCommands() []command {
 			summary: "lets DURATION of virtual time pass (scheduled events and running units go on)",
 			run:     runAdvance},
 		{name: "cli", prints: true, usage: "cli exit=N ARGS...",
-			summary: "runs the nixfleet-activate binary with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
+			summary: "runs the nixfleet-activate command line with ARGS (use --sim NAME: it cannot see this script's host), its stdout and stderr becoming the script's, and fails unless it exits N (the binary's exit-code contract)",
 			run:     runCLI},
 	}
 }
@@ -41,20 +40,21 @@ func runCommands() []command {
 var runSpec = argSpec{"poll-interval=", "budget=", "unit=", "interrupt-at=", "meta=", "on-failure=", "force", "generation=", "wait-lock=",
 	"require-running", "confirm-within=", "on-unhealthy=", "events="}
 
-// runOptions reads the options shared by activate and rollback.
-func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, error) {
-	var o pipeline.Options
+// runOptions reads the options shared by activate and rollback, over the
+// agent's configuration (`agent`): an option given overrides its flag.
+func runOptions(p parsed, rollback bool, agent pipeline.Options) (pipeline.Options, map[string]string, error) {
+	o := agent
 	var err error
-	if o.PollInterval, err = p.duration("poll-interval", 0); err != nil {
+	if o.PollInterval, err = p.duration("poll-interval", o.PollInterval); err != nil {
 		return o, nil, err
 	}
-	if o.PollBudget, err = p.duration("budget", 0); err != nil {
+	if o.PollBudget, err = p.duration("budget", o.PollBudget); err != nil {
 		return o, nil, err
 	}
-	if rollback {
-		o.RollbackUnit = p.opts["unit"]
-	} else {
-		o.SwitchUnit = p.opts["unit"]
+	if unit, ok := p.opts["unit"]; ok && rollback {
+		o.RollbackUnit = unit
+	} else if ok {
+		o.SwitchUnit = unit
 	}
 	if err := runChoices(p, rollback, &o); err != nil {
 		return o, nil, err
@@ -76,11 +76,10 @@ func runOptions(p parsed, rollback bool) (pipeline.Options, map[string]string, e
 // runChoices reads on-failure=, force (activate) and generation=
 // (rollback).
 func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
-	switch f := pipeline.OnFailure(p.opts["on-failure"]); f {
-	case "", pipeline.OnFailureRestore, pipeline.OnFailureKeep:
-		o.OnFailure = f
-	default:
+	if f := pipeline.OnFailure(p.opts["on-failure"]); !validOnFailure(f) {
 		return fmt.Errorf("on-failure=%q: want restore or keep", f)
+	} else if f != "" {
+		o.OnFailure = f
 	}
 	_, hasGen := p.opts["generation"]
 	switch {
@@ -91,7 +90,7 @@ func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
 	}
 	o.Force = p.flags["force"]
 	var err error
-	o.RollbackGeneration, err = p.integer("generation", 0)
+	o.RollbackGeneration, err = p.integer("generation", o.RollbackGeneration)
 	return err
 }
 
@@ -107,7 +106,7 @@ func runActivate(raw bool) func(*script, bool, []string) error {
 				return err
 			}
 		}
-		o, meta, err := runOptions(p, false)
+		o, meta, err := runOptions(p, false, s.w.agent.opts)
 		if err != nil {
 			return err
 		}
@@ -123,7 +122,7 @@ func runRollback(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	o, meta, err := runOptions(p, true)
+	o, meta, err := runOptions(p, true, s.w.agent.opts)
 	if err != nil {
 		return err
 	}
@@ -152,7 +151,8 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	process := newMortalAgent(h, s.w.kill, cancel)
 	s.w.kill = nil
 	b := real.New(real.Config{Runner: process, Locker: process, LockDiag: h.LockDiag(),
-		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys})
+		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys,
+		RealiseTimeout: s.w.agent.realiseTimeout, CommandTimeout: s.w.agent.commandTimeout})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
 		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
@@ -161,7 +161,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	if deps.Events, err = eventsSource(h, p.opts["events"]); err != nil {
 		return err
 	}
-	wait, err := p.duration("wait-lock", 0)
+	wait, err := p.duration("wait-lock", s.w.agent.waitLock)
 	if err != nil {
 		return err
 	}
@@ -268,16 +268,8 @@ func runCLI(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(binaryPath, args[1:]...)
-	cmd.Dir = s.ts.Getenv("WORK")
-	cmd.Stdout, cmd.Stderr = s.ts.Stdout(), s.ts.Stderr()
-	err = cmd.Run()
-	var exitErr *exec.ExitError
-	got := 0
-	switch {
-	case errors.As(err, &exitErr):
-		got = exitErr.ExitCode()
-	case err != nil:
+	got, err := s.w.cli(context.Background(), s.ts.Getenv("WORK"), args[1:], s.ts.Stdout(), s.ts.Stderr())
+	if err != nil {
 		return err
 	}
 	if got != want {

@@ -118,16 +118,16 @@ func (d *stateDir) confirm() pipeline.FileConfirm {
 	return pipeline.FileConfirm{FS: fsview.New(d), Dir: d.dir}
 }
 
-// healthChoices reads require-running, confirm-within= and on-unhealthy=.
+// healthChoices reads require-running, confirm-within= and on-unhealthy=
+// over the agent's flags in o.
 func healthChoices(p parsed, o *pipeline.Options) error {
-	switch u := pipeline.OnUnhealthy(p.opts["on-unhealthy"]); u {
-	case "", pipeline.OnUnhealthyRollback, pipeline.OnUnhealthyKeep:
-		o.OnUnhealthy = u
-	default:
+	if u := pipeline.OnUnhealthy(p.opts["on-unhealthy"]); !validOnUnhealthy(u) {
 		return fmt.Errorf("on-unhealthy=%q: want rollback or keep", u)
+	} else if u != "" {
+		o.OnUnhealthy = u
 	}
-	o.RequireRunning = p.flags["require-running"]
+	o.RequireRunning = o.RequireRunning || p.flags["require-running"]
 	var err error
-	o.ConfirmWithin, err = p.duration("confirm-within", 0)
+	o.ConfirmWithin, err = p.duration("confirm-within", o.ConfirmWithin)
 	return err
 }

@@ -240,7 +240,7 @@ func runKillAgent(s *script, _ bool, args []string) error {
 // recoverCommand is the `recover` command.
 func recoverCommand() command {
 	return command{name: "recover", prints: true, usage: "recover",
-		summary: "runs pipeline.Recover: works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
+		summary: "runs pipeline.Recover with the agent's flags (`agent`): works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
 		run:     runRecover}
 }
 
@@ -249,6 +249,6 @@ func runRecover(s *script, _ bool, args []string) error {
 		return fmt.Errorf("takes no arguments")
 	}
 	return s.runAgent(parsed{}, func(ctx context.Context, d pipeline.Deps) (*pipeline.Outcome, error) {
-		return pipeline.Recover(ctx, d, pipeline.Options{})
+		return pipeline.Recover(ctx, d, s.w.agent.opts)
 	})
 }

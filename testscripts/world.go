@@ -33,12 +33,7 @@ type world struct {
 	kill      *killRule // where the next agent process dies
 	last      *lastRun
 	eventErrs []error // errors of effects scheduled with `at`
-}
-
-// agentConfig is how the agent's real backend is configured (its own
-// --option flags on nix-store --realise).
-type agentConfig struct {
-	substituters, trustedKeys []string
+	cli       CLI     // runs `cli` lines (Options.CLI)
 }
 
 // lastRun is the last activate, rollback or recover.
