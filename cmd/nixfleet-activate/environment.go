@@ -142,7 +142,7 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 // gives its own outcomes.
 func (env *environment) refuse(stdout io.Writer, out pipeline.Outcome) int {
 	running, _ := linkBasename(env.deps.FS, env.cfg.opts.WithDefaults().CurrentSystem)
-	env.log.Info(pipeline.Summary(out, running), "kind", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	env.log.Info(pipeline.Summary(out, running), pipeline.SummaryAttrs(out)...)
 	return env.report(stdout, out)
 }
 

@@ -24,8 +24,11 @@ type planDoc struct {
 	DryRun  bool   `json:"dry_run"`
 	Command string `json:"command"`
 	Closure string `json:"closure,omitempty"`
-	// ExpectedOutcome is the outcome kind the planned run reports.
-	ExpectedOutcome pipeline.Kind `json:"expected_outcome"`
+	// ExpectedOutcome is the outcome kind the planned run reports; for a
+	// failure also its phase and reason (a host the run cannot act on).
+	ExpectedOutcome pipeline.Kind  `json:"expected_outcome"`
+	ExpectedPhase   pipeline.Phase `json:"expected_phase,omitempty"`
+	ExpectedReason  string         `json:"expected_reason,omitempty"`
 	// Assumptions are what the plan took for granted about the host.
 	Assumptions []string   `json:"assumptions,omitempty"`
 	Steps       []planStep `json:"steps"`
@@ -97,17 +100,19 @@ func (env *environment) planRun(command string, opts pipeline.Options, kernelCha
 	}
 	var stdout bytes.Buffer
 	body(penv, &stdout)
-	var out struct {
-		Kind pipeline.Kind `json:"outcome"`
-	}
+	var out pipeline.Outcome
 	_ = json.Unmarshal(stdout.Bytes(), &out)
 	if out.Kind == pipeline.DeferredPendingReboot {
 		assumptions = append(assumptions, assumeBoot)
 	} else {
 		assumptions = append(assumptions, assumeSwitch)
 	}
-	return planDoc{DryRun: true, Command: command, ExpectedOutcome: out.Kind,
+	doc := planDoc{DryRun: true, Command: command, ExpectedOutcome: out.Kind,
 		Assumptions: assumptions, Steps: planSteps(h.Steps(), opts, command, h.Events() != nil)}
+	if !out.Success() {
+		doc.ExpectedPhase, doc.ExpectedReason = out.Phase, out.Reason
+	}
+	return doc
 }
 
 // assumeRecovered takes an unfinished earlier run's in-flight record as
@@ -154,7 +159,7 @@ func planSteps(steps []plan.Step, opts pipeline.Options, command string, events 
 		switch s.Kind {
 		case plan.KindProbe:
 			out = append(out, planStep{Phase: pipeline.PhaseLockProbe, Argv: s.Argv,
-				Note: "flock(2) LOCK_SH|LOCK_NB: held exclusively by another switch-to-configuration => skipped"})
+				Note: "flock(2) LOCK_SH|LOCK_NB: held exclusively by another switch-to-configuration, the run is skipped"})
 		case plan.KindAgentLock:
 			out = append(out, planStep{Phase: pipeline.PhaseAgentLock, Lock: s.Path,
 				Note: "flock(2) LOCK_EX|LOCK_NB, held until the outcome is printed"})
