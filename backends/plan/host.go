@@ -52,11 +52,16 @@ const (
 
 // Step is one thing the run did, in order.
 type Step struct {
-	Kind   Kind
-	Argv   []string
-	Path   string
+	Kind Kind
+	// Argv is a command line as the real backend built it (KindCommand),
+	// or [LockProbeArgv0, path] (KindProbe).
+	Argv []string
+	// Path is the agent lock's file (KindAgentLock).
+	Path string
+	// Change is the file change (KindChange).
 	Change Change
-	Wait   time.Duration
+	// Wait is the longest the wait could last (KindWait), a duration.
+	Wait time.Duration
 }
 
 // RecordStep returns the "step" of a JSON state file a change wrote (the

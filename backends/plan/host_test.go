@@ -25,7 +25,7 @@ func planActivate(t *testing.T, root string, cfg Config) (*Host, pipeline.Outcom
 	t.Helper()
 	cfg.Start = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	h := New(fsview.NewOS(root), cfg)
-	b := real.New(real.Config{}).WithRunner(h, h)
+	b := real.New(real.Config{}).WithRunner(h, h, nil)
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Events: h.Events(),
 		Journal: pipeline.FileJournal{FS: h.FS(), Dir: "/var/lib/state", UID: os.Geteuid()}}
 	o := pipeline.Options{GCRootDir: "/var/lib/state/gcroots", BootIDPath: "/none"}

@@ -233,6 +233,7 @@ func (h *Host) systemdRun(args []string) (proc.Result, error) {
 
 // finish ends a fired unit: the flip first (a switch flips, then exits).
 func (h *Host) finish(name string, u *unit, closure string) {
+	// LOADBEARING: flip before the exit, as switch-to-configuration does: a poll that sees the unit exited reads the link next and must see the flip.
 	if closure != "" {
 		_ = h.quietly(func() error { return h.view.ReplaceLink(closure, h.cfg.CurrentSystem) })
 		if h.events != nil {

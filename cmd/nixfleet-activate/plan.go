@@ -135,7 +135,7 @@ func (env *environment) planningEnvironment(h *plan.Host) *environment {
 	penv := *env
 	penv.cfg.metricsFile, penv.simSummary = "", nil
 	penv.log = slog.New(slog.DiscardHandler)
-	penv.backend = env.backend.WithRunner(h, h)
+	penv.backend = env.backend.WithRunner(h, h, nil)
 	uid := env.journal.UID
 	if env.cfg.root == "/" {
 		uid = 0 // a real run runs as root (preflight)
