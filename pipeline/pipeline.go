@@ -257,7 +257,7 @@ func (r *run) finish(out Outcome) Outcome {
 	running, _ := r.readBasename(r.o.CurrentSystem)
 	// The attribute is "kind", not "outcome": a log line must not look like
 	// a second outcome object in the unit's journal.
-	r.log.Info(Summary(out, running), "kind", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	r.log.Info(Summary(out, running), SummaryAttrs(out)...)
 	return out
 }
 

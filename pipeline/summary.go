@@ -42,6 +42,20 @@ func Summary(out Outcome, running string) string {
 	return b.String()
 }
 
+// SummaryAttrs are the summary line's attributes: the outcome kind, then
+// the phase and the closure when they are known. An empty value is left
+// out, never logged as phase="" (a success has no phase).
+func SummaryAttrs(out Outcome) []any {
+	attrs := []any{"kind", out.Kind}
+	if out.Phase != "" {
+		attrs = append(attrs, "phase", out.Phase)
+	}
+	if out.Closure != "" {
+		attrs = append(attrs, "closure", out.Closure)
+	}
+	return attrs
+}
+
 // JournalctlHint is the command that shows the units' logs of the current
 // boot (journalctl(1), systemd 252: -u repeatable, -b this boot).
 func JournalctlHint(units []string) string {

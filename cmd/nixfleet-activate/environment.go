@@ -142,7 +142,7 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 // gives its own outcomes.
 func (env *environment) refuse(stdout io.Writer, out pipeline.Outcome) int {
 	running, _ := linkBasename(env.deps.FS, env.cfg.opts.WithDefaults().CurrentSystem)
-	env.log.Info(pipeline.Summary(out, running), "kind", out.Kind, "phase", out.Phase, "closure", out.Closure)
+	env.log.Info(pipeline.Summary(out, running), pipeline.SummaryAttrs(out)...)
 	return env.report(stdout, out)
 }
 
@@ -154,8 +154,14 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 		return env.refuse(stdout, out)
 	}
 	if env.cfg.dryRun {
-		return env.printPlan(stdout, env.activatePlan(basename, opts))
+		return env.printPlan(stdout, env.activatePlan(ctx, basename, opts))
 	}
+	return env.runActivate(ctx, stdout, basename, opts)
+}
+
+// runActivate is activate after its argument was parsed: what a run does,
+// and what a dry run runs against the planning host (plan.go).
+func (env *environment) runActivate(ctx context.Context, stdout io.Writer, basename string, opts pipeline.Options) int {
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
 	return env.locked(ctx, stdout, basename, func() int {
 		return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
@@ -165,8 +171,13 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 	opts := env.cfg.opts.WithDefaults()
 	if env.cfg.dryRun {
-		return env.printPlan(stdout, env.rollbackPlan(opts))
+		return env.printPlan(stdout, env.rollbackPlan(ctx, opts))
 	}
+	return env.runRollback(ctx, stdout, opts)
+}
+
+// runRollback is rollback's run (also planned by a dry run).
+func (env *environment) runRollback(ctx context.Context, stdout io.Writer, opts pipeline.Options) int {
 	return env.locked(ctx, stdout, "", func() int {
 		return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
 	})

@@ -109,7 +109,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
 	fs.StringVar(&c.root, "root", "/", "directory the paths above live under (--sim and --dry-run only; the real backend refuses it)")
 	fs.StringVar(&c.stateDir, "state-dir", pipeline.DefaultStateDir, "directory of the in-flight record (crash recovery) and of the GC roots held from realise to profile set (gcroots/)")
-	fs.BoolVar(&c.dryRun, "dry-run", false, "print the planned commands, change nothing")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "print the plan: the run's own steps (commands, record writes, waits) against a planning host; nothing runs, nothing changes")
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text, json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.sim, "sim", "", "run against the embedded simulated host SCENARIO ('list' lists them)")

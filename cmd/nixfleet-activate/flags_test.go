@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -67,14 +69,45 @@ func TestParseArgsFailureChoices(t *testing.T) {
 }
 
 func TestDryRunActivatePrintsCommandsAndRunsNothing(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "nix/store/aaaa-nixos-system-web-24.05"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "run"), 0o755))
+	require.NoError(t, os.Symlink("/nix/store/aaaa-nixos-system-web-24.05", filepath.Join(root, "run/current-system")))
+	before := treeOf(t, root)
 	var stdout, stderr bytes.Buffer
 	closure := "0a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-nixos-system-web-24.11"
-	code := run(t.Context(), []string{"--root", t.TempDir(), "--dry-run", "activate", "/nix/store/" + closure}, &stdout, &stderr)
+	code := run(t.Context(), []string{"--root", root, "--dry-run", "activate", "/nix/store/" + closure}, &stdout, &stderr)
 	require.Equal(t, ExitSuccess, code, stderr.String())
 	out := stdout.String()
+	assert.Contains(t, out, `"expected_outcome":"settled"`)
 	assert.Contains(t, out, `"nix-store","--realise","/nix/store/`+closure+`"`)
 	assert.Contains(t, out, `"nix-env","--profile","/nix/var/nix/profiles/system","--set","/nix/store/`+closure+`"`)
 	assert.Contains(t, out, `"/nix/store/`+closure+`/bin/switch-to-configuration","switch"`)
+	assert.Equal(t, before, treeOf(t, root), "nothing under --root changed")
+}
+
+func TestDryRunOnAHostWithoutCurrentSystemPlansTheRefusal(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	closure := "0a1b2c3d4f5g6h7i8j9k0l1m2n3p4q5r-nixos-system-web-24.11"
+	code := run(t.Context(), []string{"--root", t.TempDir(), "--dry-run", "activate", closure}, &stdout, &stderr)
+	require.Equal(t, ExitSuccess, code, stderr.String())
+	assert.Contains(t, stdout.String(), `"expected_outcome":"switch-failed","expected_phase":"read-current-system","expected_reason":"nothing changed: current-system unreadable`)
+	assert.NotContains(t, stdout.String(), `"nix-store"`, "the run stops before its first command")
+}
+
+// treeOf lists every name under root with its link target, if any.
+func treeOf(t *testing.T, root string) []string {
+	t.Helper()
+	var names []string
+	require.NoError(t, filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		target, _ := os.Readlink(p)
+		names = append(names, p+" "+info.Mode().String()+" "+target)
+		return nil
+	}))
+	return names
 }
 
 func TestInvalidClosureIsReportedNotRun(t *testing.T) {

@@ -21,7 +21,7 @@ progress lines and a one-line summary go to stderr.
 examples:
   nixfleet-activate activate /nix/store/<hash>-nixos-system-web1-24.05
   nixfleet-activate activate --meta rollout=r42 --poll-budget 10m <hash>-nixos-system-web1-24.05
-  nixfleet-activate activate --dry-run <hash>-nixos-system-web1-24.05   # the commands, nothing run
+  nixfleet-activate activate --dry-run <hash>-nixos-system-web1-24.05   # the plan: the run's steps, nothing run
   nixfleet-activate --sim happy activate                               # a simulated host
 `,
 	"rollback": `usage: nixfleet-activate [flags] rollback

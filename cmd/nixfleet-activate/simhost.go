@@ -147,6 +147,12 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	if err != nil {
 		return nil, err
 	}
+	return simEnvironmentOn(h, cfg, stderr), nil
+}
+
+// simEnvironmentOn is the environment of a simulated host h (the --sim
+// scenario cfg.sim, or a test's own host).
+func simEnvironmentOn(h *sim.Host, cfg config, stderr io.Writer) *environment {
 	if cfg.command == "activate" && cfg.closure == "" {
 		cfg.closure = simNew
 	}
@@ -173,5 +179,5 @@ func newSimEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
 	}
-	return env, nil
+	return env
 }
