@@ -112,7 +112,9 @@ func formatHeader(h Header) string {
 	kv("state-dir", h.StateDir)
 	kv("uid", strconv.Itoa(h.UID))
 	kv("events", onOff(h.Events))
-	kv("start", h.Start.UTC().Format(time.RFC3339Nano))
+	// The recording host's zone offset is kept: parsed back on a host in
+	// the same zone, the replayed times are in time.Local, as recorded.
+	kv("start", h.Start.Format(time.RFC3339Nano))
 	if h.Exit != nil {
 		kv("exit", strconv.Itoa(*h.Exit))
 	}
@@ -152,7 +154,7 @@ func formatStep(seq int, s Step, runs *int) string {
 			b.WriteString(" timeout")
 		}
 		// The command line for a reader; Parse stops at "::".
-		b.WriteString(" :: " + proc.Cmd{Argv: c.Argv}.String())
+		b.WriteString(" :: " + oneLine(proc.Cmd{Argv: c.Argv}.String()))
 	}
 	return b.String()
 }
@@ -224,4 +226,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// oneLine escapes line breaks so a comment stays on its steps line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }

@@ -42,7 +42,9 @@ type recRaw struct {
 
 var _ fsview.Raw = (*recRaw)(nil)
 
-func (w *recRaw) step(k Kind, name string) Step { return Step{Kind: k, Path: normalName(w.prefix, name)} }
+func (w *recRaw) step(k Kind, name string) Step {
+	return Step{Kind: k, Path: normalName(w.prefix, name)}
+}
 
 func (w *recRaw) Lstat(name string) (fs.FileInfo, error) {
 	info, err := w.inner.Lstat(name)

@@ -129,7 +129,11 @@ func (r *Recorder) errText(err error) string {
 	return r.red.Text(err.Error())
 }
 
-// offset renders t as the duration since the recording's start.
-func (r *Recorder) offset(t time.Time) string { return t.Sub(r.start).String() }
+// offset renders t as the wall-clock duration since the recording's start.
+// GOTCHA: Round(0) drops the monotonic readings: their difference drifts
+// from the wall clock's (NTP slews it) by microseconds, and a replayed time
+// (Start plus offset) must equal the recorded wall time to the nanosecond,
+// as the records' started_at are compared with Equal.
+func (r *Recorder) offset(t time.Time) string { return t.Round(0).Sub(r.start.Round(0)).String() }
 
 func timeSinceStart(r *Recorder) time.Duration { return time.Since(r.start) }

@@ -89,4 +89,3 @@ func replayOne(data []byte) error {
 	}
 	return nil
 }
-

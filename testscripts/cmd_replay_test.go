@@ -1,0 +1,41 @@
+package testscripts
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/nixfleet/nixfleet-activate/transcript"
+)
+
+// replayCommand is `replay FILE` (issue 15): the pipeline runs against a
+// transcript recorded on a real host (--record), not the simulated host.
+func replayCommand() command {
+	return command{name: "replay", prints: true, usage: "replay FILE",
+		summary: "runs the pipeline call a transcript recorded on a real host (nixfleet-activate --record FILE) against that transcript: commands, link reads, the lock probe and time are answered from it in order; any divergence (a command it does not have, in another order, with other arguments, or steps left over) or another outcome than the recorded one fails with a diff; prints and keeps the outcome like activate (the simulated host is not used)",
+		run:     runReplay}
+}
+
+func runReplay(s *script, neg bool, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want replay FILE")
+	}
+	data, err := os.ReadFile(s.ts.MkAbs(args[0]))
+	if err != nil {
+		return err
+	}
+	t, err := transcript.Parse(data)
+	if err != nil {
+		return err
+	}
+	res, err := transcript.Replay(context.Background(), t, nil)
+	if err != nil {
+		return err
+	}
+	if res.Outcome == nil {
+		_, err := fmt.Fprintln(s.ts.Stdout(), "no unfinished run")
+		return err
+	}
+	s.w.last = &lastRun{}
+	return s.keep(*res.Outcome)
+}
