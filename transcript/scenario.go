@@ -2,12 +2,13 @@ package transcript
 
 import (
 	"fmt"
-	"io/fs"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
 // Scenario is a transcript turned into a simulated-host scenario
@@ -33,16 +34,17 @@ func ToScenario(t *Transcript) Scenario {
 
 type converter struct {
 	t     *Transcript
-	o     optionsView
+	o     pipeline.Options
 	lines []string
 	gaps  []string
 }
 
-// optionsView is the subset of pipeline.Options the converter reads.
-type optionsView = pipelineOptions
-
-func (c *converter) add(format string, args ...any) { c.lines = append(c.lines, fmt.Sprintf(format, args...)) }
-func (c *converter) gap(format string, args ...any) { c.gaps = append(c.gaps, fmt.Sprintf(format, args...)) }
+func (c *converter) add(format string, args ...any) {
+	c.lines = append(c.lines, fmt.Sprintf(format, args...))
+}
+func (c *converter) gap(format string, args ...any) {
+	c.gaps = append(c.gaps, fmt.Sprintf(format, args...))
+}
 
 func (c *converter) convert() Scenario {
 	h := c.t.Header
@@ -82,7 +84,7 @@ func (c *converter) firstLink(name string) string {
 
 // declareTarget declares `new` as the realise answer shows it: valid,
 // offered, offered with a wrong key, broken, or in no cache.
-func (c *converter) declareTarget(target string, out *outcomeView) {
+func (c *converter) declareTarget(target string, out *pipeline.Outcome) {
 	opts := c.closureOptions(target, out)
 	realise := c.command("nix-store", "--realise")
 	switch {
@@ -124,7 +126,7 @@ func (c *converter) offer(realise *Command) {
 
 // closureOptions are `closure new`'s words: no-switch or
 // switch-not-executable from the closure check, a kernel from a deferral.
-func (c *converter) closureOptions(target string, out *outcomeView) string {
+func (c *converter) closureOptions(target string, out *pipeline.Outcome) string {
 	var opts string
 	program := path.Join(c.o.StoreDir, target, "bin/switch-to-configuration")
 	for _, s := range c.t.Steps {
@@ -286,5 +288,3 @@ func lastLine(b []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return lines[len(lines)-1]
 }
-
-var _ fs.FileMode

@@ -164,10 +164,3 @@ func (t *Transcript) DecodeOutcome() (*pipeline.Outcome, error) {
 	}
 	return &out, nil
 }
-
-// pipelineOptions and outcomeView name the pipeline's types for the
-// converter.
-type (
-	pipelineOptions = pipeline.Options
-	outcomeView     = pipeline.Outcome
-)
