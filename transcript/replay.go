@@ -22,6 +22,8 @@ type Replayer struct {
 	lastNow time.Time
 	// watch is the running replayed event watch (nil: none).
 	watch *replayWatch
+	// stop cancels the replayed run's context at the first divergence.
+	stop context.CancelFunc
 }
 
 // ErrDiverged is returned by every seam of a Replayer after the run
@@ -30,7 +32,15 @@ var ErrDiverged = errors.New("replay diverged from the transcript")
 
 // NewReplayer returns a Replayer at the transcript's first step.
 func NewReplayer(t *Transcript) *Replayer {
-	return &Replayer{t: t, lastNow: t.Header.Start}
+	return &Replayer{t: t, lastNow: t.Header.Start, stop: func() {}}
+}
+
+// diverge records the first divergence and ends the run's context.
+// GOTCHA: without it a wait loop would spin for ever: after a divergence
+// the clock no longer advances.
+func (p *Replayer) diverge(d *Divergence) {
+	p.div = d
+	p.stop()
 }
 
 // call is what the pipeline asked, to match against a step.
@@ -50,12 +60,12 @@ func (p *Replayer) take(c call) (s Step, woke, ok bool) {
 		return Step{}, false, false
 	}
 	if p.next >= len(p.t.Steps) {
-		p.div = &Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: "the transcript has no more steps"}
+		p.diverge(&Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: "the transcript has no more steps"})
 		return Step{}, false, false
 	}
 	s = p.t.Steps[p.next]
 	if reason := mismatch(s, c); reason != "" {
-		p.div = &Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: reason}
+		p.diverge(&Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: reason})
 		return Step{}, false, false
 	}
 	p.next++

@@ -76,6 +76,9 @@ func Replay(ctx context.Context, t *Transcript, log *slog.Logger) (*Result, erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := NewReplayer(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.stop = cancel
 	out, runErr := Call(ctx, t.Header, p.Deps(log))
 	if runErr != nil && p.Divergence() == nil && t.Error == "" {
 		return nil, runErr
