@@ -56,6 +56,7 @@ func init() {
 	commands = append(commands, runCommands()...)
 	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())
 	commands = append(commands, unblockCommand())
+	commands = append(commands, replayCommand())      // transcripts (issue 15; cmd_replay_test.go)
 	commands = append(commands, hostileCommands()...) // hardening (issue 10)
 	commands = append(commands, healthCommands()...)  // health checks (issue 18)
 	commands = append(commands, assertCommands()...)

@@ -78,6 +78,10 @@ type host struct {
 	// units reads unit state inside the container; gens lists generations
 	// on this machine (the profile is on a directory bound at the same path).
 	units, gens *real.Backend
+	// transcripts is where --record writes (transcripts_real_test.go);
+	// recorded counts the files, testName names them.
+	transcripts, testName string
+	recorded              int
 }
 
 func (h *host) path(rel string) string { return filepath.Join(h.root, rel) }
@@ -113,7 +117,7 @@ func (h *host) flags(trustedKey string) []string {
 
 // argv is the binary's command line: h.flags, then args.
 func (h *host) argv(trustedKey string, args ...string) []string {
-	return append(append([]string{h.bin}, h.flags(trustedKey)...), args...)
+	return append(append(append([]string{h.bin}, h.flags(trustedKey)...), h.recordArgs(args)...), args...)
 }
 
 // run runs the binary inside the container with args after h.flags.
@@ -308,6 +312,7 @@ func (h *host) valid(t testing.TB, storePath string) bool {
 func bootHost(t testing.TB, n *realtest.Nix, dir, running string) *host {
 	t.Helper()
 	h := &host{nix: n, bin: buildBinary(t, dir), root: filepath.Join(dir, "root"), cache: realtest.NewCache(t)}
+	h.startRecording(t, dir)
 	require.NoError(t, os.MkdirAll(h.path("run"), 0o755))
 	require.NoError(t, os.MkdirAll(h.path("profiles"), 0o755))
 	require.NoError(t, os.Symlink(running, h.currentSystem()))

@@ -13,7 +13,6 @@ import (
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/clock"
 	"github.com/nixfleet/nixfleet-activate/events"
-	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/lockdiag"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
@@ -31,6 +30,8 @@ type environment struct {
 	stderr     io.Writer
 	// journal is deps.Journal (the state directory's checks, Peek).
 	journal pipeline.FileJournal
+	// rec is --record's recorder (record.go); nil records nothing.
+	rec *recording
 }
 
 func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
@@ -39,24 +40,25 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 	}
 	env := &environment{cfg: cfg, stderr: stderr}
 	env.log = newLogger(cfg, stderr, nil)
+	env.rec = newRecording(cfg)
 	env.backend = real.New(real.Config{
-		Runner:            proc.Exec{},
-		Locker:            rootedLocker{root: cfg.root, inner: real.Flock{}},
-		LockDiag:          lockdiag.OSHost{Root: cfg.root},
+		Runner:            env.rec.runner(proc.Exec{}),
+		Locker:            env.rec.locker(rootedLocker{root: cfg.root, inner: real.Flock{}}),
+		LockDiag:          env.rec.lockDiag(lockdiag.OSHost{Root: cfg.root}),
 		Substituters:      strings.Fields(cfg.substituters),
 		TrustedPublicKeys: strings.Fields(cfg.trustedKeys),
 		RealiseTimeout:    cfg.realiseTimeout,
 		CommandTimeout:    cfg.commandTimeout,
 		Logger:            env.log,
 	})
-	view := fsview.NewOS(cfg.root)
+	view := env.rec.view(cfg.root)
 	env.journal = pipeline.FileJournal{FS: view, Dir: cfg.stateDir, Now: time.Now, UID: geteuid()}
-	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: clock.Real(), Log: env.log,
+	env.deps = pipeline.Deps{Nix: env.backend, Backend: env.backend, FS: view, Clock: env.rec.clock(clock.Real()), Log: env.log,
 		Journal: env.journal, AgentLock: real.FileAgentLock{Path: filepath.Join(cfg.root, cfg.agentLock)},
 		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()},
 		Confirm:        pipeline.FileConfirm{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
 	if !cfg.pollOnly {
-		env.deps.Events = events.OS{Root: cfg.root}
+		env.deps.Events = env.rec.events(events.OS{Root: cfg.root})
 	}
 	return env, nil
 }
@@ -164,7 +166,9 @@ func (env *environment) activate(ctx context.Context, stdout io.Writer) int {
 func (env *environment) runActivate(ctx context.Context, stdout io.Writer, basename string, opts pipeline.Options) int {
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
 	return env.locked(ctx, stdout, basename, func() int {
-		return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+		return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome {
+			return env.recordedOutcome("activate", basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+		})
 	})
 }
 
@@ -179,6 +183,8 @@ func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 // runRollback is rollback's run (also planned by a dry run).
 func (env *environment) runRollback(ctx context.Context, stdout io.Writer, opts pipeline.Options) int {
 	return env.locked(ctx, stdout, "", func() int {
-		return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+		return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome {
+			return env.recordedOutcome("rollback", "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+		})
 	})
 }

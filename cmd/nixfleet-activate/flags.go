@@ -45,6 +45,7 @@ type config struct {
 	version     bool   // --version: print the version and exit
 	json        bool   // status --json
 	metricsFile string // --metrics-file: node_exporter textfile ("" = none)
+	record      string // --record: transcript file of the pipeline call ("" = none)
 }
 
 const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-or-store-path>
@@ -90,6 +91,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up (at most "+maxBudget.String()+")")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", pipeline.DefaultProgressInterval, "time between progress lines on stderr during long waits")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.StringVar(&c.record, "record", "", "write a transcript of the run (every command, link read, lock probe and clock reading; secrets redacted) to FILE, for a bug report; real backend only")
 	fs.BoolVar(&c.json, "json", false, "status: print JSON even on a terminal")
 	fs.StringVar(&c.metricsFile, "metrics-file", "", "after activate, rollback or recover: write node_exporter textfile metrics to this path (atomically; counters kept in the state directory)")
 	fs.StringVar(&o.SwitchUnit, "switch-unit", pipeline.DefaultSwitchUnit, "transient unit name for switch-to-configuration")

@@ -40,6 +40,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "scenario" {
 		return runScenario(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "transcript" {
+		return runTranscript(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseArgs(args, stderr)
 	if errors.Is(err, errHelp) {
 		printHelp(stdout, newFlagSet(&config{meta: map[string]string{}}, io.Discard), cfg.command)

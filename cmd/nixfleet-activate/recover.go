@@ -55,7 +55,7 @@ func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, closu
 // a corrupt one after it was kept aside, a link, FIFO or device as found.
 func (env *environment) recover(ctx context.Context, stdout io.Writer) int {
 	return env.locked(ctx, stdout, "", func() int {
-		out, err := pipeline.Recover(ctx, env.deps, env.cfg.opts)
+		out, err := env.recorded("recover", "", func() (*pipeline.Outcome, error) { return pipeline.Recover(ctx, env.deps, env.cfg.opts) })
 		if err != nil {
 			env.log.Error("in-flight record unusable", "err", err)
 			return env.report(stdout, pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseJournal,

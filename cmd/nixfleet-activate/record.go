@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/clock"
+	"github.com/nixfleet/nixfleet-activate/events"
+	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/lockdiag"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
+	"github.com/nixfleet/nixfleet-activate/proc"
+	"github.com/nixfleet/nixfleet-activate/transcript"
+)
+
+// recording is --record FILE: the real seams wrapped in the transcript
+// package's recording decorators. A nil *recording passes every seam
+// through unchanged.
+type recording struct {
+	file string
+	rec  *transcript.Recorder
+	red  *transcript.Redactor
+}
+
+// newRecording returns nil unless --record was given (real backend only).
+func newRecording(cfg config) *recording {
+	if cfg.record == "" {
+		return nil
+	}
+	red := transcript.NewRedactor(strings.Fields(cfg.substituters), cfg.meta)
+	return &recording{file: cfg.record, rec: transcript.NewRecorder(red), red: red}
+}
+
+func (r *recording) runner(inner proc.Runner) proc.Runner {
+	if r == nil {
+		return inner
+	}
+	return r.rec.Runner(inner)
+}
+
+func (r *recording) locker(inner real.Locker) real.Locker {
+	if r == nil {
+		return inner
+	}
+	return r.rec.Locker(inner)
+}
+
+func (r *recording) lockDiag(inner lockdiag.Host) lockdiag.Host {
+	if r == nil {
+		return inner
+	}
+	return r.rec.LockDiag(inner)
+}
+
+func (r *recording) view(root string) *fsview.View {
+	if r == nil {
+		return fsview.NewOS(root)
+	}
+	return fsview.New(r.rec.Raw(fsview.NewOSRaw(root), ""))
+}
+
+func (r *recording) clock(inner clock.Clock) clock.Clock {
+	if r == nil {
+		return inner
+	}
+	return r.rec.Clock(inner)
+}
+
+func (r *recording) events(inner events.Source) events.Source {
+	if r == nil || inner == nil {
+		return inner
+	}
+	return r.rec.Events(inner)
+}
+
+// header describes this run for the transcript.
+func (env *environment) recordHeader(command, closure string) transcript.Header {
+	cfg, red := env.cfg, env.rec.red
+	return transcript.Header{
+		Tool:     "nixfleet-activate " + version,
+		Command:  command,
+		Target:   pipeline.Target{Closure: closure, Meta: cfg.meta},
+		Options:  cfg.opts.WithDefaults(),
+		StateDir: cfg.stateDir,
+		UID:      geteuid(),
+		Events:   !cfg.pollOnly,
+		Backend: transcript.BackendConfig{
+			Substituters:      red.Strings(strings.Fields(cfg.substituters)),
+			TrustedPublicKeys: strings.Fields(cfg.trustedKeys),
+			RealiseTimeout:    cfg.realiseTimeout,
+			CommandTimeout:    cfg.commandTimeout,
+		},
+	}
+}
+
+// recorded runs one pipeline call with the recorder armed and writes the
+// transcript once it returns, whatever the outcome. A transcript that
+// cannot be written is a warning on stderr, never another outcome.
+func (env *environment) recorded(command, closure string, call func() (*pipeline.Outcome, error)) (*pipeline.Outcome, error) {
+	if env.rec == nil {
+		return call()
+	}
+	env.rec.rec.Arm()
+	out, err := call()
+	env.rec.rec.Disarm()
+	h := env.recordHeader(command, closure)
+	if out != nil {
+		code := exitCode(out.Kind)
+		h.Exit = &code
+	}
+	t := env.rec.rec.Transcript(h, out, err)
+	if werr := os.WriteFile(env.rec.file, transcript.Format(t), 0o600); werr != nil {
+		env.log.Warn("transcript not written (--record)", "file", env.rec.file, "err", werr)
+		fmt.Fprintf(env.stderr, "nixfleet-activate: warning: --record: %v\n", werr)
+	}
+	return out, err
+}
+
+// recordedOutcome is recorded for the calls that always return an outcome.
+func (env *environment) recordedOutcome(command, closure string, call func() pipeline.Outcome) pipeline.Outcome {
+	out, _ := env.recorded(command, closure, func() (*pipeline.Outcome, error) {
+		o := call()
+		return &o, nil
+	})
+	return *out
+}

@@ -1,0 +1,155 @@
+package transcript
+
+import (
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nixfleet/nixfleet-activate/fsview"
+)
+
+// procPrefix marks the steps of the lock diagnosis's /proc view.
+const procPrefix = "proc:"
+
+// tempSuffix is fsview's random temporary-name suffix; steps keep it as
+// ".tmp-*" so a replay's own random names compare equal.
+var tempSuffix = regexp.MustCompile(`\.tmp-[0-9a-f]{16}$`)
+
+func normalName(prefix, name string) string {
+	return prefix + tempSuffix.ReplaceAllString(name, ".tmp-*")
+}
+
+// Raw wraps a filesystem view's primitive layer so that each call is a
+// step (paths prefixed with prefix: "" for the host view). Wrap the layer
+// with fsview.New(rec.Raw(fsview.NewOSRaw(root), "")).
+//
+// GOTCHA: fsview's hardened paths (ReadRegular with O_NOFOLLOW, ReplaceFile
+// with O_EXCL, RenameNoReplace with renameat2) are taken only over
+// *fsview.OSRaw itself; through this wrapper the view uses its generic
+// Lstat-then-act fallbacks, which are race-prone against a hostile writer.
+// --record is a diagnostic mode; it says so in its help.
+func (r *Recorder) Raw(inner fsview.Raw, prefix string) fsview.Raw {
+	return &recRaw{r: r, inner: inner, prefix: prefix}
+}
+
+type recRaw struct {
+	r      *Recorder
+	inner  fsview.Raw
+	prefix string
+}
+
+var _ fsview.Raw = (*recRaw)(nil)
+
+func (w *recRaw) step(k Kind, name string) Step {
+	return Step{Kind: k, Path: normalName(w.prefix, name)}
+}
+
+func (w *recRaw) Lstat(name string) (fs.FileInfo, error) {
+	info, err := w.inner.Lstat(name)
+	s := w.step(KindLstat, name)
+	s.Err = w.r.errText(err)
+	if err == nil {
+		s.Result = infoText(info)
+	}
+	w.r.add(s)
+	return info, err
+}
+
+func (w *recRaw) Readlink(name string) (string, error) {
+	target, err := w.inner.Readlink(name)
+	s := w.step(KindReadlink, name)
+	s.Result, s.Err = w.r.red.Text(target), w.r.errText(err)
+	w.r.add(s)
+	return target, err
+}
+
+func (w *recRaw) ReadFile(name string) ([]byte, error) {
+	data, err := w.inner.ReadFile(name)
+	s := w.step(KindReadFile, name)
+	s.Data, s.Err = w.r.red.Bytes(data), w.r.errText(err)
+	if err == nil {
+		s.Result = fmt.Sprintf("size=%d", len(data))
+	}
+	w.r.add(s)
+	return data, err
+}
+
+func (w *recRaw) ReadDir(name string) ([]fs.DirEntry, error) {
+	entries, err := w.inner.ReadDir(name)
+	s := w.step(KindReadDir, name)
+	s.Err = w.r.errText(err)
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %#x %s\n", e.Type(), uint32(e.Type()), e.Name())
+	}
+	s.Data = []byte(b.String())
+	if err == nil {
+		s.Result = fmt.Sprintf("entries=%d", len(entries))
+	}
+	w.r.add(s)
+	return entries, err
+}
+
+func (w *recRaw) Symlink(target, name string) error {
+	err := w.inner.Symlink(target, name)
+	s := w.step(KindSymlink, name)
+	s.Arg, s.Err = w.r.red.Text(target), w.r.errText(err)
+	w.r.add(s)
+	return err
+}
+
+func (w *recRaw) Rename(oldname, newname string) error {
+	err := w.inner.Rename(oldname, newname)
+	s := w.step(KindRename, oldname)
+	s.Arg, s.Err = normalName(w.prefix, newname), w.r.errText(err)
+	w.r.add(s)
+	return err
+}
+
+func (w *recRaw) Remove(name string) error {
+	err := w.inner.Remove(name)
+	s := w.step(KindRemove, name)
+	s.Err = w.r.errText(err)
+	w.r.add(s)
+	return err
+}
+
+func (w *recRaw) Mkdir(name string, perm fs.FileMode) error {
+	err := w.inner.Mkdir(name, perm)
+	s := w.step(KindMkdir, name)
+	s.Arg, s.Err = fmt.Sprintf("%#o", uint32(perm)), w.r.errText(err)
+	w.r.add(s)
+	return err
+}
+
+func (w *recRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	err := w.inner.WriteFile(name, data, perm)
+	s := w.step(KindWriteFile, name)
+	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), w.r.errText(err), w.r.red.Bytes(data)
+	w.r.add(s)
+	return err
+}
+
+func (w *recRaw) Root() string { return w.inner.Root() }
+
+// Sync passes durability on when the inner layer has it (not a step: a
+// replay has nothing to sync).
+func (w *recRaw) Sync(name string) error {
+	if s, ok := w.inner.(fsview.Syncer); ok {
+		return s.Sync(name)
+	}
+	return nil
+}
+
+// infoText renders an lstat answer: "MODE HEXMODE size=N uid=N mtime=T".
+func infoText(info fs.FileInfo) string {
+	uid, ok := fsview.OwnerUID(info)
+	owner := "uid=-"
+	if ok {
+		owner = fmt.Sprintf("uid=%d", uid)
+	}
+	return fmt.Sprintf("%s %#x size=%d %s mtime=%s", info.Mode(), uint32(info.Mode()), info.Size(), owner,
+		info.ModTime().UTC().Format(time.RFC3339Nano))
+}
