@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/nixfleet/nixfleet-activate/transcript"
 )
-
-// transcriptCorpusDir holds the real transcripts (relative to this
-// package's directory, where tests run).
-var transcriptCorpusDir, _ = filepath.Abs("../transcript/testdata")
 
 // replayCommand is `replay FILE` (issue 15): the pipeline runs against a
 // transcript recorded on a real host (--record), not the simulated host.
@@ -26,11 +21,7 @@ func runReplay(s *script, neg bool, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("want replay FILE")
 	}
-	file := s.ts.MkAbs(args[0])
-	if name, ok := strings.CutPrefix(args[0], "corpus:"); ok {
-		file = filepath.Join(transcriptCorpusDir, name+".txtar")
-	}
-	data, err := os.ReadFile(file)
+	data, err := readTranscript(s, args[0])
 	if err != nil {
 		return err
 	}
@@ -48,4 +39,13 @@ func runReplay(s *script, neg bool, args []string) error {
 	}
 	s.w.last = &lastRun{}
 	return s.keep(*res.Outcome)
+}
+
+// readTranscript reads FILE relative to the script's work directory, or
+// corpus:NAME from the transcript package's embedded corpus.
+func readTranscript(s *script, arg string) ([]byte, error) {
+	if name, ok := strings.CutPrefix(arg, "corpus:"); ok {
+		return transcript.Corpus(name)
+	}
+	return os.ReadFile(s.ts.MkAbs(arg))
 }
