@@ -170,7 +170,7 @@ func TestActivateUnitExitStatusAfterSettle(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			h, out := activateVerdict(t, c.plan, c.kind, c.phase, c.exit, c.state)
-			assert.False(t, out.Success())
+			assert.False(t, out.success())
 			assert.Equal(t, newClosure, h.current(t))
 		})
 	}
@@ -283,7 +283,7 @@ func TestActivateFlipBackAfterSettleIsNotSuccess(t *testing.T) {
 	out := h.activate(newClosure)
 	assert.Equal(t, VerifyMismatch, out.Kind)
 	assert.Equal(t, oldClosure, out.Actual)
-	assert.False(t, out.Success())
+	assert.False(t, out.success())
 }
 
 func TestActivateSelfCorrectsMovedProfile(t *testing.T) {

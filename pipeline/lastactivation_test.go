@@ -47,7 +47,7 @@ func TestAlreadyCurrentRunsNothing(t *testing.T) {
 	out := h.activate(oldClosure)
 	assert.Equal(t, AlreadyCurrent, out.Kind)
 	assert.Equal(t, []string{"lock"}, h.effects)
-	assert.True(t, out.Success())
+	assert.True(t, out.success())
 	forced := Activate(t.Context(), h.deps(), Target{Closure: oldClosure}, Options{Force: true})
 	assert.Equal(t, Settled, forced.Kind, forced.Reason)
 }

@@ -292,8 +292,8 @@ type Outcome struct {
 	Health *HealthReport `json:"health,omitempty"`
 }
 
-// Success reports whether the outcome is a clean success (settled or
+// success reports whether the outcome is a clean success (settled or
 // rollback-succeeded with exit 0, or already-current).
-func (o Outcome) Success() bool {
+func (o Outcome) success() bool {
 	return o.Kind == Settled || o.Kind == RollbackSucceeded || o.Kind == AlreadyCurrent
 }

@@ -15,7 +15,7 @@ import (
 func Summary(out Outcome, running string) string {
 	var b strings.Builder
 	b.WriteString(string(out.Kind))
-	if out.Phase != "" && !out.Success() {
+	if out.Phase != "" && !out.success() {
 		b.WriteString(" at " + string(out.Phase))
 	}
 	fmt.Fprintf(&b, " after %s", (time.Duration(out.ElapsedMS) * time.Millisecond).String())

@@ -165,15 +165,6 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	return h, nil
 }
 
-// MustNewHost is NewHost that panics on error, for tests.
-func MustNewHost(cfg HostConfig) *Host {
-	h, err := NewHost(cfg)
-	if err != nil {
-		panic(err)
-	}
-	return h
-}
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
