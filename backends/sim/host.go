@@ -165,6 +165,16 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	return h, nil
 }
 
+// MustNewHost is NewHost that panics on error, for tests (this package's
+// and the real backend's fidelity tests).
+func MustNewHost(cfg HostConfig) *Host {
+	h, err := NewHost(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
