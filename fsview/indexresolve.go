@@ -26,7 +26,7 @@ func resolveIndexed(x SymlinkIndex, name string, follow bool) (p string, info fs
 	}
 	p = name
 	for hops := 0; hops <= MaxHops; {
-		q, info, target := longestIndexed(x, p)
+		q, info, target := x.Longest(p)
 		if info == nil {
 			return "", nil, false
 		}
@@ -48,19 +48,6 @@ func resolveIndexed(x SymlinkIndex, name string, follow bool) (p string, info fs
 		}
 	}
 	return "", nil, false // too many links: the walk says ErrLoop
-}
-
-// longestIndexed returns the longest indexed prefix of the clean name p
-// (ending at a component boundary; "/" at least) with its entry.
-func longestIndexed(x SymlinkIndex, p string) (string, fs.FileInfo, string) {
-	for q := p; ; q = parentOf(q) {
-		if info, target, ok := x.Entry(q); ok {
-			return q, info, target
-		}
-		if q == "/" {
-			return q, nil, "" // a layer without its root: the walk says so
-		}
-	}
 }
 
 // joinTarget is the name a walk continues with after the link at q whose

@@ -170,38 +170,49 @@ func (m *MemRaw) OnChange(fn func(name string)) {
 	m.changed = fn
 }
 
-// Entry implements SymlinkIndex.
-func (m *MemRaw) Entry(name string) (fs.FileInfo, string, bool) {
+// Longest implements SymlinkIndex.
+func (m *MemRaw) Longest(name string) (string, fs.FileInfo, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for q := name; ; q = parentOf(q) {
+		if n, ok := m.nodes[q]; ok {
+			return q, n, n.target
+		}
+		if q == "/" {
+			return q, nil, "" // GOTCHA: never a nil *memNode in a non-nil interface
+		}
+	}
+}
+
+// get returns the node at name under the lock.
+func (m *MemRaw) get(name string) (*memNode, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n, ok := m.nodes[name]
-	if !ok {
-		return nil, "", false // GOTCHA: never a nil *memNode in a non-nil interface
-	}
-	return n, n.target, true
+	return n, ok
 }
 
 // Lstat describes name; a link reports fs.ModeSymlink|0777 and the length
 // of its target as size, as Linux does.
 func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
-	info, _, ok := m.Entry(name)
+	n, ok := m.get(name)
 	if !ok {
 		return nil, memErr("lstat", name, syscall.ENOENT)
 	}
-	return info, nil
+	return n, nil
 }
 
 // Readlink returns the target of the link name verbatim; EINVAL if name is
 // not a link.
 func (m *MemRaw) Readlink(name string) (string, error) {
-	info, target, ok := m.Entry(name)
+	n, ok := m.get(name)
 	switch {
 	case !ok:
 		return "", memErr("readlink", name, syscall.ENOENT)
-	case info.Mode()&fs.ModeSymlink == 0:
+	case !n.isLink():
 		return "", memErr("readlink", name, syscall.EINVAL)
 	}
-	return target, nil
+	return n.target, nil
 }
 
 // Symlink records name -> target; EEXIST if name exists.

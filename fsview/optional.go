@@ -17,14 +17,16 @@ type Syncer interface {
 }
 
 // SymlinkIndex is implemented by a Raw layer that keeps every name whole
-// in an index (MemRaw). Entry looks name (clean and absolute) up as one
-// key, never walking it: info is what Lstat gives, target a link's target
-// verbatim; ok is false when name is not held. The layer promises that
-// every ancestor of a held name is a held directory (a name below a link
-// or a file is never held), so View answers most resolutions from the
-// longest held prefix of a name instead of a walk component by component.
+// in an index (MemRaw). Longest returns the longest held prefix of the
+// clean absolute name (name itself or an ancestor, cut at a slash), looked
+// up as whole keys, never walked: info is what Lstat gives for it, target
+// a link's target verbatim; info is nil when not even "/" is held. The
+// layer promises that every ancestor of a held name is a held directory (a
+// name below a link or a file is never held), so View answers most
+// resolutions from one or two such look-ups instead of a walk component
+// by component.
 type SymlinkIndex interface {
-	Entry(name string) (info fs.FileInfo, target string, ok bool)
+	Longest(name string) (prefix string, info fs.FileInfo, target string)
 }
 
 // Sharer is implemented by a Raw layer whose entries can be shared

@@ -17,7 +17,7 @@ import (
 // *fs.PathError with op and name: ErrNotAbsolute, ErrLoop, syscall.ENOENT
 // or syscall.ENOTDIR for a bad middle component, or the raw layer's errno.
 // Over a SymlinkIndex most names are answered from whole-name look-ups
-// (resolveIndexed), the rest walked with Entry.
+// (resolveIndexed), the rest walked with Longest.
 func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error) {
 	if !path.IsAbs(name) {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
@@ -60,12 +60,13 @@ func (l *rawLookup) lookup(name string) (rawEntry, error) {
 	return e, err
 }
 
-// indexLookup looks names up through a SymlinkIndex, one Entry each.
+// indexLookup looks names up through a SymlinkIndex, one Longest each
+// (the walk only looks up names whose parent it has reached).
 type indexLookup struct{ x SymlinkIndex }
 
 func (l indexLookup) lookup(name string) (rawEntry, error) {
-	info, target, ok := l.x.Entry(name)
-	if !ok {
+	p, info, target := l.x.Longest(name)
+	if p != name || info == nil {
 		return rawEntry{}, syscall.ENOENT
 	}
 	return rawEntry{info: info, dir: info.IsDir(), link: info.Mode()&fs.ModeSymlink != 0, target: target}, nil
