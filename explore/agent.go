@@ -209,7 +209,7 @@ func (j *journal) Clear() error {
 	return j.inner.Clear()
 }
 
-func (j *journal) file() string { return path.Join(j.inner.Dir, "in-flight.json") }
+func (j *journal) file() string { return path.Join(j.inner.Dir, pipeline.RecordFile) }
 
 // fileJournal is the host's journal in the default state directory.
 func fileJournal(h *sim.Host) pipeline.FileJournal {

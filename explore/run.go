@@ -2,13 +2,12 @@ package explore
 
 import (
 	"context"
-	"path"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/nixprofile"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -78,22 +77,9 @@ func observe(h *sim.Host) observation {
 		o.profile = storeBase(target)
 	}
 	if link, err := h.FS().Readlink(sim.DefaultProfile); err == nil {
-		o.generation = generationOf(link)
+		o.generation, _ = nixprofile.Generation(sim.DefaultProfile, link)
 	}
 	return o
-}
-
-// generationOf parses N from a "system-N-link" (0 otherwise).
-func generationOf(link string) int {
-	digits, ok := strings.CutPrefix(path.Base(link), path.Base(sim.DefaultProfile)+"-")
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(digits, "-link"))
-	if err != nil || !strings.HasSuffix(digits, "-link") {
-		return 0
-	}
-	return n
 }
 
 // storeBase returns the basename of a store path, "" otherwise.

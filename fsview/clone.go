@@ -8,25 +8,25 @@ import (
 )
 
 // ErrNotMem is returned (wrapped in *fs.PathError) by Clone and CopyTree
-// for a view that is not in memory.
+// for a view that is not in memory (whose layer is no Sharer).
 var ErrNotMem = errors.New("fsview: not an in-memory view")
 
 // Clone returns an independent copy of an in-memory view (NewMem): the same
 // names, contents, modes and links, after which a change to either view is
 // not seen by the other. The copy shares file contents with v until either
 // writes them (copy on write), so it costs one index entry per name.
-// Errors: ErrNotMem for any other view.
+// Errors: ErrNotMem for a view whose layer is no Sharer.
 func (v *View) Clone() (*View, error) {
-	m, ok := v.raw.(*MemRaw)
+	s, ok := v.raw.(Sharer)
 	if !ok {
 		return nil, &fs.PathError{Op: "clone", Path: "/", Err: ErrNotMem}
 	}
-	return New(m.Clone()), nil
+	return New(s.Clone()), nil
 }
 
 // CopyTree copies what name is in src (a file, a link as a link, or a
 // directory with everything below it, links never followed) into v under
-// the same name; both views must be in memory. name's parents are
+// the same name; both views must be in memory (Sharer). name's parents are
 // resolved in each view; name must not exist in v and its parent must be
 // a directory there. When name's parents resolve alike in both views,
 // nothing is copied: the entries are shared copy-on-write (see Clone),
@@ -36,8 +36,8 @@ func (v *View) Clone() (*View, error) {
 // src, or no parent in v) or syscall.ENOTDIR.
 func (v *View) CopyTree(src *View, name string) error {
 	const op = "copytree"
-	dst, dok := v.raw.(*MemRaw)
-	sm, sok := src.raw.(*MemRaw)
+	dst, dok := v.raw.(Sharer)
+	_, sok := src.raw.(Sharer)
 	if !dok || !sok {
 		return &fs.PathError{Op: op, Path: name, Err: ErrNotMem}
 	}
@@ -53,9 +53,9 @@ func (v *View) CopyTree(src *View, name string) error {
 		return &fs.PathError{Op: op, Path: name, Err: syscall.EEXIST}
 	}
 	if from == to {
-		return pathErrOrNil(op, name, dst.graft(sm, to))
+		return pathErrOrNil(op, name, dst.Graft(src.raw, to))
 	}
-	return pathErrOrNil(op, name, copyRaw(sm, dst, from, to, info))
+	return pathErrOrNil(op, name, copyRaw(src.raw, v.raw, from, to, info))
 }
 
 // copyRaw copies the raw entry from (described by info) of src to the raw

@@ -91,14 +91,16 @@ func describe(v *fsview.View, name string) string {
 }
 
 // TestMemResolvesAsOS compares the in-memory view (whose resolution takes
-// shortcuts through its index) with the OS view (which walks every
-// component) on random trees and names, odd spellings included.
+// shortcuts through its index), its clone and the in-memory layer seen
+// through Raw alone (walked component by component) with the OS view
+// (which walks every component) on random trees and names, odd spellings
+// included.
 func TestMemResolvesAsOS(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	queries := []string{"a", "b", "c", "l", "m", "..", ".", "", "x"}
 	for round := range 60 {
-		osv, mem := fsview.NewOS(t.TempDir()), fsview.NewMem()
-		randomTree(t, r, osv, mem)
+		osv, mem, walked := fsview.NewOS(t.TempDir()), fsview.NewMem(), fsview.New(rawOnly{fsview.NewMemRaw()})
+		randomTree(t, r, osv, mem, walked)
 		clone, err := mem.Clone()
 		require.NoError(t, err)
 		for range 40 {
@@ -113,6 +115,7 @@ func TestMemResolvesAsOS(t *testing.T) {
 			want := describe(osv, name)
 			assert.Equal(t, want, describe(mem, name), "round %d: %s", round, name)
 			assert.Equal(t, want, describe(clone, name), "round %d (clone): %s", round, name)
+			assert.Equal(t, want, describe(walked, name), "round %d (Raw alone): %s", round, name)
 		}
 		if t.Failed() {
 			return

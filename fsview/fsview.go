@@ -19,10 +19,12 @@
 // Linux.
 //
 // Two Raw layers exist: OSRaw (a real directory as root: "/" in production,
-// a temp dir in tests) and MemRaw (files and directories in afero's
-// MemMapFs, links in an index of names beside it, since MemMapFs has no
-// symlinks; spf13/afero#258). NewOS and NewMem wrap them in a View. An
-// in-memory view can be cloned and can share trees with another
+// a temp dir in tests) and MemRaw (an index of whole names, links with
+// their targets, and file bytes in afero's MemMapFs, which has no symlinks;
+// spf13/afero#258). NewOS and NewMem wrap them in a View. View knows a
+// layer only through Raw and the small optional interfaces in optional.go
+// (SymlinkIndex, Sharer, FileReplacer, ...), asked for by type assertion.
+// An in-memory view can be cloned and can share trees with another
 // (View.Clone, View.CopyTree), copy-on-write, which is how a simulator
 // builds many hosts cheaply.
 //
@@ -72,15 +74,6 @@ type Raw interface {
 	Root() string
 }
 
-// Syncer is optionally implemented by a Raw layer whose writes can be made
-// durable. Sync flushes the file or directory name to stable storage
-// (fsync(2)). View.WriteFileAtomic calls it on the temporary file before
-// the rename and on the directory after it; a Raw without Syncer (MemRaw)
-// gets temp+rename only.
-type Syncer interface {
-	Sync(name string) error
-}
-
 // View resolves paths through symlinks over a Raw layer. It holds no state
 // of its own beyond raw, so it is as safe for concurrent use as raw is.
 type View struct {
@@ -90,13 +83,13 @@ type View struct {
 // New returns a View over raw.
 func New(raw Raw) *View { return &View{raw: raw} }
 
-// OnChange reports every entry created, replaced or removed to fn, for an
-// in-memory view (MemRaw.OnChange); false for any other view, whose
-// changes a watcher of the host's filesystem sees.
+// OnChange reports every entry created, replaced or removed to fn, for a
+// view whose layer is a ChangeNotifier (the in-memory view); false for any
+// other view, whose changes a watcher of the host's filesystem sees.
 func (v *View) OnChange(fn func(name string)) bool {
-	m, ok := v.raw.(*MemRaw)
+	n, ok := v.raw.(ChangeNotifier)
 	if ok {
-		m.OnChange(fn)
+		n.OnChange(fn)
 	}
 	return ok
 }

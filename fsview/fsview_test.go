@@ -32,7 +32,13 @@ var views = []struct {
 	{"os", func(t testing.TB) *fsview.View { return fsview.NewOS(t.TempDir()) }},
 	{"mem", func(testing.TB) *fsview.View { return fsview.NewMem() }},
 	{"mem clone", cloneWithSharedEntries},
+	{"mem through Raw alone", func(testing.TB) *fsview.View { return fsview.New(rawOnly{fsview.NewMemRaw()}) }},
 }
+
+// rawOnly hides every optional interface of the layer it wraps, so a view
+// over it uses Raw's methods alone: the walk, temp+rename writes and
+// temporary links.
+type rawOnly struct{ fsview.Raw }
 
 // cloneWithSharedEntries is a Clone whose directories and files, in the
 // places the conformance cases use, are shared with its original (which

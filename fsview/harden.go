@@ -31,8 +31,8 @@ func (v *View) ReadRegular(name string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o, ok := v.raw.(*OSRaw); ok {
-		data, err := o.readRegular(p, max)
+	if r, ok := v.raw.(RegularReader); ok {
+		data, err := r.ReadRegular(p, max)
 		return data, pathErrOrNil(op, name, err)
 	}
 	info, err := v.raw.Lstat(p)
@@ -76,9 +76,10 @@ func fileType(m fs.FileMode) string {
 	return "irregular file"
 }
 
-// readRegular opens the raw name without following a link or blocking,
-// and reads it only when fstat(2) says it is a regular file within max.
-func (o *OSRaw) readRegular(name string, max int64) ([]byte, error) {
+// ReadRegular implements RegularReader: it opens the raw name without
+// following a link or blocking, and reads it only when fstat(2) says it is
+// a regular file within max.
+func (o *OSRaw) ReadRegular(name string, max int64) ([]byte, error) {
 	// GOTCHA: O_NONBLOCK: opening a FIFO for reading blocks until a writer
 	// comes along; with it, open returns at once and fstat tells.
 	f, err := os.OpenFile(o.host(name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
@@ -103,9 +104,10 @@ func (o *OSRaw) readRegular(name string, max int64) ([]byte, error) {
 // ReplaceFile replaces name with a new regular file holding data, mode
 // perm exactly (not reduced by the umask), atomically and durably like
 // WriteFileAtomic, but without following a link at name: a link there is
-// itself replaced, its target never opened. The temporary file is created
-// with O_CREAT|O_EXCL|O_NOFOLLOW, so nothing planted under its random name
-// is written through either. Over another Raw layer the temporary file is
+// itself replaced, its target never opened. A FileReplacer layer does it
+// by itself (OSRaw creates its temporary file with
+// O_CREAT|O_EXCL|O_NOFOLLOW, so nothing planted under its random name is
+// written through either); over another Raw layer the temporary file is
 // written with Raw.WriteFile (which never follows a link) and renamed
 // over name.
 func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
@@ -117,18 +119,13 @@ func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	if info != nil && info.IsDir() {
 		return &fs.PathError{Op: op, Path: name, Err: syscall.EISDIR}
 	}
-	switch raw := v.raw.(type) {
-	case *MemRaw:
-		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm))
-	case *OSRaw:
-		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm))
-	}
-	return v.replaceAt(op, name, p, data, perm)
+	return v.replaceFileAt(op, name, p, data, perm)
 }
 
-// replaceFile writes a fresh temporary beside name, syncs it, renames it
-// over name (a link there included) and syncs the directory.
-func (o *OSRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
+// ReplaceFile implements FileReplacer: it writes a fresh temporary beside
+// name (O_CREAT|O_EXCL|O_NOFOLLOW), syncs it, renames it over name (a link
+// there included) and syncs the directory.
+func (o *OSRaw) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	tmp := tempName(name)
 	f, err := os.OpenFile(o.host(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
 	if err != nil {
@@ -162,8 +159,8 @@ func (v *View) RenameNoReplace(oldname, newname string) error {
 	if err != nil {
 		return linkErr(op, oldname, newname, err)
 	}
-	if o, ok := v.raw.(*OSRaw); ok {
-		err = unix.Renameat2(unix.AT_FDCWD, o.host(oldp), unix.AT_FDCWD, o.host(newp), unix.RENAME_NOREPLACE)
+	if r, ok := v.raw.(NoReplaceRenamer); ok {
+		err = r.RenameNoReplace(oldp, newp)
 	} else if info != nil {
 		err = syscall.EEXIST
 	} else {
@@ -173,6 +170,11 @@ func (v *View) RenameNoReplace(oldname, newname string) error {
 		return linkErr(op, oldname, newname, err)
 	}
 	return nil
+}
+
+// RenameNoReplace implements NoReplaceRenamer with renameat2(2).
+func (o *OSRaw) RenameNoReplace(oldname, newname string) error {
+	return unix.Renameat2(unix.AT_FDCWD, o.host(oldname), unix.AT_FDCWD, o.host(newname), unix.RENAME_NOREPLACE)
 }
 
 // OwnerUID returns the owner's user id from a FileInfo of the OS view

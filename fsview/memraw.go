@@ -1,84 +1,92 @@
 package fsview
 
 import (
-	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
-	"github.com/spf13/afero/mem"
 )
 
-// MemRaw is the in-memory Raw layer: files and directories live in afero's
-// MemMapFs, links in an index beside it (MemMapFs has no symlinks;
-// spf13/afero#258). The index holds every name the layer has, with its
-// kind, its fs.FileInfo, the MemMapFs that holds it and, for a directory,
-// the number of its entries, so Lstat, Readlink, ReadDir and the checks
-// below answer without asking MemMapFs (whose Stat opens a file handle).
-// It checks what MemMapFs does not (a parent must exist; a directory must
-// be empty to be removed; rename(2)'s EISDIR, ENOTDIR and ENOTEMPTY) so it
-// fails like Linux. One mutex makes every operation atomic, so it is safe
-// for concurrent use and Rename is atomic to other callers.
+// MemRaw is the in-memory Raw layer. Its names live in an index, one map
+// from clean absolute names to nodes (a directory, a link with its target
+// verbatim, or a file); a file's bytes live in afero's MemMapFs, used as a
+// byte store of blobs named by number (MemMapFs has no symlinks,
+// spf13/afero#258, and an index of whole names answers most resolutions
+// in a few look-ups: SymlinkIndex). It checks what Linux checks (a parent
+// must exist and be a directory; a directory must be empty to be removed;
+// rename(2)'s EINVAL, EISDIR, ENOTDIR and ENOTEMPTY), so it fails like
+// Linux. One mutex makes every operation atomic, so it is safe for
+// concurrent use and Rename, ReplaceFile and ReplaceLink are atomic to
+// other callers. It implements SymlinkIndex, Sharer, FileReplacer,
+// LinkReplacer and ChangeNotifier.
 //
-// Clone and CopyTree share files and directories between layers: a shared
-// entry stays in the MemMapFs that made it, which no layer writes again;
-// a layer writes only its own MemMapFs and copies a shared entry into it
-// (its parents first) before changing it, so no change is seen by another
-// layer.
+// Sharing (Clone, Graft) costs one index entry per name: a node is never
+// changed once indexed (a change indexes a new node), so layers share
+// nodes freely; a blob is written or removed only by the layer whose
+// current store holds it, and a layer that shares its nodes starts a fresh
+// store, so a shared blob is never written again.
 type MemRaw struct {
-	mu sync.Mutex
-	// files is the MemMapFs this layer writes; it holds exactly the
-	// entries of the index whose node names it (besides its root).
-	files afero.Fs
-	idx   memIndex // clean absolute name -> what is there
-	// subtrees remembers what subtree gave, while the index is unchanged
-	// (a store tree shared into every host is listed once).
-	subtrees map[string]subtree
-	// changed, when set, is told every name added to or dropped from the
-	// index (OnChange); a clone does not inherit it.
+	mu    sync.Mutex
+	nodes map[string]*memNode
+	// store holds the blobs this layer may write; nil until the first
+	// write after a share.
+	store afero.Fs
+	// next numbers the blobs this layer makes.
+	next uint64
+	// changed, when set, is told every name created, replaced or removed
+	// (OnChange); a clone does not inherit it.
 	changed func(name string)
 }
 
-// subtree is a name and everything below it, parents first, with their
-// (frozen) nodes, as of an index version.
-type subtree struct {
-	version uint64
-	names   []string
-	nodes   []*memNode
+// memNode is one indexed name, also its fs.FileInfo (links: zero ModTime,
+// so listings stay deterministic; directories: size 0).
+type memNode struct {
+	name  string // the base name
+	mode  fs.FileMode
+	mtime time.Time
+	// size is a file's length or a link's target's (as Linux reports it).
+	size   int64
+	target string
+	// store and blob locate a file's bytes.
+	store afero.Fs
+	blob  string
 }
 
-// memNode is one indexed name.
-type memNode struct {
-	kind memKind
-	// files is the MemMapFs holding a file or directory under this very
-	// name (nil for a link).
-	files afero.Fs
-	// info is afero's FileInfo for a file or directory (it reads the live
-	// entry, so sizes and modes stay current) or the linkInfo of a link.
-	info fs.FileInfo
-	// target is a link's target, verbatim.
-	target string
-	// entries counts a directory's files, directories and links.
-	entries int
-	// frozen: shared with other layers, never to be changed (memIndex).
-	frozen bool
+func (n *memNode) Name() string       { return n.name }
+func (n *memNode) Size() int64        { return n.size }
+func (n *memNode) Mode() fs.FileMode  { return n.mode }
+func (n *memNode) ModTime() time.Time { return n.mtime }
+func (n *memNode) IsDir() bool        { return n.mode.IsDir() }
+func (n *memNode) Sys() any           { return nil }
+
+func (n *memNode) isLink() bool { return n.mode&fs.ModeSymlink != 0 }
+
+// renamed is n under another base name.
+func (n *memNode) renamed(name string) *memNode {
+	c := *n
+	c.name = path.Base(name)
+	return &c
 }
+
+func newLink(name, target string) *memNode {
+	return &memNode{name: path.Base(name), mode: fs.ModeSymlink | 0o777, size: int64(len(target)), target: target}
+}
+
+// chmodBits are the mode bits a perm argument sets.
+const chmodBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // NewMemRaw returns an empty in-memory Raw layer holding only "/".
 func NewMemRaw() *MemRaw {
-	files := afero.NewMemMapFs()
-	root, err := files.Stat("/")
-	if err != nil {
-		panic(err) // MemMapFs always has its root
-	}
-	return &MemRaw{files: files, idx: newMemIndex(map[string]*memNode{"/": {kind: memDir, files: files, info: root}})}
+	return &MemRaw{nodes: map[string]*memNode{"/": {name: "/", mode: fs.ModeDir | 0o755, mtime: time.Now()}}}
 }
 
 // NewMem returns a View over an empty in-memory filesystem (see MemRaw).
@@ -87,218 +95,121 @@ func NewMem() *View { return New(NewMemRaw()) }
 // Root returns "mem:".
 func (m *MemRaw) Root() string { return "mem:" }
 
-type memKind int
-
-const (
-	memMissing memKind = iota
-	memFile
-	memDir
-	memLink
-)
-
-// chmodBits are the mode bits MemMapFs keeps from a perm argument.
-const chmodBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
-// kind reports what name is; m.mu must be held.
-func (m *MemRaw) kind(name string) memKind {
-	if n, ok := m.idx.get(name); ok {
-		return n.kind
-	}
-	return memMissing
-}
-
-// parentOf is the directory holding the clean absolute name ("/" for "/").
-func parentOf(name string) string {
-	i := strings.LastIndexByte(name, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return name[:i]
+func memErr(op, name string, err error) error {
+	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
 // parentErr checks that name's parent is an existing directory; m.mu must
 // be held.
-func (m *MemRaw) parentErr(name string) syscall.Errno {
-	switch m.kind(parentOf(name)) {
-	case memDir:
-		return 0
-	case memMissing:
+func (m *MemRaw) parentErr(name string) error {
+	switch p, ok := m.nodes[parentOf(name)]; {
+	case !ok:
 		return syscall.ENOENT
-	default:
+	case !p.IsDir():
 		return syscall.ENOTDIR
 	}
+	return nil
 }
 
 // createErr checks that name can be created: EEXIST if it exists (a
 // dangling link included), else parentErr; m.mu must be held.
-func (m *MemRaw) createErr(name string) syscall.Errno {
-	if m.kind(name) != memMissing {
+func (m *MemRaw) createErr(name string) error {
+	if _, ok := m.nodes[name]; ok {
 		return syscall.EEXIST
 	}
 	return m.parentErr(name)
 }
 
-// add indexes a new name under its parent; m.mu must be held.
-func (m *MemRaw) add(name string, n *memNode) {
-	m.idx.set(name, n)
+// replaceErr checks that a file or link may take name's place: EISDIR
+// for a directory, else parentErr; m.mu must be held.
+func (m *MemRaw) replaceErr(name string) error {
+	if n, ok := m.nodes[name]; ok && n.IsDir() {
+		return syscall.EISDIR
+	}
+	return m.parentErr(name)
+}
+
+// own reports whether n's blob is this layer's to write or remove.
+func (m *MemRaw) own(n *memNode) bool { return n.store != nil && n.store == m.store }
+
+// put indexes n at name, removing the blob of what it replaces when that
+// is this layer's and not n's; m.mu must be held.
+func (m *MemRaw) put(name string, n *memNode) {
+	if old, ok := m.nodes[name]; ok && m.own(old) && old.blob != n.blob {
+		_ = m.store.Remove(old.blob) // MemMapFs removes a present name without error
+	}
+	m.nodes[name] = n
+}
+
+// drop removes name from the index (and its blob, when this layer's);
+// m.mu must be held.
+func (m *MemRaw) drop(name string) {
+	if n := m.nodes[name]; m.own(n) {
+		_ = m.store.Remove(n.blob) // as in put
+	}
+	delete(m.nodes, name)
+}
+
+// report tells the OnChange function that name changed; m.mu must be held.
+func (m *MemRaw) report(name string) {
 	if m.changed != nil {
 		m.changed(name)
 	}
-	if name != "/" {
-		m.idx.writable(parentOf(name)).entries++
-	}
-}
-
-// drop removes name from the index and, when this layer holds it, from
-// its MemMapFs, and reports the change; m.mu must be held.
-func (m *MemRaw) drop(name string) error {
-	if err := m.unindex(name); err != nil {
-		return err
-	}
-	if m.changed != nil {
-		m.changed(name)
-	}
-	return nil
-}
-
-// unindex is drop without the report: for an entry replaced at once, so
-// that a replacement is one change, as inotify reports a rename over a
-// name (one IN_MOVED_TO); m.mu must be held.
-func (m *MemRaw) unindex(name string) error {
-	n, _ := m.idx.get(name)
-	if n.files == m.files {
-		if err := m.files.Remove(name); err != nil {
-			return err
-		}
-	}
-	m.idx.del(name)
-	m.idx.writable(parentOf(name)).entries--
-	return nil
 }
 
 // OnChange calls fn with the clean absolute name of every entry created,
-// replaced (a rename over it, ReplaceLink) or removed from now on, at the
-// instant it happens, as inotify reports a directory's entries; nil stops.
-// A file's content written in place is not reported.
+// replaced (a rename over it, ReplaceFile, ReplaceLink) or removed from
+// now on, at the instant it happens, as inotify reports a directory's
+// entries; nil stops. A file's contents written in place (WriteFile over
+// an existing file) are not reported.
 //
-// GOTCHA: fn runs with the view's lock held: it must not use the view.
+// GOTCHA: fn runs with the layer's lock held: it must not use the view.
 func (m *MemRaw) OnChange(fn func(name string)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.changed = fn
 }
 
-// indexOwn points the node at the entry this layer's MemMapFs now holds at
-// name, adding a node of kind when name is new; m.mu must be held.
-func (m *MemRaw) indexOwn(name string, kind memKind) error {
-	info, err := m.files.Stat(name)
-	if err != nil {
-		return err
+// Longest implements SymlinkIndex.
+func (m *MemRaw) Longest(name string) (string, fs.FileInfo, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for q := name; ; q = parentOf(q) {
+		if n, ok := m.nodes[q]; ok {
+			return q, n, n.target
+		}
+		if q == "/" {
+			return q, nil, "" // GOTCHA: never a nil *memNode in a non-nil interface
+		}
 	}
-	m.setOwn(name, kind, info)
-	return nil
 }
 
-// setOwn points the node at name (added when new) at this layer's entry
-// described by info; m.mu must be held.
-func (m *MemRaw) setOwn(name string, kind memKind, info fs.FileInfo) {
-	if _, ok := m.idx.get(name); ok {
-		n := m.idx.writable(name)
-		n.files, n.info = m.files, info
-		return
-	}
-	m.add(name, &memNode{kind: kind, files: m.files, info: info})
-}
-
-func newLink(name, target string) *memNode {
-	return &memNode{kind: memLink, target: target, info: linkInfo{name: path.Base(name), size: int64(len(target))}}
-}
-
-// ownParents makes every directory above name (the root aside, which every
-// MemMapFs has) an entry of this layer's MemMapFs, top down, copying the
-// shared ones, so an entry can be made at name without MemMapFs inventing
-// parents; m.mu must be held.
-func (m *MemRaw) ownParents(name string) error {
-	dir := parentOf(name)
-	n, _ := m.idx.get(dir)
-	if dir == "/" || n.files == m.files {
-		return nil
-	}
-	if err := m.ownParents(dir); err != nil {
-		return err
-	}
-	return m.copyDir(n, dir)
-}
-
-// copyDir makes the directory node n at name (parents already this
-// layer's) an entry of this layer's MemMapFs with n's mode and time.
-func (m *MemRaw) copyDir(n *memNode, name string) error {
-	if err := m.files.Mkdir(name, n.info.Mode()&chmodBits); err != nil {
-		return err
-	}
-	return m.keepTime(name, n.info.ModTime(), memDir)
-}
-
-// copyFile makes the file node n, read from where it is held at from, an
-// entry of this layer's MemMapFs at name (parents already this layer's)
-// with n's contents, mode and time.
-func (m *MemRaw) copyFile(n *memNode, from, name string) error {
-	data, err := readNode(n, from)
-	if err != nil {
-		return err
-	}
-	mode, mtime := n.info.Mode()&chmodBits, n.info.ModTime()
-	if err := m.writeOwn(name, data, mode, true); err != nil {
-		return err
-	}
-	return m.files.Chtimes(name, mtime, mtime)
-}
-
-// keepTime gives this layer's new entry at name the time of the one it
-// copies and indexes it.
-func (m *MemRaw) keepTime(name string, mtime time.Time, kind memKind) error {
-	if err := m.files.Chtimes(name, mtime, mtime); err != nil {
-		return err
-	}
-	return m.indexOwn(name, kind)
-}
-
-func memErr(op, name string, errno syscall.Errno) error {
-	return &fs.PathError{Op: op, Path: name, Err: errno}
-}
-
-// memLookup looks names up in a MemRaw whose lock the caller holds.
-type memLookup MemRaw
-
-func (l *memLookup) lookup(name string) (rawEntry, error) {
-	n, ok := l.idx.get(name)
-	if !ok {
-		return rawEntry{}, syscall.ENOENT
-	}
-	return rawEntry{info: n.info, dir: n.kind == memDir, link: n.kind == memLink, target: n.target}, nil
+// get returns the node at name under the lock.
+func (m *MemRaw) get(name string) (*memNode, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[name]
+	return n, ok
 }
 
 // Lstat describes name; a link reports fs.ModeSymlink|0777 and the length
 // of its target as size, as Linux does.
 func (m *MemRaw) Lstat(name string) (fs.FileInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if n, ok := m.idx.get(name); ok {
-		return n.info, nil
+	n, ok := m.get(name)
+	if !ok {
+		return nil, memErr("lstat", name, syscall.ENOENT)
 	}
-	return nil, memErr("lstat", name, syscall.ENOENT)
+	return n, nil
 }
 
 // Readlink returns the target of the link name verbatim; EINVAL if name is
 // not a link.
 func (m *MemRaw) Readlink(name string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.idx.get(name)
+	n, ok := m.get(name)
 	switch {
 	case !ok:
 		return "", memErr("readlink", name, syscall.ENOENT)
-	case n.kind != memLink:
+	case !n.isLink():
 		return "", memErr("readlink", name, syscall.EINVAL)
 	}
 	return n.target, nil
@@ -308,209 +219,11 @@ func (m *MemRaw) Readlink(name string) (string, error) {
 func (m *MemRaw) Symlink(target, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if errno := m.createErr(name); errno != 0 {
-		return memErr("symlink", name, errno)
+	if err := m.createErr(name); err != nil {
+		return memErr("symlink", name, err)
 	}
-	m.add(name, newLink(name, target))
-	return nil
-}
-
-// Rename moves oldname (file, directory with its subtree and links, or
-// link) to newname, replacing newname in the same critical section, with
-// rename(2)'s errors. A link moves in the index alone, a file of this
-// layer within its MemMapFs; a shared file and a directory's subtree are
-// copied to the new names, keeping modes and times.
-func (m *MemRaw) Rename(oldname, newname string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := m.renameErr(oldname, newname); errno != 0 {
-		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errno}
-	}
-	if oldname == newname {
-		return nil
-	}
-	if err := m.rename(oldname, newname); err != nil {
-		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: cause(err)}
-	}
-	return nil
-}
-
-// rename does a checked Rename; m.mu must be held.
-func (m *MemRaw) rename(oldname, newname string) error {
-	if _, ok := m.idx.get(newname); ok {
-		if err := m.unindex(newname); err != nil { // a dir here is empty; add reports newname
-			return err
-		}
-	}
-	n, _ := m.idx.get(oldname)
-	switch {
-	case n.kind == memLink:
-		m.add(newname, newLink(newname, n.target))
-	case n.kind == memDir:
-		return m.renameDir(oldname, newname)
-	case n.files == m.files:
-		if err := m.ownParents(newname); err != nil {
-			return err
-		}
-		// afero's FileInfo follows its file to the new name.
-		if err := m.files.Rename(oldname, newname); err != nil {
-			return err
-		}
-		m.idx.del(oldname)
-		m.idx.writable(parentOf(oldname)).entries--
-		m.add(newname, n)
-		return nil
-	default:
-		if err := m.ownParents(newname); err != nil {
-			return err
-		}
-		if err := m.copyFile(n, oldname, newname); err != nil {
-			return err
-		}
-	}
-	return m.drop(oldname)
-}
-
-// renameDir copies the directory oldname and everything below it to
-// newname, then drops the old names, deepest first.
-func (m *MemRaw) renameDir(oldname, newname string) error {
-	if err := m.ownParents(newname); err != nil {
-		return err
-	}
-	tree := m.below(oldname)
-	for _, name := range tree {
-		n, _ := m.idx.get(name)
-		to := newname + strings.TrimPrefix(name, oldname)
-		var err error
-		switch n.kind {
-		case memLink:
-			m.add(to, newLink(to, n.target))
-		case memDir:
-			err = m.copyDir(n, to)
-		default:
-			err = m.copyFile(n, name, to)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	for _, name := range slices.Backward(tree) {
-		if err := m.drop(name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// below lists name and every name under it, parents before their entries.
-func (m *MemRaw) below(name string) []string {
-	out := make([]string, 1, 16)
-	out[0] = name
-	m.idx.each(func(other string, _ *memNode) {
-		if strings.HasPrefix(other, name+"/") {
-			out = append(out, other)
-		}
-	})
-	slices.Sort(out[1:]) // a parent sorts before the names it prefixes
-	return out
-}
-
-// renameErr returns the errno rename(2) would give, 0 if it may proceed.
-func (m *MemRaw) renameErr(oldname, newname string) syscall.Errno {
-	from, to := m.kind(oldname), m.kind(newname)
-	switch {
-	case from == memMissing:
-		return syscall.ENOENT
-	case oldname == newname:
-		return 0
-	case from == memDir && (oldname == "/" || strings.HasPrefix(newname, oldname+"/")):
-		return syscall.EINVAL
-	case from != memDir && to == memDir:
-		return syscall.EISDIR
-	case from == memDir && to != memDir && to != memMissing:
-		return syscall.ENOTDIR
-	case to == memDir && !m.empty(newname):
-		return syscall.ENOTEMPTY
-	}
-	return m.parentErr(newname)
-}
-
-// empty reports whether the directory dir has no files, directories and
-// links.
-func (m *MemRaw) empty(dir string) bool {
-	n, ok := m.idx.get(dir)
-	return ok && n.entries == 0
-}
-
-// replaceFile puts a new file with data and perm at name in one step, as
-// writing a temporary file and renaming it over name would leave it:
-// EISDIR for a directory, ENOENT/ENOTDIR for a bad parent.
-func (m *MemRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if n, ok := m.idx.get(name); ok && n.kind == memFile && n.files == m.files {
-		// This layer's own file: rewritten in place, it ends as a new one
-		// would (contents, perm, a fresh time).
-		if err := m.writeOwn(name, data, perm, false); err != nil {
-			return err
-		}
-		if n.info.Mode()&chmodBits == perm&chmodBits {
-			return nil
-		}
-		return m.files.Chmod(name, perm)
-	}
-	if err := m.clearFor(name); err != nil {
-		return err
-	}
-	return m.writeOwn(name, data, perm, true)
-}
-
-// replaceLink puts the link name -> target in one step, as creating a
-// temporary link and renaming it over name would: EISDIR for a directory,
-// ENOENT/ENOTDIR for a bad parent.
-func (m *MemRaw) replaceLink(target, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.clearFor(name); err != nil {
-		return err
-	}
-	m.add(name, newLink(name, target))
-	return nil
-}
-
-// clearFor removes what is at name (not a directory) so that a new entry
-// can take its place; m.mu must be held.
-func (m *MemRaw) clearFor(name string) error {
-	if errno := m.parentErr(name); errno != 0 {
-		return errno
-	}
-	switch m.kind(name) {
-	case memMissing:
-		return nil
-	case memDir:
-		return syscall.EISDIR
-	}
-	return m.unindex(name) // the caller's add reports name
-}
-
-// Remove deletes a file, a link or an empty directory.
-func (m *MemRaw) Remove(name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	switch m.kind(name) {
-	case memMissing:
-		return memErr("remove", name, syscall.ENOENT)
-	case memDir:
-		if name == "/" {
-			return memErr("remove", name, syscall.EBUSY)
-		}
-		if !m.empty(name) {
-			return memErr("remove", name, syscall.ENOTEMPTY)
-		}
-	}
-	if err := m.drop(name); err != nil {
-		return &fs.PathError{Op: "remove", Path: name, Err: cause(err)}
-	}
+	m.put(name, newLink(name, target))
+	m.report(name)
 	return nil
 }
 
@@ -519,17 +232,113 @@ func (m *MemRaw) Remove(name string) error {
 func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if errno := m.createErr(name); errno != 0 {
-		return memErr("mkdir", name, errno)
+	if err := m.createErr(name); err != nil {
+		return memErr("mkdir", name, err)
 	}
-	err := m.ownParents(name)
-	if err == nil {
-		err = m.files.Mkdir(name, perm)
+	m.put(name, &memNode{name: path.Base(name), mode: fs.ModeDir | perm&chmodBits, mtime: time.Now()})
+	m.report(name)
+	return nil
+}
+
+// hasEntries reports whether anything is indexed below dir; m.mu must be
+// held.
+func (m *MemRaw) hasEntries(dir string) bool {
+	for name := range m.nodes {
+		if isBelow(name, dir) {
+			return true
+		}
 	}
-	if err == nil {
-		err = m.indexOwn(name, memDir)
+	return false
+}
+
+// isBelow reports whether the clean absolute name is under dir.
+func isBelow(name, dir string) bool {
+	if dir == "/" {
+		return name != "/"
 	}
-	return pathErrOrNil("mkdir", name, err)
+	return len(name) > len(dir)+1 && name[len(dir)] == '/' && strings.HasPrefix(name, dir)
+}
+
+// Remove deletes a file, a link or an empty directory.
+func (m *MemRaw) Remove(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[name]
+	switch {
+	case !ok:
+		return memErr("remove", name, syscall.ENOENT)
+	case name == "/":
+		return memErr("remove", name, syscall.EBUSY)
+	case n.IsDir() && m.hasEntries(name):
+		return memErr("remove", name, syscall.ENOTEMPTY)
+	}
+	m.drop(name)
+	m.report(name)
+	return nil
+}
+
+// Rename moves oldname (file, link, or directory with everything below
+// it) to newname, replacing newname in the same critical section, with
+// rename(2)'s errors. Nothing is copied: the nodes move in the index.
+func (m *MemRaw) Rename(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.renameErr(oldname, newname); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
+	}
+	if oldname == newname {
+		return nil
+	}
+	n := m.nodes[oldname]
+	var below []string
+	if n.IsDir() {
+		below = m.below(oldname)
+	}
+	m.put(newname, n.renamed(newname)) // a directory replaced here is empty
+	delete(m.nodes, oldname)
+	m.report(newname)
+	m.report(oldname)
+	for _, name := range below {
+		to := newname + name[len(oldname):]
+		m.nodes[to] = m.nodes[name] // base names stay
+		delete(m.nodes, name)
+		m.report(to)
+		m.report(name)
+	}
+	return nil
+}
+
+// below lists every name under dir; m.mu must be held.
+func (m *MemRaw) below(dir string) []string {
+	var out []string
+	for name := range m.nodes {
+		if isBelow(name, dir) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// renameErr returns the errno rename(2) would give, nil if it may proceed;
+// m.mu must be held.
+func (m *MemRaw) renameErr(oldname, newname string) error {
+	from, ok := m.nodes[oldname]
+	to, exists := m.nodes[newname]
+	switch {
+	case !ok:
+		return syscall.ENOENT
+	case oldname == newname:
+		return nil
+	case from.IsDir() && (oldname == "/" || strings.HasPrefix(newname, oldname+"/")):
+		return syscall.EINVAL
+	case exists && !from.IsDir() && to.IsDir():
+		return syscall.EISDIR
+	case exists && from.IsDir() && !to.IsDir():
+		return syscall.ENOTDIR
+	case exists && to.IsDir() && m.hasEntries(newname):
+		return syscall.ENOTEMPTY
+	}
+	return m.parentErr(newname)
 }
 
 // ReadFile returns a copy of the file's contents; a link gives ELOOP (as
@@ -537,187 +346,185 @@ func (m *MemRaw) Mkdir(name string, perm fs.FileMode) error {
 func (m *MemRaw) ReadFile(name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.idx.get(name)
+	n, ok := m.nodes[name]
 	switch {
 	case !ok:
 		return nil, memErr("read", name, syscall.ENOENT)
-	case n.kind == memLink:
+	case n.isLink():
 		return nil, memErr("read", name, syscall.ELOOP)
-	case n.kind == memDir:
+	case n.IsDir():
 		return nil, memErr("read", name, syscall.EISDIR)
 	}
-	data, err := readNode(n, name)
+	data, err := readBlob(n)
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: name, Err: cause(err)}
+		return nil, memErr("read", name, cause(err))
 	}
 	return data, nil
 }
 
-// readNode returns the contents of the file node n held at name, read from
-// MemMapFs's file data through the node's FileInfo (no look-up by name, a
-// buffer of the file's size); the caller holds the lock of the layer that
-// may write it.
-func readNode(n *memNode, name string) ([]byte, error) {
-	fi, ok := n.info.(*mem.FileInfo)
-	if !ok {
-		return afero.ReadFile(n.files, name)
+// readBlob returns a copy of the file node n's bytes, into a buffer of its
+// size.
+func readBlob(n *memNode) ([]byte, error) {
+	f, err := n.store.Open(n.blob)
+	if err != nil {
+		return nil, err
 	}
-	data := make([]byte, fi.Size())
-	_, err := io.ReadFull(mem.NewReadOnlyFileHandle(fi.FileData), data)
+	defer f.Close()
+	data := make([]byte, n.size)
+	_, err = io.ReadFull(f, data)
 	return data, err
 }
 
 // WriteFile creates or truncates the file name; a link gives ELOOP (as
-// O_NOFOLLOW), a directory EISDIR, a missing parent ENOENT. A shared file
-// is replaced by one of this layer with the same mode.
+// O_NOFOLLOW), a directory EISDIR, a missing parent ENOENT. perm applies
+// on creation only. Only a new name is reported (OnChange).
 func (m *MemRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n, ok := m.idx.get(name)
+	n, ok := m.nodes[name]
 	switch {
 	case !ok:
-		if errno := m.parentErr(name); errno != 0 {
-			return memErr("write", name, errno)
+		if err := m.parentErr(name); err != nil {
+			return memErr("write", name, err)
 		}
-	case n.kind == memLink:
+	case n.isLink():
 		return memErr("write", name, syscall.ELOOP)
-	case n.kind == memDir:
+	case n.IsDir():
 		return memErr("write", name, syscall.EISDIR)
-	case n.files != m.files:
-		perm = n.info.Mode() & chmodBits // perm applies on creation only
+	default:
+		perm = n.mode
 	}
-	return pathErrOrNil("write", name, m.writeOwn(name, data, perm, !ok || n.files != m.files))
+	if err := m.writeFile(name, data, perm); err != nil {
+		return memErr("write", name, cause(err))
+	}
+	if !ok {
+		m.report(name)
+	}
+	return nil
 }
 
-// writeOwn writes data to name in this layer's MemMapFs, creating it with
-// perm (its parents made this layer's first) or truncating it; index
-// (name new to this layer's MemMapFs) points the node at it; m.mu must be
-// held.
-func (m *MemRaw) writeOwn(name string, data []byte, perm fs.FileMode, index bool) error {
-	if index {
-		if err := m.ownParents(name); err != nil {
-			return err
-		}
+// ReplaceFile implements FileReplacer in one step: a new file with data
+// and exactly perm at name, as writing a temporary file and renaming it
+// over name would leave it.
+func (m *MemRaw) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.replaceErr(name); err != nil {
+		return memErr("replace", name, err)
 	}
-	f, err := m.files.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
+	if err := m.writeFile(name, data, perm); err != nil {
+		return memErr("replace", name, cause(err))
+	}
+	m.report(name)
+	return nil
+}
+
+// ReplaceLink implements LinkReplacer in one step, as creating a temporary
+// link and renaming it over name would leave it.
+func (m *MemRaw) ReplaceLink(target, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.replaceErr(name); err != nil {
+		return memErr("replace", name, err)
+	}
+	m.put(name, newLink(name, target))
+	m.report(name)
+	return nil
+}
+
+// writeFile indexes a file node with data, mode perm and a fresh time at
+// name (which is missing, a file or a link), rewriting the blob of the
+// file there when it is this layer's, else writing a new blob; m.mu must
+// be held.
+func (m *MemRaw) writeFile(name string, data []byte, perm fs.FileMode) error {
+	n := &memNode{name: path.Base(name), mode: perm & chmodBits, size: int64(len(data))}
+	if old, ok := m.nodes[name]; ok && m.own(old) {
+		n.blob = old.blob
+	} else {
+		if m.store == nil {
+			m.store = afero.NewMemMapFs()
+		}
+		m.next++
+		n.blob = "/" + strconv.FormatUint(m.next, 36)
+	}
+	n.store = m.store
+	if err := afero.WriteFile(m.store, n.blob, data, 0o600); err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if index {
-		// GOTCHA: a write that fails half way has created the file.
-		info, serr := f.Stat()
-		if serr != nil {
-			return errors.Join(err, serr, f.Close())
-		}
-		m.setOwn(name, memFile, info)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	n.mtime = time.Now()
+	m.put(name, n)
+	return nil
 }
 
 // ReadDir lists files, directories and links in name, sorted by name.
 func (m *MemRaw) ReadDir(name string) ([]fs.DirEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dir, ok := m.idx.get(name)
+	dir, ok := m.nodes[name]
 	switch {
 	case !ok:
 		return nil, memErr("readdir", name, syscall.ENOENT)
-	case dir.kind != memDir:
+	case !dir.IsDir():
 		return nil, memErr("readdir", name, syscall.ENOTDIR)
 	}
-	entries := make([]fs.DirEntry, 0, dir.entries)
-	m.idx.each(func(other string, n *memNode) {
+	var entries []fs.DirEntry
+	for other, n := range m.nodes {
 		if other != "/" && parentOf(other) == name {
-			entries = append(entries, fs.FileInfoToDirEntry(n.info))
+			entries = append(entries, fs.FileInfoToDirEntry(n))
 		}
-	})
+	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
 }
 
-// Clone returns a layer with the same names, contents, modes and links
-// that changes independently of m from now on. Both share the index and
-// every file and directory m has (m moves to a fresh MemMapFs of its
-// own), so a clone copies the index's map and nothing else until either
-// layer changes an entry.
-func (m *MemRaw) Clone() *MemRaw {
+// Clone implements Sharer: the clone shares every node; both layers write
+// fresh blobs from now on.
+func (m *MemRaw) Clone() Raw {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.freeze()
-	return &MemRaw{files: afero.NewMemMapFs(), idx: m.idx.clone()}
+	m.store = nil // LOADBEARING: the shared blobs are never written again
+	return &MemRaw{nodes: maps.Clone(m.nodes)}
 }
 
-// freeze makes every node shared (frozen) and, when some were not, gives m
-// a fresh MemMapFs, so that no shared entry is written again; m.mu must
-// be held.
-func (m *MemRaw) freeze() {
-	if m.idx.freeze() {
-		m.files = afero.NewMemMapFs()
+// Graft implements Sharer for a src that is a *MemRaw.
+func (m *MemRaw) Graft(src Raw, name string) error {
+	const op = "graft"
+	s, ok := src.(*MemRaw)
+	switch {
+	case !ok:
+		return memErr(op, name, ErrNotMem)
+	case s == m:
+		return memErr(op, name, syscall.EEXIST)
 	}
-}
-
-// graft adds src's entry at name, with everything below it, to m under
-// the same names, sharing src's nodes, files and directories (see Clone).
-// name must be missing in m and its parent a directory: EEXIST, ENOENT or
-// ENOTDIR otherwise; ENOENT when src has no name.
-func (m *MemRaw) graft(src *MemRaw, name string) error {
-	if src == m {
-		return memErr("copytree", name, syscall.EEXIST)
-	}
-	names, nodes := src.subtree(name)
+	names, nodes := s.share(name)
 	if names == nil {
-		return memErr("copytree", name, syscall.ENOENT)
+		return memErr(op, name, syscall.ENOENT)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if errno := m.createErr(name); errno != 0 {
-		return memErr("copytree", name, errno)
+	if err := m.createErr(name); err != nil {
+		return memErr(op, name, err)
 	}
-	m.add(name, nodes[0]) // the nodes below keep their own entry counts
-	for i, other := range names[1:] {
-		m.idx.set(other, nodes[i+1])
+	for i, other := range names {
+		m.nodes[other] = nodes[i]
 	}
+	m.report(name)
 	return nil
 }
 
-// subtree returns the names and shared nodes of name and everything below
-// it (nil when name is missing), parents first.
-func (m *MemRaw) subtree(name string) ([]string, []*memNode) {
+// share returns name and every name below it with their nodes (nil when
+// name is missing), which m never writes again.
+func (m *MemRaw) share(name string) ([]string, []*memNode) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.idx.get(name); !ok {
+	if _, ok := m.nodes[name]; !ok {
 		return nil, nil
 	}
-	m.freeze()
-	if t, ok := m.subtrees[name]; ok && t.version == m.idx.version {
-		return t.names, t.nodes
-	}
-	names := m.below(name)
+	m.store = nil // as in Clone
+	names := append(m.below(name), name)
 	nodes := make([]*memNode, len(names))
 	for i, other := range names {
-		nodes[i], _ = m.idx.get(other)
+		nodes[i] = m.nodes[other]
 	}
-	if m.subtrees == nil {
-		m.subtrees = map[string]subtree{}
-	}
-	m.subtrees[name] = subtree{version: m.idx.version, names: names, nodes: nodes}
 	return names, nodes
 }
-
-// linkInfo is the fs.FileInfo of a MemRaw link. ModTime is the zero time so
-// listings stay deterministic.
-type linkInfo struct {
-	name string
-	size int64
-}
-
-func (l linkInfo) Name() string       { return l.name }
-func (l linkInfo) Size() int64        { return l.size }
-func (l linkInfo) Mode() fs.FileMode  { return fs.ModeSymlink | 0o777 }
-func (l linkInfo) ModTime() time.Time { return time.Time{} }
-func (l linkInfo) IsDir() bool        { return false }
-func (l linkInfo) Sys() any           { return nil }

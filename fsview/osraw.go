@@ -14,7 +14,8 @@ import (
 // "/" in production, a temp dir in tests. Virtual names are joined onto the
 // root; link targets are stored and read verbatim with os.Symlink and
 // os.Readlink (the View's resolver makes absolute targets restart at the
-// root, so the kernel never follows a link here). It implements Syncer.
+// root, so the kernel never follows a link here). It implements Syncer,
+// FileReplacer, RegularReader and NoReplaceRenamer.
 // Errors carry the virtual name, not the host path.
 type OSRaw struct {
 	root string

@@ -16,19 +16,17 @@ import (
 // parent then exists and is a directory, so it can be created). Errors are
 // *fs.PathError with op and name: ErrNotAbsolute, ErrLoop, syscall.ENOENT
 // or syscall.ENOTDIR for a bad middle component, or the raw layer's errno.
-// Over MemRaw the whole resolution holds its lock once, and most names are
-// answered from whole-name look-ups (resolveIndexed).
+// Over a SymlinkIndex most names are answered from whole-name look-ups
+// (resolveIndexed), the rest walked with Longest.
 func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error) {
 	if !path.IsAbs(name) {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
 	}
-	if m, ok := v.raw.(*MemRaw); ok {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if p, info, ok := m.resolveIndexed(name, follow); ok {
+	if x, ok := v.raw.(SymlinkIndex); ok {
+		if p, info, ok := resolveIndexed(x, name, follow); ok {
 			return p, info, nil
 		}
-		return resolveWith((*memLookup)(m), op, name, follow)
+		return resolveWith(indexLookup{x}, op, name, follow)
 	}
 	return resolveWith((*rawLookup)(v), op, name, follow)
 }
@@ -60,6 +58,27 @@ func (l *rawLookup) lookup(name string) (rawEntry, error) {
 		e.target, err = l.raw.Readlink(name)
 	}
 	return e, err
+}
+
+// indexLookup looks names up through a SymlinkIndex, one Longest each
+// (the walk only looks up names whose parent it has reached).
+type indexLookup struct{ x SymlinkIndex }
+
+func (l indexLookup) lookup(name string) (rawEntry, error) {
+	p, info, target := l.x.Longest(name)
+	if p != name || info == nil {
+		return rawEntry{}, syscall.ENOENT
+	}
+	return rawEntry{info: info, dir: info.IsDir(), link: info.Mode()&fs.ModeSymlink != 0, target: target}, nil
+}
+
+// parentOf is the directory holding the clean absolute name ("/" for "/").
+func parentOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return name[:i]
 }
 
 // resolveWith is resolve over the lookups of l.

@@ -98,20 +98,26 @@ func (v *View) WriteFile(name string, data []byte, perm fs.FileMode) error {
 
 // WriteFileAtomic replaces the file name designates (links followed, so a
 // link keeps pointing at the updated file) so that a reader sees either
-// the old or the new contents, never a mix or nothing: it writes a
-// temporary file in the same directory, syncs it, renames it over the
-// target and syncs the directory. The syncs happen only when the Raw layer
-// implements Syncer (OSRaw does). The temporary file is removed on
-// failure. MemRaw replaces the file in one step under its lock, with the
-// same end state (a new file with perm) and no temporary name.
+// the old or the new contents, never a mix or nothing, leaving a new file
+// with perm exactly. A FileReplacer layer does it by itself (OSRaw:
+// temp+fsync+rename+fsync; MemRaw: one step); over any other Raw it writes
+// a temporary file in the same directory, syncs it when the layer is a
+// Syncer, renames it over the target and syncs the directory. The
+// temporary file is removed on failure.
 func (v *View) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error {
 	const op = "writefileatomic"
 	p, _, err := v.resolve(op, name, true)
 	if err != nil {
 		return err
 	}
-	if m, ok := v.raw.(*MemRaw); ok {
-		return pathErrOrNil(op, name, m.replaceFile(p, data, perm))
+	return v.replaceFileAt(op, name, p, data, perm)
+}
+
+// replaceFileAt replaces the raw path p by a new file (FileReplacer, else
+// replaceAt); errors name the virtual name.
+func (v *View) replaceFileAt(op, name, p string, data []byte, perm fs.FileMode) error {
+	if r, ok := v.raw.(FileReplacer); ok {
+		return pathErrOrNil(op, name, r.ReplaceFile(p, data, perm))
 	}
 	return v.replaceAt(op, name, p, data, perm)
 }
@@ -280,16 +286,16 @@ func (v *View) Symlink(target, name string) error {
 // creates a temporary link beside name and renames it over name, so a
 // concurrent reader sees the old target or the new one, never no link.
 // Works when name is missing, a link (dangling or not) or a file; a
-// directory gives syscall.EISDIR. The temporary link never remains. MemRaw
-// replaces the link in one step under its lock.
+// directory gives syscall.EISDIR. The temporary link never remains. A
+// LinkReplacer layer (MemRaw) replaces the link in one step by itself.
 func (v *View) ReplaceLink(target, name string) error {
 	const op = "replacelink"
 	p, _, err := v.resolve(op, name, false)
 	if err != nil {
 		return err
 	}
-	if m, ok := v.raw.(*MemRaw); ok {
-		return pathErrOrNil(op, name, m.replaceLink(target, p))
+	if r, ok := v.raw.(LinkReplacer); ok {
+		return pathErrOrNil(op, name, r.ReplaceLink(target, p))
 	}
 	tmp := tempName(p)
 	if err := v.raw.Symlink(target, tmp); err != nil {

@@ -3,11 +3,10 @@ package pipeline
 import (
 	"fmt"
 	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/nixprofile"
 )
 
 // LastActivationFile is the last-activation record's file name inside the
@@ -140,12 +139,9 @@ func (r *run) generations() []int {
 	if err != nil {
 		return nil
 	}
-	prefix := path.Base(r.o.Profile)
 	var gens []int
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if m := generationLink.FindStringSubmatch(rest); ok && m != nil && "-"+m[1]+"-link" == rest {
-			n, _ := strconv.Atoi(m[1])
+		if n, ok := nixprofile.Generation(r.o.Profile, e.Name()); ok {
 			gens = append(gens, n)
 		}
 	}
@@ -153,7 +149,7 @@ func (r *run) generations() []int {
 }
 
 // generationPath is the link of the profile's generation n.
-func (r *run) generationPath(n int) string { return fmt.Sprintf("%s-%d-link", r.o.Profile, n) }
+func (r *run) generationPath(n int) string { return nixprofile.Link(r.o.Profile, n) }
 
 // rollbackAlreadyCurrent returns AlreadyCurrent when the profile is at
 // generation gen and current-system is its closure: there is nothing to

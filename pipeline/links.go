@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
-	"strconv"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/nixprofile"
 )
 
 // readBasename resolves a link such as /run/current-system or the system
@@ -27,10 +26,6 @@ func (r *run) readBasename(link string) (string, error) {
 	return fsview.Basename(target), nil
 }
 
-// generationLink matches a profile generation link's name, as nix-env
-// writes it (Nix 2.8: "<profile>-<N>-link").
-var generationLink = regexp.MustCompile(`-(\d+)-link$`)
-
 // profileGeneration returns the generation the profile points at, from its
 // first-level link (profile -> system-N-link); 0 when unreadable.
 func (r *run) profileGeneration() int {
@@ -38,11 +33,7 @@ func (r *run) profileGeneration() int {
 	if err != nil {
 		return 0
 	}
-	m := generationLink.FindStringSubmatch(fsview.Basename(target))
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
+	n, _ := nixprofile.Generation(r.o.Profile, target)
 	return n
 }
 

@@ -32,9 +32,6 @@ func Cmd(program string, words ...string) Matcher {
 	}
 }
 
-// AnyCmd matches every command.
-func AnyCmd() Matcher { return func([]string) bool { return true } }
-
 // Fault makes matching commands fail without effect: the command does
 // nothing and returns Exit, Stdout and Stderr.
 type Fault struct {

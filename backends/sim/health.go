@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
@@ -62,12 +63,12 @@ func writeHealth(root string, checks []Check, write func(name, data string) erro
 	}
 	for _, c := range checks {
 		m.Checks = append(m.Checks, spec{Name: c.Name, TimeoutS: c.Timeout.Seconds()})
-		if err := write(path.Join(root, "nixfleet-activate/health-checks", c.Name), "#!/bin/sh\n# simulated health check "+c.Name+"\n"); err != nil {
+		if err := write(path.Join(root, pipeline.HealthChecks, c.Name), "#!/bin/sh\n# simulated health check "+c.Name+"\n"); err != nil {
 			return err
 		}
 	}
 	data, _ := json.Marshal(m)
-	return write(path.Join(root, "nixfleet-activate/health.json"), string(data)+"\n")
+	return write(path.Join(root, pipeline.HealthManifest), string(data)+"\n")
 }
 
 // checksKey is the part of a closure's cache key its checks make.
@@ -88,7 +89,7 @@ func (h *Host) healthCheck(command []string) (Check, bool) {
 		return Check{}, false
 	}
 	for _, chk := range c.spec.Checks {
-		if command[0] == storePath(base)+"/nixfleet-activate/health-checks/"+chk.Name {
+		if command[0] == path.Join(storePath(base), pipeline.HealthChecks, chk.Name) {
 			return chk, true
 		}
 	}

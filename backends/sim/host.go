@@ -165,7 +165,8 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	return h, nil
 }
 
-// MustNewHost is NewHost that panics on error, for tests.
+// MustNewHost is NewHost that panics on error, for tests (this package's
+// and the real backend's fidelity tests).
 func MustNewHost(cfg HostConfig) *Host {
 	h, err := NewHost(cfg)
 	if err != nil {

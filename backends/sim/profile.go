@@ -5,9 +5,10 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nixfleet/nixfleet-activate/nixprofile"
 )
 
 // Generation is one generation of the system profile, read from the
@@ -42,7 +43,7 @@ func (h *Host) readProfile(profile string) (profileState, error) {
 	}
 	var st profileState
 	for _, e := range entries {
-		n, ok := generationNumber(name, e.Name())
+		n, ok := nixprofile.Generation(name, e.Name())
 		if !ok || e.Type()&fs.ModeSymlink == 0 {
 			continue
 		}
@@ -54,30 +55,12 @@ func (h *Host) readProfile(profile string) (profileState, error) {
 	}
 	slices.SortFunc(st.gens, func(a, b Generation) int { return a.Number - b.Number })
 	if target, err := h.fs.Readlink(profile); err == nil {
-		st.current, _ = generationNumber(name, path.Base(target))
+		st.current, _ = nixprofile.Generation(name, target)
 	}
 	for i := range st.gens {
 		st.gens[i].Current = st.gens[i].Number == st.current
 	}
 	return st, nil
-}
-
-// generationNumber parses "<name>-N-link".
-func generationNumber(name, entry string) (int, bool) {
-	mid, ok := strings.CutPrefix(entry, name+"-")
-	if !ok {
-		return 0, false
-	}
-	digits, ok := strings.CutSuffix(mid, "-link")
-	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	return n, err == nil
-}
-
-func generationLink(profile string, n int) string {
-	return fmt.Sprintf("%s-%d-link", profile, n)
 }
 
 func (h *Host) genCreated(link string) time.Time {
@@ -106,7 +89,7 @@ func (h *Host) setProfile(profile, target string) (int, error) {
 			n = last.Number
 		}
 	}
-	link := generationLink(profile, n)
+	link := nixprofile.Link(profile, n)
 	if n != st.lastNumber() {
 		if err := h.fs.Symlink(target, link); err != nil {
 			return 0, err
@@ -146,7 +129,7 @@ func (h *Host) switchGeneration(profile string, dst int) (string, int) {
 	case found == nil:
 		return fmt.Sprintf("error: no profile version older than the current (%d) exists", st.current), 1
 	}
-	if err := h.fs.ReplaceLink(path.Base(generationLink(profile, found.Number)), profile); err != nil {
+	if err := h.fs.ReplaceLink(path.Base(nixprofile.Link(profile, found.Number)), profile); err != nil {
 		return fsError(err), 1
 	}
 	return fmt.Sprintf("switching profile from version %d to %d", st.current, found.Number), 0
@@ -230,7 +213,7 @@ func (h *Host) SetGeneration(n int, basename string) error {
 	if err := h.ensureValid(basename); err != nil {
 		return err
 	}
-	link := generationLink(h.cfg.Profile, n)
+	link := nixprofile.Link(h.cfg.Profile, n)
 	if err := h.fs.ReplaceLink(storePath(basename), link); err != nil {
 		return err
 	}
@@ -246,7 +229,7 @@ func (h *Host) DeleteGeneration(n int) error {
 	if n == h.ProfileGeneration() {
 		return fmt.Errorf("sim: generation %d is current", n)
 	}
-	link := generationLink(h.cfg.Profile, n)
+	link := nixprofile.Link(h.cfg.Profile, n)
 	if err := h.fs.Remove(link); err != nil {
 		return fmt.Errorf("sim: deleting generation %d: %w", n, err)
 	}

@@ -47,8 +47,6 @@ type UnitState struct {
 	Type            string
 	RemainAfterExit bool
 	Collect         bool
-	// Properties are the --property assignments systemd-run was given.
-	Properties []string
 	// Argv is the unit's command line.
 	Argv []string
 	// InvocationID is the current invocation's ID (32 hex digits), new at
@@ -121,7 +119,6 @@ func (h *Host) Unit(name string) UnitState {
 		return notFoundUnit(serviceName(name))
 	}
 	st := u.UnitState
-	st.Properties = append([]string(nil), st.Properties...)
 	st.Argv = append([]string(nil), st.Argv...)
 	return st
 }

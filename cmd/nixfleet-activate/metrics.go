@@ -1,12 +1,10 @@
 package main
 
 import (
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/metrics"
+	"github.com/nixfleet/nixfleet-activate/nixprofile"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -37,17 +35,11 @@ func (env *environment) writeMetrics(out pipeline.Outcome) {
 // profileGeneration reads the system profile's generation from its link
 // (nix-env's "system-N-link"); 0 when unreadable.
 func (env *environment) profileGeneration() int {
-	target, err := env.deps.FS.Readlink(env.cfg.opts.WithDefaults().Profile)
+	profile := env.cfg.opts.WithDefaults().Profile
+	target, err := env.deps.FS.Readlink(profile)
 	if err != nil {
 		return 0
 	}
-	name, ok := strings.CutSuffix(path.Base(target), "-link")
-	if !ok {
-		return 0
-	}
-	n, err := strconv.Atoi(name[strings.LastIndex(name, "-")+1:])
-	if err != nil || n < 0 {
-		return 0
-	}
+	n, _ := nixprofile.Generation(profile, target)
 	return n
 }

@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// resolveIndexed is resolve over a MemRaw's index for names it can answer
+// resolveIndexed is resolve over a SymlinkIndex for names it can answer
 // by whole names; ok is false when it cannot, and resolveWith's walk must
 // answer (every error included, so errors keep one source).
 //
-// It rests on the index's invariant: every ancestor of an indexed name is
+// It rests on the index's promise: every ancestor of an indexed name is
 // an indexed directory (a name is only ever made below a directory, and a
 // directory with entries is never removed or replaced). So when a clean
 // name is indexed, a walk would pass plain directories up to it; and
@@ -19,42 +19,35 @@ import (
 // link's target joins the rest of the name, and the walk goes on from the
 // result as long as the text stays clean ("." and repeated slashes never
 // change a walk, but ".." after a link is the target's parent, not the
-// lexical one, so a name with ".." is left to the walk). m.mu must be
-// held.
-func (m *MemRaw) resolveIndexed(name string, follow bool) (p string, info fs.FileInfo, ok bool) {
+// lexical one, so a name with ".." is left to the walk).
+func resolveIndexed(x SymlinkIndex, name string, follow bool) (p string, info fs.FileInfo, ok bool) {
 	if !cleanAbs(name) {
 		return "", nil, false
 	}
 	p = name
 	for hops := 0; hops <= MaxHops; {
-		q, n := m.longestIndexed(p)
+		q, info, target := x.Longest(p)
+		if info == nil {
+			return "", nil, false
+		}
+		link := info.Mode()&fs.ModeSymlink != 0
 		switch {
-		case q == p && (n.kind != memLink || !follow):
-			return p, n.info, true
-		case n.kind == memLink:
+		case q == p && (!link || !follow):
+			return p, info, true
+		case link:
 			hops++
-			next, clean := joinTarget(q, n.target, p[len(q):])
+			next, clean := joinTarget(q, target, p[len(q):])
 			if !clean {
 				return "", nil, false
 			}
 			p = next
-		case n.kind == memDir && strings.IndexByte(p[len(q)+1:], '/') < 0:
+		case info.IsDir() && strings.IndexByte(p[len(q)+1:], '/') < 0:
 			return p, nil, true // only the last component is missing
 		default:
 			return "", nil, false // a missing or non-directory middle component
 		}
 	}
 	return "", nil, false // too many links: the walk says ErrLoop
-}
-
-// longestIndexed returns the longest indexed prefix of the clean name p
-// (ending at a component boundary; "/" at least) and its node.
-func (m *MemRaw) longestIndexed(p string) (string, *memNode) {
-	for q := p; ; q = parentOf(q) {
-		if n, ok := m.idx.get(q); ok {
-			return q, n
-		}
-	}
 }
 
 // joinTarget is the name a walk continues with after the link at q whose
