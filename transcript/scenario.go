@@ -37,12 +37,12 @@ func ToScenario(t *Transcript) Scenario {
 }
 
 type converter struct {
-	t        *Transcript
-	out      *pipeline.Outcome
-	rec      *pipeline.Record
+	t   *Transcript
+	out *pipeline.Outcome
+	rec *pipeline.Record
 	// alias is the closure the call goes to: new, or old when the run
 	// re-activated the running closure.
-	alias string
+	alias    string
 	o        pipeline.Options
 	lines    []string
 	gaps     []string
@@ -52,6 +52,7 @@ type converter struct {
 func (c *converter) add(format string, args ...any) {
 	c.lines = append(c.lines, fmt.Sprintf(format, args...))
 }
+
 // gap notes a fact the scenario leaves out that may change the outcome.
 func (c *converter) gap(format string, args ...any) {
 	g := fmt.Sprintf(format, args...)
