@@ -98,15 +98,16 @@ func (w *recWatch) Close() error {
 // flushWakes appends one wake step when the pipeline took notifications
 // since the previous step (several between two steps coalesce into one,
 // as the watch itself coalesces). r.mu is held.
+//
+// GOTCHA: while disarmed the count is still taken and dropped: a wake the
+// pipeline took then (an activate's recovery of an earlier run) is no
+// step of the recorded call.
 func (r *Recorder) flushWakes() {
-	if !r.armed {
-		return
-	}
 	taken := 0
 	for _, w := range r.watches {
 		taken += w.takenSince()
 	}
-	if taken > 0 {
+	if taken > 0 && r.armed {
 		r.steps = append(r.steps, Step{Kind: KindWake, At: nonZero(timeSinceStart(r))})
 	}
 }

@@ -42,10 +42,20 @@ func NewRecorder(red *Redactor) *Recorder {
 func (r *Recorder) Arm() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.flushWakes() // disarmed: drops the wake-ups taken before this call
 	r.armed = true
 	if r.start.IsZero() {
 		r.start = time.Now()
 	}
+}
+
+// Reset drops the steps and notes recorded so far and restarts the clock
+// at the next Arm: the recorder then records a new pipeline call (the
+// binary records an activate's recovery of an earlier run on its own).
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps, r.notes, r.start = nil, nil, time.Time{}
 }
 
 // Disarm stops recording (the steps so far are kept).

@@ -104,3 +104,23 @@ func (d recDiag) Now() time.Time {
 	d.r.add(Step{Kind: KindDiagNow, Result: d.r.offset(now)})
 	return now
 }
+
+// Interruptible returns a context for the recorded pipeline call that ends
+// when parent does, after an interrupt step is recorded, so every step
+// that saw the end comes after it in the transcript; stop releases it.
+// The returned context keeps parent's values, not its deadline (the
+// binary's context has none: it ends on SIGINT or SIGTERM only).
+//
+// LOADBEARING: the step is added before cancel: a replay ends its context
+// at the same place in the order.
+func (r *Recorder) Interruptible(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	release := context.AfterFunc(parent, func() {
+		r.add(Step{Kind: KindInterrupt})
+		cancel()
+	})
+	return ctx, func() {
+		release()
+		cancel()
+	}
+}

@@ -22,8 +22,12 @@ type Replayer struct {
 	lastNow time.Time
 	// watch is the running replayed event watch (nil: none).
 	watch *replayWatch
-	// stop cancels the replayed run's context at the first divergence.
+	// stop cancels the replayed run's context at the first divergence or
+	// at an interrupt step.
 	stop context.CancelFunc
+	// interrupted: an interrupt step was taken; sleeps never fire after
+	// it, so the pipeline's select sees the context's end, as it did.
+	interrupted bool
 }
 
 // ErrDiverged is returned by every seam of a Replayer after the run
@@ -63,6 +67,7 @@ func (p *Replayer) take(c call) (s Step, woke, ok bool) {
 		p.diverge(&Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: "the transcript has no more steps"})
 		return Step{}, false, false
 	}
+	p.takeInterrupt()
 	s = p.t.Steps[p.next]
 	if reason := mismatch(s, c); reason != "" {
 		p.diverge(&Divergence{Index: p.next, Got: c, steps: p.t.Steps, Reason: reason})
@@ -78,7 +83,26 @@ func (p *Replayer) take(c call) (s Step, woke, ok bool) {
 			p.watch.post()
 		}
 	}
+	p.takeInterrupt()
 	return s, woke, true
+}
+
+// takeInterrupt takes an interrupt step at the next position and ends the
+// run's context, as the signal did while the recorded step ran or right
+// after it. p.mu is held.
+func (p *Replayer) takeInterrupt() {
+	for p.next < len(p.t.Steps) && p.t.Steps[p.next].Kind == KindInterrupt {
+		p.next++
+		p.interrupted = true
+		p.stop()
+	}
+}
+
+// isInterrupted reports whether an interrupt step was taken.
+func (p *Replayer) isInterrupted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.interrupted
 }
 
 // mismatch says how c differs from s, "" when it matches.
@@ -105,8 +129,8 @@ func (p *Replayer) Divergence() *Divergence {
 }
 
 // Finish reports a divergence, or the steps the run never asked for: a
-// run that ends early diverges too. Trailing wake steps are not asked
-// for.
+// run that ends early diverges too. Trailing wake and interrupt steps
+// are not asked for (a signal after the last step).
 func (p *Replayer) Finish() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -114,7 +138,7 @@ func (p *Replayer) Finish() error {
 		return p.div
 	}
 	for i := p.next; i < len(p.t.Steps); i++ {
-		if p.t.Steps[i].Kind != KindWake {
+		if k := p.t.Steps[i].Kind; k != KindWake && k != KindInterrupt {
 			p.div = &Divergence{Index: i, steps: p.t.Steps, Reason: "the run ended; the transcript goes on", Ended: true}
 			return p.div
 		}

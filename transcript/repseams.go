@@ -72,7 +72,8 @@ func (l repLocker) Probe(path string) (pipeline.LockState, error) {
 
 // Clock answers Now with the recorded readings and After with a channel
 // that fires at once, or never when the recording woke on an event
-// instead (the wake is then on the watch's channel).
+// instead (the wake is then on the watch's channel) or the run was
+// interrupted (its context is then done).
 func (p *Replayer) Clock() clock.Clock { return repClock{p} }
 
 type repClock struct{ p *Replayer }
@@ -92,7 +93,7 @@ func (c repClock) Now() time.Time {
 
 func (c repClock) After(d time.Duration) <-chan time.Time {
 	_, woke, ok := c.p.take(call{kind: KindSleep, arg: d.String()})
-	if ok && woke {
+	if ok && (woke || c.p.isInterrupted()) {
 		return nil
 	}
 	ch := make(chan time.Time, 1)

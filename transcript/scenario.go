@@ -3,8 +3,6 @@ package transcript
 import (
 	"fmt"
 	"path"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,10 +17,16 @@ type Scenario struct {
 	// Script is the scenario text (a testscripts txtar file).
 	Script string
 	// Gaps lists what the transcript shows that the language cannot
-	// express, or that the converter does not derive; each one may make
-	// the simulated outcome differ.
+	// express, or that the converter does not derive.
 	Gaps []string
+	// blocking are the gaps that may make the simulated outcome's kind or
+	// phase differ (the others change timings or texts only).
+	blocking []string
 }
+
+// Blocking returns the gaps that may make the simulated outcome's kind or
+// phase differ from the recorded one: a scenario with any is not a check.
+func (s Scenario) Blocking() []string { return s.blocking }
 
 // ToScenario converts t. It reads the recorded facts only: the links' first
 // answers, the realise command's exit and stderr, the closure check's
@@ -33,43 +37,84 @@ func ToScenario(t *Transcript) Scenario {
 }
 
 type converter struct {
-	t     *Transcript
-	o     pipeline.Options
-	lines []string
-	gaps  []string
+	t   *Transcript
+	out *pipeline.Outcome
+	rec *pipeline.Record
+	// alias is the closure the call goes to: new, or old when the run
+	// re-activated the running closure.
+	alias    string
+	o        pipeline.Options
+	lines    []string
+	gaps     []string
+	blocking []string
 }
 
 func (c *converter) add(format string, args ...any) {
 	c.lines = append(c.lines, fmt.Sprintf(format, args...))
 }
+
+// gap notes a fact the scenario leaves out that may change the outcome.
 func (c *converter) gap(format string, args ...any) {
+	g := fmt.Sprintf(format, args...)
+	c.gaps, c.blocking = append(c.gaps, g), append(c.blocking, g)
+}
+
+// note notes a fact the scenario leaves out that changes timings or texts
+// only, never the outcome's kind or phase.
+func (c *converter) note(format string, args ...any) {
 	c.gaps = append(c.gaps, fmt.Sprintf(format, args...))
 }
 
 func (c *converter) convert() Scenario {
 	h := c.t.Header
-	out, _ := c.t.DecodeOutcome()
+	c.out, _ = c.t.DecodeOutcome()
+	c.alias = "new"
+	c.rec = c.inFlight()
 	running := c.firstLink(c.o.CurrentSystem)
 	c.add("# converted from a transcript recorded on a real host (%s, %s %s)", h.Tool, h.Command, h.Target.Closure)
-	if running == "" {
-		c.gap("current-system was never read as a store path: the scenario's host runs `old`")
+	if running == "" && h.Command != "recover" {
+		c.note("current-system was never read as a store path (the outcome cannot depend on it): the scenario's host runs `old`")
 	}
+	// Commands take no virtual time: the simulated run is never later than
+	// the real one, whose switch times (from its fire) the scenario keeps.
+	c.add("host costs=none")
 	c.add("closure old valid")
-	target := h.Target.Closure
-	if h.Command == "activate" && target != "" {
-		c.declareTarget(target, out)
-	}
+	target := c.declare()
 	c.add("running old")
+	c.profileGenerations(target)
 	c.lockState()
+	c.systemState()
 	c.switchBehaviour(target)
 	c.call()
-	if out != nil {
-		c.add("outcome %s%s", out.Kind, optField(" phase=", string(out.Phase)))
+	if c.out != nil {
+		c.add("outcome %s%s", c.out.Kind, optField(" phase=", string(c.out.Phase)))
 	} else {
 		c.add("stdout 'no unfinished run'")
 	}
 	c.notExpressed()
-	return Scenario{Script: strings.Join(c.lines, "\n") + "\n", Gaps: c.gaps}
+	return Scenario{Script: strings.Join(c.lines, "\n") + "\n", Gaps: c.gaps, blocking: c.blocking}
+}
+
+// declare declares `new`, the closure the call goes to (activate's target,
+// the rollback's generation, the recovered run's closure), and returns its
+// basename ("" when there is none).
+func (c *converter) declare() string {
+	h := c.t.Header
+	switch {
+	case h.Command == "activate" && h.Target.Closure != "" && h.Target.Closure == c.firstLink(c.o.CurrentSystem):
+		c.alias = "old" // a re-activation of the running closure
+		return h.Target.Closure
+	case h.Command == "activate" && h.Target.Closure != "":
+		c.declareTarget(h.Target.Closure, c.out)
+		return h.Target.Closure
+	case h.Command == "rollback" && c.out != nil && c.out.Closure != "":
+		c.add("closure new valid%s", c.checkWords())
+		return c.out.Closure
+	case h.Command == "recover" && c.rec != nil && c.rec.Closure != "":
+		c.add("closure new valid%s%s", componentWords(c.rec.Components), c.checkWords())
+		return c.rec.Closure
+	}
+	return ""
 }
 
 // firstLink is the store basename a link first resolved to ("" if never).
@@ -140,25 +185,18 @@ func (c *converter) closureOptions(target string, out *pipeline.Outcome) string 
 		}
 		break
 	}
-	if out != nil && len(out.Components) > 0 {
-		for _, comp := range out.Components {
-			switch comp {
-			case "kernel", "initrd", "systemd", "dbus":
-				opts += " " + comp + "=changed"
-			case "kernel-modules":
-				opts += " modules=changed"
-			}
-		}
+	if out != nil {
+		opts += componentWords(out.Components)
 	}
-	return opts
+	return opts + c.checkWords()
 }
 
 func (c *converter) lockState() {
-	for _, s := range c.t.Steps {
-		if s.Kind == KindLock {
-			if s.Result == "held" {
-				c.add("lock exclusive")
-			} else if s.Err != "" {
+	for _, st := range c.t.Steps {
+		if st.Kind == KindLock {
+			if st.Result == "held" {
+				c.add("lock %s", c.lockHolder())
+			} else if st.Err != "" {
 				c.add("lock probe-error")
 			}
 			return
@@ -166,24 +204,32 @@ func (c *converter) lockState() {
 	}
 }
 
-// switchBehaviour derives `switch new` from the fire, the flip of
-// current-system and the unit's ExecMainStatus.
+// switchBehaviour derives `switch new` (or `boot new` for a deferral)
+// from the fire, the flip of current-system and the unit's status texts:
+// when it flipped, when it ended and with which ExecMainStatus, or that it
+// never ended while the run watched. A recover's switch was fired by the
+// killed run (recoverSwitch).
 func (c *converter) switchBehaviour(target string) {
+	if c.t.Header.Command == "recover" {
+		c.recoverSwitch(target)
+		return
+	}
 	fire, fireAt := c.commandAt("systemd-run", "switch-to-configuration")
 	if fire == nil || target == "" || !strings.Contains(strings.Join(fire.Argv, " "), target) {
 		return
 	}
-	words := []string{"switch new"}
+	unit := fireUnit(fire)
+	u := c.unitLife(unit, fireAt)
+	if strings.Contains(strings.Join(fire.Argv, " "), "switch-to-configuration boot") {
+		c.add("%s", strings.Join(append([]string{"boot " + c.alias}, u.endWords()...), " "))
+		return
+	}
+	flip := "flip=never"
 	if flipAt, ok := c.flipAfter(target, fireAt); ok {
-		words = append(words, "flip="+roundDur(flipAt))
-	} else {
-		words = append(words, "flip=never")
+		flip = "flip=" + roundDur(flipAt)
+		u.atLeast(flipAt)
 	}
-	if code, ok := c.unitExit(); ok && code != 0 {
-		words = append(words, "exit="+strconv.Itoa(code))
-	}
-	c.add("%s", strings.Join(words, " "))
-	c.gap("the switch's duration is not derived (the simulator's default is used); only its flip and exit status are")
+	c.add("%s", strings.Join(append([]string{"switch " + c.alias, flip}, u.endWords()...), " "))
 }
 
 func roundDur(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
@@ -198,22 +244,6 @@ func (c *converter) flipAfter(target string, fireAt time.Duration) (time.Duratio
 	return 0, false
 }
 
-var execMainStatus = regexp.MustCompile(`(?m)^ExecMainStatus=(\d+)$`)
-
-// unitExit is the last ExecMainStatus a systemctl show printed.
-func (c *converter) unitExit() (int, bool) {
-	code, ok := 0, false
-	for _, cmd := range c.t.Commands() {
-		if len(cmd.Argv) > 1 && path.Base(cmd.Argv[0]) == "systemctl" && cmd.Argv[1] == "show" {
-			for _, m := range execMainStatus.FindAllStringSubmatch(string(cmd.Stdout), -1) {
-				code, _ = strconv.Atoi(m[1])
-				ok = true
-			}
-		}
-	}
-	return code, ok
-}
-
 func (c *converter) call() {
 	h := c.t.Header
 	opts := fmt.Sprintf(" poll-interval=%s budget=%s", c.o.PollInterval, c.o.PollBudget)
@@ -222,30 +252,38 @@ func (c *converter) call() {
 	}
 	switch h.Command {
 	case "activate":
-		c.add("activate new%s", opts)
+		c.add("activate %s%s%s%s", c.alias, opts, c.healthOptions(), c.interruptAt())
 	case "rollback":
-		c.add("rollback%s", opts)
-		c.gap("a rollback's generations and last-activation record are not derived")
+		c.add("rollback%s%s%s", opts, c.rollbackGeneration(), c.interruptAt())
 	default:
-		c.add("recover")
-		c.gap("an in-flight record is not derived (use `in-flight STEP`)")
+		c.recoverCall()
 	}
 }
 
 // notExpressed lists recorded facts the converter leaves out.
 func (c *converter) notExpressed() {
-	for _, s := range c.t.Steps {
-		if s.Kind == KindRun && s.Cmd != nil && s.Cmd.Err != "" {
-			c.gap("a command could not run: %s", s.Cmd.Err)
-		}
-		if s.Kind == KindLockFile {
-			c.gap("the lock diagnosis's /proc reads are not converted")
-			break
+	interrupted := c.step(KindInterrupt) != nil
+	for _, st := range c.t.Steps {
+		if st.Kind == KindRun && st.Cmd != nil && st.Cmd.Err != "" && !interrupted {
+			c.gap("a command could not run: %s", st.Cmd.Err)
 		}
 	}
-	if c.command("journalctl") != nil {
-		c.gap("health checks are not derived (use `closure new check=...`)")
+	if c.step(KindLockFile) != nil {
+		c.note("the lock diagnosis's /proc reads are converted to the holders' kinds only (lock held-by=)")
 	}
+	if c.out != nil && c.out.Health != nil && len(c.out.Health.Checks) > 0 {
+		c.note("health checks are converted from the outcome's report: exit status, signal or hang; not their output or timing")
+	}
+}
+
+// step returns the first step of kind k, nil when there is none.
+func (c *converter) step(k Kind) *Step {
+	for i := range c.t.Steps {
+		if c.t.Steps[i].Kind == k {
+			return &c.t.Steps[i]
+		}
+	}
+	return nil
 }
 
 // command returns the first run step whose argv[0] base is prog and whose

@@ -44,6 +44,9 @@ const (
 	// the pipeline took from a watch.
 	KindWatch Kind = "watch"
 	KindWake  Kind = "wake"
+	// KindInterrupt is the run's context ending (SIGINT or SIGTERM to the
+	// binary), placed before any step that saw it (Recorder.Interruptible).
+	KindInterrupt Kind = "interrupt"
 )
 
 // Step is one question the pipeline asked and the host's answer.

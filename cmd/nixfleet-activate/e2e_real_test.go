@@ -78,10 +78,8 @@ type host struct {
 	// units reads unit state inside the container; gens lists generations
 	// on this machine (the profile is on a directory bound at the same path).
 	units, gens *real.Backend
-	// transcripts is where --record writes (transcripts_real_test.go);
-	// recorded counts the files, testName names them.
-	transcripts, testName string
-	recorded              int
+	// recordings is where --record writes (transcripts_real_test.go).
+	recordings
 }
 
 func (h *host) path(rel string) string { return filepath.Join(h.root, rel) }

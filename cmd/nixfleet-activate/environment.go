@@ -167,7 +167,7 @@ func (env *environment) runActivate(ctx context.Context, stdout io.Writer, basen
 	target := pipeline.Target{Closure: basename, Meta: env.cfg.meta}
 	return env.locked(ctx, stdout, basename, func() int {
 		return env.withEarlier(ctx, stdout, basename, func() pipeline.Outcome {
-			return env.recordedOutcome("activate", basename, func() pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
+			return env.recordedOutcome(ctx, "activate", basename, func(ctx context.Context) pipeline.Outcome { return pipeline.Activate(ctx, env.deps, target, opts) })
 		})
 	})
 }
@@ -184,7 +184,9 @@ func (env *environment) rollback(ctx context.Context, stdout io.Writer) int {
 func (env *environment) runRollback(ctx context.Context, stdout io.Writer, opts pipeline.Options) int {
 	return env.locked(ctx, stdout, "", func() int {
 		return env.withEarlier(ctx, stdout, "", func() pipeline.Outcome {
-			return env.recordedOutcome("rollback", "", func() pipeline.Outcome { return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts) })
+			return env.recordedOutcome(ctx, "rollback", "", func(ctx context.Context) pipeline.Outcome {
+				return pipeline.Rollback(ctx, env.deps, env.cfg.meta, opts)
+			})
 		})
 	})
 }

@@ -27,6 +27,7 @@ import (
 type diagBox struct {
 	box       *realtest.Container
 	bin, root string
+	recordings
 }
 
 func (b *diagBox) lock() string {
@@ -42,6 +43,7 @@ func (b *diagBox) run(t *testing.T, args ...string) (string, int) {
 		"--switch-unit", e2eSwitchUnit, "--rollback-unit", e2eRollbackUnit, "--log-format", "json"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	argv = append(argv, b.recordArgs(args)...)
 	stdout, stderr, exit, err := b.box.Exec(ctx, append(argv, args...)...)
 	require.NoError(t, err, "running the binary: %s", stderr)
 	t.Logf("%s -> exit %d\n%s", strings.Join(args, " "), exit, strings.TrimSpace(stdout))
@@ -91,6 +93,7 @@ func TestBinaryRealLockDiagnosis(t *testing.T) {
 	realtest.RequireContainer(t)
 	dir := t.TempDir()
 	b := &diagBox{bin: buildBinary(t, dir), root: filepath.Join(dir, "root")}
+	b.startRecording(t, dir)
 	require.NoError(t, os.MkdirAll(filepath.Join(b.root, "run/nixos"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(b.root, "state"), 0o755))
 	b.box = realtest.StartContainer(t, realtest.ContainerOpts{Binds: []string{dir}})

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
@@ -96,32 +98,66 @@ func (env *environment) recordHeader(command, closure string) transcript.Header 
 }
 
 // recorded runs one pipeline call with the recorder armed and writes the
-// transcript once it returns, whatever the outcome. A transcript that
-// cannot be written is a warning on stderr, never another outcome.
-func (env *environment) recorded(command, closure string, call func() (*pipeline.Outcome, error)) (*pipeline.Outcome, error) {
+// transcript to --record's FILE once it returns, whatever the outcome. The
+// call gets a context whose end (SIGINT, SIGTERM) is recorded first
+// (transcript.Recorder.Interruptible). A transcript that cannot be written
+// is a warning on stderr, never another outcome.
+func (env *environment) recorded(ctx context.Context, command, closure string, call func(context.Context) (*pipeline.Outcome, error)) (*pipeline.Outcome, error) {
 	if env.rec == nil {
-		return call()
+		return call(ctx)
 	}
-	env.rec.rec.Arm()
-	out, err := call()
-	env.rec.rec.Disarm()
+	return env.recordTo(ctx, env.rec.file, command, closure, call, func(*pipeline.Outcome, error) bool { return true })
+}
+
+// recordedEarlier is recorded for an activate's or rollback's recovery of
+// an unfinished earlier run (recoverEarlier): a recovery that found a
+// record is written to earlierFile(FILE), as a recover of its own, so the
+// run that follows keeps FILE.
+func (env *environment) recordedEarlier(ctx context.Context, call func(context.Context) (*pipeline.Outcome, error)) (*pipeline.Outcome, error) {
+	if env.rec == nil {
+		return call(ctx)
+	}
+	found := func(out *pipeline.Outcome, err error) bool { return out != nil || err != nil }
+	return env.recordTo(ctx, earlierFile(env.rec.file), "recover", "", call, found)
+}
+
+// earlierFile is where the recovery of an earlier run is recorded: FILE
+// with ".earlier" before its extension (run.txtar: run.earlier.txtar).
+func earlierFile(file string) string {
+	ext := filepath.Ext(file)
+	return strings.TrimSuffix(file, ext) + ".earlier" + ext
+}
+
+// recordTo records call into file when keep says so.
+func (env *environment) recordTo(ctx context.Context, file, command, closure string,
+	call func(context.Context) (*pipeline.Outcome, error), keep func(*pipeline.Outcome, error) bool) (*pipeline.Outcome, error) {
+	rec := env.rec.rec
+	rec.Reset()
+	rec.Arm()
+	ictx, stop := rec.Interruptible(ctx)
+	out, err := call(ictx)
+	stop()
+	rec.Disarm()
+	if !keep(out, err) {
+		return out, err
+	}
 	h := env.recordHeader(command, closure)
-	if out != nil {
+	if out != nil && file == env.rec.file { // an earlier run's recovery is not what the binary exits with
 		code := exitCode(out.Kind)
 		h.Exit = &code
 	}
-	t := env.rec.rec.Transcript(h, out, err)
-	if werr := os.WriteFile(env.rec.file, transcript.Format(t), 0o600); werr != nil {
-		env.log.Warn("transcript not written (--record)", "file", env.rec.file, "err", werr)
+	t := rec.Transcript(h, out, err)
+	if werr := os.WriteFile(file, transcript.Format(t), 0o600); werr != nil {
+		env.log.Warn("transcript not written (--record)", "file", file, "err", werr)
 		fmt.Fprintf(env.stderr, "nixfleet-activate: warning: --record: %v\n", werr)
 	}
 	return out, err
 }
 
 // recordedOutcome is recorded for the calls that always return an outcome.
-func (env *environment) recordedOutcome(command, closure string, call func() pipeline.Outcome) pipeline.Outcome {
-	out, _ := env.recorded(command, closure, func() (*pipeline.Outcome, error) {
-		o := call()
+func (env *environment) recordedOutcome(ctx context.Context, command, closure string, call func(context.Context) pipeline.Outcome) pipeline.Outcome {
+	out, _ := env.recorded(ctx, command, closure, func(ctx context.Context) (*pipeline.Outcome, error) {
+		o := call(ctx)
 		return &o, nil
 	})
 	return *out

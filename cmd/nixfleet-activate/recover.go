@@ -13,7 +13,9 @@ import (
 // new run may go on: a recovery that could not finish keeps the record, and
 // the new run is refused rather than overwrite it.
 func (env *environment) recoverEarlier(ctx context.Context) (*pipeline.Outcome, bool) {
-	out, err := pipeline.Recover(ctx, env.deps, env.cfg.opts)
+	out, err := env.recordedEarlier(ctx, func(ctx context.Context) (*pipeline.Outcome, error) {
+		return pipeline.Recover(ctx, env.deps, env.cfg.opts)
+	})
 	var corrupt *pipeline.CorruptRecordError
 	switch {
 	case errors.As(err, &corrupt):
@@ -55,7 +57,9 @@ func (env *environment) withEarlier(ctx context.Context, stdout io.Writer, closu
 // a corrupt one after it was kept aside, a link, FIFO or device as found.
 func (env *environment) recover(ctx context.Context, stdout io.Writer) int {
 	return env.locked(ctx, stdout, "", func() int {
-		out, err := env.recorded("recover", "", func() (*pipeline.Outcome, error) { return pipeline.Recover(ctx, env.deps, env.cfg.opts) })
+		out, err := env.recorded(ctx, "recover", "", func(ctx context.Context) (*pipeline.Outcome, error) {
+			return pipeline.Recover(ctx, env.deps, env.cfg.opts)
+		})
 		if err != nil {
 			env.log.Error("in-flight record unusable", "err", err)
 			return env.report(stdout, pipeline.Outcome{Kind: pipeline.BadEnvironment, Phase: pipeline.PhaseJournal,
