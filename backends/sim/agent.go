@@ -161,6 +161,9 @@ func (a *Agent) Do(body func()) (killed bool) {
 	return a.dead
 }
 
+// Host is the host the process runs on.
+func (a *Agent) Host() *Host { return a.h }
+
 // Killed reports whether the process has died.
 func (a *Agent) Killed() bool { return a.dead }
 
