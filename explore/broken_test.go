@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
 	"github.com/nixfleet/nixfleet-activate/clock"
 	"github.com/nixfleet/nixfleet-activate/fsview"
-	"github.com/nixfleet/nixfleet-activate/backends/sim"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
