@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
 	"github.com/nixfleet/nixfleet-activate/clock"
 	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -84,7 +85,7 @@ var brokenVariants = []struct {
 		return d
 	}},
 	{"no-command-after-outcome", nil, func(d pipeline.Deps) pipeline.Deps {
-		d.Backend = &lingeringWatcher{Backend: d.Backend, clk: d.Clock.(*clock.Virtual)}
+		d.Backend = &lingeringWatcher{Backend: d.Backend, clk: d.Clock.(*sim.Agent).Host().Clock()}
 		return d
 	}},
 	{"journal-cleared", nil, func(d pipeline.Deps) pipeline.Deps { d.Journal = neverCleared{d.Journal}; return d }},

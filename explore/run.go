@@ -118,51 +118,49 @@ func executeOn(h *sim.Host, err error, s Spec, wrap func(pipeline.Deps) pipeline
 	r.end = observe(h)
 	r.end.record, _ = fileJournal(h).Load()
 	h.Clock().Advance(PollBudget + PollInterval)
-	r.lateCommands = agent.late + recovery.late
+	r.lateCommands = agent.Late() + recovery.Late()
 	return r
 }
 
-// runAgent runs Activate or Rollback in a process that the spec may kill.
-func (r *Run) runAgent(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *process {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	j := &journal{inner: fileJournal(h), fault: r.Spec.Journal}
-	p := newProcess(h, r.Spec.Kill, func() {
-		j.frozen = true
-		r.Killed, r.KilledAt = true, h.Elapsed()
-		cancel(errKilledAt(h.Elapsed()))
+// runAgent runs Activate or Rollback in a process that the spec may kill
+// (sim.Agent), its state directory failing as the spec's journal fault
+// says.
+func (r *Run) runAgent(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *sim.Agent {
+	state := stateDir(h)
+	state.Fail(r.Spec.Journal.errno(), r.Spec.Journal.After)
+	a, ctx := sim.NewAgent(context.Background(), h, r.Spec.Kill.sim())
+	recordCommands(h, a, &r.agentCmds)
+	deps := agentDeps(h, a, state, wrap)
+	r.Killed = a.Do(func() {
+		if r.Spec.Op == OpRollback {
+			r.Outcome = pipeline.Rollback(ctx, deps, nil, r.Spec.runOptions())
+		} else {
+			r.Outcome = pipeline.Activate(ctx, deps, pipeline.Target{Closure: newSys}, r.Spec.runOptions())
+		}
 	})
-	if r.Spec.Kill.Mode == KillAt {
-		h.Clock().Schedule(r.Spec.Kill.At, p.die)
+	if r.Killed {
+		r.Outcome, r.KilledAt = pipeline.Outcome{}, a.KilledAt()
 	}
-	deps := agentDeps(h, p, j, wrap)
-	if r.Spec.Op == OpRollback {
-		r.Outcome = pipeline.Rollback(ctx, deps, nil, r.Spec.runOptions())
-	} else {
-		r.Outcome = pipeline.Activate(ctx, deps, pipeline.Target{Closure: newSys}, r.Spec.runOptions())
-	}
-	p.done = true
-	r.agentCmds = p.cmds
-	return p
+	return a
 }
 
 // runRecovery is the next invocation of the binary: it resolves an
-// unfinished earlier run first, as every invocation does.
-func (r *Run) runRecovery(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *process {
+// unfinished earlier run first, as every invocation does. Its state
+// directory is writable again.
+func (r *Run) runRecovery(h *sim.Host, wrap func(pipeline.Deps) pipeline.Deps) *sim.Agent {
 	r.recoverStart = h.Elapsed()
-	p := newProcess(h, KillSpec{}, nil)
-	deps := agentDeps(h, p, fileJournal(h), wrap)
-	r.Recovered, r.RecoverErr = pipeline.Recover(context.Background(), deps, r.Spec.runOptions())
-	p.done = true
-	r.recoverCmds = p.cmds
-	return p
+	a, ctx := sim.NewAgent(context.Background(), h, sim.Kill{})
+	recordCommands(h, a, &r.recoverCmds)
+	deps := agentDeps(h, a, stateDir(h), wrap)
+	a.Do(func() { r.Recovered, r.RecoverErr = pipeline.Recover(ctx, deps, r.Spec.runOptions()) })
+	return a
 }
 
 // agentDeps wires the pipeline through the real backend over the host, as
-// backends/sim/e2e_test.go does, with p as the process boundary.
-func agentDeps(h *sim.Host, p *process, j pipeline.Journal, wrap func(pipeline.Deps) pipeline.Deps) pipeline.Deps {
-	b := real.New(real.Config{Runner: p, Locker: p})
-	d := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: h.Clock(), Journal: j, Confirm: confirmStore(h)}
+// backends/sim/e2e_test.go does, with a as the process boundary.
+func agentDeps(h *sim.Host, a *sim.Agent, state *sim.StateDir, wrap func(pipeline.Deps) pipeline.Deps) pipeline.Deps {
+	b := real.New(real.Config{Runner: a, Locker: a})
+	d := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: a, Journal: a.Journal(state.Journal()), Confirm: state.Confirm()}
 	if wrap != nil {
 		d = wrap(d)
 	}

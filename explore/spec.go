@@ -209,18 +209,21 @@ type LinkEvent struct {
 	Target string
 }
 
-// KillMode is how the agent is killed.
-type KillMode string
+// KillMode is how the agent is killed: sim.Agent's modes, whose doc says
+// what a kill means.
+type KillMode = sim.KillMode
 
+// Kill modes (sim.KillMode).
 const (
-	KillNever  KillMode = ""
-	KillBefore KillMode = "before"
-	KillAfter  KillMode = "after"
-	KillAt     KillMode = "at"
+	KillNever  = sim.KillNever
+	KillBefore = sim.KillBefore
+	KillAfter  = sim.KillAfter
+	KillAt     = sim.KillAt
 )
 
-// KillSpec stops the agent: before or after the Nth command matched by
-// Program and Words (sim.Cmd), or at a virtual time.
+// KillSpec stops the agent (sim.Agent): before or after the Nth command
+// matched by Program and Words (sim.Cmd), or at a virtual time from the
+// agent's start.
 type KillSpec struct {
 	Mode    KillMode
 	Program string

@@ -120,7 +120,9 @@ type HealthReport struct {
 	Rollback *SwitchReport `json:"rollback,omitempty"`
 	// RollbackMS is the time from the unhealthy verdict to the end of the
 	// rollback (current-system back on the previous closure and its switch
-	// ended), in milliseconds (virtual time under simulation).
+	// ended), in milliseconds (virtual time under simulation); a recovery
+	// that follows a rollback already fired reports the time it followed
+	// it (the killed agent's share is not known).
 	RollbackMS int64 `json:"rollback_ms,omitempty"`
 	// ElapsedMS is the time from the start of this invocation's health
 	// step (checks and the wait for a confirmation) to its verdict, in

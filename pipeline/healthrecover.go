@@ -83,7 +83,10 @@ func (r *run) resumeUnhealthyRollback(ctx context.Context, rec Record, switched 
 			deadline = r.d.Clock.Now().Add(r.o.PollBudget)
 		}
 		w := watch{expected: target, previous: rec.Closure, unit: rec.Unit, deadline: deadline, readFirst: true}
-		return r.unhealthyOutcome(switched, rep, r.followMending(ctx, w, rollbackVerdicts))
+		start := r.d.Clock.Now()
+		res := r.followMending(ctx, w, rollbackVerdicts)
+		rep.RollbackMS = r.d.Clock.Now().Sub(start).Milliseconds()
+		return r.unhealthyOutcome(switched, rep, res)
 	}
 	return r.rollBackUnhealthy(ctx, switched, rep)
 }

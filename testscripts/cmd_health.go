@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
-	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -95,7 +94,7 @@ func confirmEffect(s *script, args []string) (func() error, error) {
 	}
 	h := s.w.host()
 	return func() error {
-		d := pipeline.Deps{Journal: s.w.state.journal(), Confirm: s.w.state.confirm(), Clock: h.Clock()}
+		d := pipeline.Deps{Journal: s.w.state.Journal(), Confirm: s.w.state.Confirm(), Clock: h.Clock()}
 		_, err := pipeline.Confirm(d)
 		if errors.Is(err, pipeline.ErrNothingToConfirm) {
 			return nil // as the binary: nothing changes
@@ -110,12 +109,6 @@ func systemStateEffect(s *script, args []string) (func() error, error) {
 	}
 	h := s.w.host()
 	return func() error { h.SetSystemState(args[0]); return nil }, nil
-}
-
-// confirm is the FileConfirm the harness gives the agent, next to the
-// journal, as the binary wires it.
-func (d *stateDir) confirm() pipeline.FileConfirm {
-	return pipeline.FileConfirm{FS: fsview.New(d), Dir: d.dir}
 }
 
 // healthChoices reads require-running, confirm-within= and on-unhealthy=

@@ -45,10 +45,10 @@ func recordLinkEffect(s *script, args []string) (func() error, error) {
 	}
 	h, d := s.w.host(), s.w.state
 	return func() error {
-		if err := h.FS().MkdirAll(d.dir, 0o700); err != nil {
+		if err := h.FS().MkdirAll(d.Dir(), 0o700); err != nil {
 			return err
 		}
-		return h.FS().ReplaceLink(args[0], path.Join(d.dir, recordName))
+		return h.FS().ReplaceLink(args[0], path.Join(d.Dir(), recordName))
 	}, nil
 }
 

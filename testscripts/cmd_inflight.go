@@ -16,7 +16,7 @@ import (
 // Names in the state directory, as pipeline.FileJournal and
 // fsview.WriteFileAtomic make them.
 const (
-	recordName     = "in-flight.json"
+	recordName     = pipeline.RecordFile
 	keptPrefix     = recordName + ".corrupt"
 	tempNamePrefix = "." + recordName + ".tmp-"
 )

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nixfleet/nixfleet-activate/fsview"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -22,7 +21,7 @@ func runLastActivation(s *script, _ bool, args []string) error {
 	if err != nil {
 		return err
 	}
-	la, err := pipeline.FileLastActivation{FS: fsview.New(s.w.state), Dir: pipeline.DefaultStateDir}.Load()
+	la, err := s.w.state.LastActivation().Load()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
+	"github.com/nixfleet/nixfleet-activate/backends/sim"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
@@ -141,6 +142,7 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 	h := s.w.host()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	process, ctx := sim.NewAgent(ctx, h, s.w.takeKill())
 	if _, ok := p.opts["interrupt-at"]; ok {
 		at, err := p.duration("interrupt-at", 0)
 		if err != nil {
@@ -148,15 +150,13 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		}
 		h.Clock().Schedule(at, func() { cancel(errors.New("interrupted: SIGTERM")) })
 	}
-	process := newMortalAgent(h, s.w.kill, cancel)
-	s.w.kill = nil
 	b := real.New(real.Config{Runner: process, Locker: process, LockDiag: h.LockDiag(),
 		Substituters: s.w.agent.substituters, TrustedPublicKeys: s.w.agent.trustedKeys,
 		RealiseTimeout: s.w.agent.realiseTimeout, CommandTimeout: s.w.agent.commandTimeout})
 	log := slog.New(slog.NewTextHandler(s.ts.Stderr(), &slog.HandlerOptions{ReplaceAttr: s.virtualTime}))
 	deps := pipeline.Deps{Nix: b, Backend: b, FS: h.FS(), Clock: process, Log: log,
-		Journal: process.journal(s.w.state.journal()), LastActivation: process.lastActivation(s.w.state.lastActivation()),
-		Confirm: s.w.state.confirm(), AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
+		Journal: process.Journal(s.w.state.Journal()), LastActivation: process.LastActivation(s.w.state.LastActivation()),
+		Confirm: s.w.state.Confirm(), AgentLock: h.AgentLock(pipeline.DefaultAgentLockPath)}
 	var err error
 	if deps.Events, err = eventsSource(h, p.opts["events"]); err != nil {
 		return err
@@ -166,13 +166,14 @@ func (s *script) runAgent(p parsed, agent func(context.Context, pipeline.Deps) (
 		return err
 	}
 	s.w.last = &lastRun{logStart: len(h.Log())}
-	out, err, died := process.runMortal(func() (*pipeline.Outcome, error) { return lockedAgent(ctx, deps, wait, agent) })
+	var out *pipeline.Outcome
+	if process.Do(func() { out, err = lockedAgent(ctx, deps, wait, agent) }) {
+		s.w.last.killed = process.What()
+		_, err = fmt.Fprintf(s.ts.Stdout(), "agent killed (%s)\n", process.What())
+		return err
+	}
 	var corrupt *pipeline.CorruptRecordError
 	switch {
-	case died != "":
-		s.w.last.killed = died
-		_, err = fmt.Fprintf(s.ts.Stdout(), "agent killed (%s)\n", died)
-		return err
 	case errors.As(err, &corrupt):
 		// As the binary's recover: reported, kept aside, not fatal.
 		_, err = fmt.Fprintln(s.ts.Stdout(), corrupt.Error())

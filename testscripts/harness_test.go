@@ -3,11 +3,7 @@ package testscripts
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-
-	"github.com/nixfleet/nixfleet-activate/fsview"
-	"github.com/nixfleet/nixfleet-activate/pipeline"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stretchr/testify/assert"
@@ -99,34 +95,4 @@ func TestHarnessTimeKillAfterTheRunIsMoot(t *testing.T) {
 func TestHarnessPassesTheTypicalSetUp(t *testing.T) {
 	failed, log := runScript(t, world0+"activate new\noutcome settled\nlink /run/current-system new\n")
 	assert.False(t, failed, log)
-}
-
-// TestStateDirFaults pins the journal faults `journal` injects: ENOSPC
-// refuses new files and directories but not unlink, EROFS refuses every
-// change, and after=N lets N whole record writes through first.
-func TestStateDirFaults(t *testing.T) {
-	d := newStateDir(fsview.NewMem())
-	j := d.journal()
-	rec := pipeline.Record{Op: pipeline.OpActivate, Step: pipeline.StepRealised}
-
-	d.fault = syscall.ENOSPC
-	require.ErrorIs(t, j.Save(rec), syscall.ENOSPC, "mkdir of the state directory")
-	d.fault, d.after = syscall.ENOSPC, 1
-	require.NoError(t, j.Save(rec))
-	require.ErrorIs(t, j.Save(rec), syscall.ENOSPC)
-	require.NoError(t, j.Clear(), "unlink works on a full disk")
-
-	d.fault, d.after = syscall.EROFS, 1
-	require.NoError(t, j.Save(rec))
-	require.ErrorIs(t, j.Save(rec), syscall.EROFS)
-	require.ErrorIs(t, j.Clear(), syscall.EROFS)
-	got, err := j.Load()
-	require.NoError(t, err, "reads work on a read-only filesystem")
-	assert.Equal(t, pipeline.StepRealised, got.Step)
-
-	d.fault = nil
-	require.NoError(t, j.Clear())
-	got, err = j.Load()
-	require.NoError(t, err)
-	assert.Nil(t, got)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
 // Defaults of a scenario's host when the script has no `host` line.
@@ -29,11 +30,19 @@ type world struct {
 	closures map[string]*sim.ClosureSpec // by alias
 	agent    agentConfig
 
-	state     *stateDir // the agent's journal's view of the host, with its faults
-	kill      *killRule // where the next agent process dies
+	state     *sim.StateDir // the agent's journal's view of the host, with its faults
+	kill      sim.Kill      // where the next agent process dies (zero: nowhere)
 	last      *lastRun
 	eventErrs []error // errors of effects scheduled with `at`
 	cli       CLI     // runs `cli` lines (Options.CLI)
+}
+
+// takeKill returns the kill rule of the next agent process, which it uses
+// up.
+func (w *world) takeKill() sim.Kill {
+	k := w.kill
+	w.kill = sim.Kill{}
+	return k
 }
 
 // lastRun is the last activate, rollback or recover.
@@ -59,7 +68,7 @@ func (w *world) build(cfg sim.HostConfig) error {
 	if err != nil {
 		return err
 	}
-	w.cfg, w.h, w.state = cfg, h, newStateDir(h.FS())
+	w.cfg, w.h, w.state = cfg, h, sim.NewStateDir(h.FS(), pipeline.DefaultStateDir)
 	return nil
 }
 

@@ -16,8 +16,7 @@ var ErrEventsPending = errors.New("sim: clone of a host with scheduled events")
 // of its own at the same instant: the configuration, store, closures and
 // their behaviours, filesystem (shared copy-on-write, see
 // fsview.View.Clone), lock, substituters, loaded units, unit runs, faults
-// (with their uses), kill rule and command log. Afterwards neither host
-// sees what happens to the other. A set-up shared by many runs is built
+// (with their uses) and command log. Afterwards neither host sees what happens to the other. A set-up shared by many runs is built
 // once and cloned per run; the copy behaves as the original would.
 // Errors: ErrEventsPending when the clock has scheduled events (a running
 // unit, an `at` step).
@@ -35,7 +34,7 @@ func (h *Host) Clone() (*Host, error) {
 		cfg: h.cfg, start: h.start, fs: fs, phrase: h.phrase,
 		valid: maps.Clone(h.valid), closures: maps.Clone(h.closures), // closures are never changed in place
 		cacheFaults: maps.Clone(h.cacheFaults), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
-		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, killed: h.killed, boots: h.boots,
+		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, boots: h.boots,
 		log: slices.Clone(h.log), agentLocks: maps.Clone(h.agentLocks), health: h.health.clone(),
 		failedUnits: slices.Clone(h.failedUnits),
 		// events: a clone has no watchers yet; its Events makes its own source.
@@ -48,10 +47,6 @@ func (h *Host) Clone() (*Host, error) {
 	for _, f := range h.faults {
 		copied := *f
 		c.faults = append(c.faults, &copied)
-	}
-	if h.kill != nil {
-		rule := *h.kill
-		c.kill = &rule
 	}
 	return c, nil
 }

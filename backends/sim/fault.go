@@ -9,7 +9,7 @@ import (
 	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
-// Matcher selects command lines, for faults and kills.
+// Matcher selects command lines, for faults and kill points (Kill).
 type Matcher func(argv []string) bool
 
 // Cmd matches a command whose program base name is program and whose
@@ -81,40 +81,6 @@ func (h *Host) takeFault(argv []string) *fault {
 			f.used++
 			return f
 		}
-	}
-	return nil
-}
-
-// killRule stops the pipeline's process at a chosen command.
-type killRule struct {
-	match Matcher
-	// after: the matched command takes effect before the kill (the caller
-	// never sees its result); otherwise it never runs.
-	after bool
-}
-
-func (k *killRule) matches(argv []string, after bool) bool {
-	return k != nil && k.after == after && k.match(argv)
-}
-
-// KillBefore kills the pipeline at the first command matched by m: that
-// command does not run, and it and every later command (and lock probe)
-// return ErrKilled. Units already started go on in virtual time.
-func (h *Host) KillBefore(m Matcher) { h.kill = &killRule{match: m} }
-
-// KillAfter kills the pipeline during the first command matched by m: the
-// command takes effect (a systemd-run starts its unit), then Run returns
-// ErrKilled for it and every later command (and lock probe).
-func (h *Host) KillAfter(m Matcher) { h.kill = &killRule{match: m, after: true} }
-
-// Killed reports whether a kill has happened.
-func (h *Host) Killed() bool { return h.killed }
-
-// killAfter applies a KillAfter rule to a command that has just run.
-func (h *Host) killAfter(argv []string) error {
-	if h.kill.matches(argv, true) {
-		h.killed = true
-		return ErrKilled
 	}
 	return nil
 }

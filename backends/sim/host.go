@@ -69,19 +69,11 @@ type LogEntry struct {
 	// Argv is the command line as given (Argv[0] as passed, not resolved).
 	Argv []string
 	// ExitCode is the exit status the command returned. It is -1 when the
-	// command returned no status: killed (Killed) or not run (Err).
+	// command returned no status (Err).
 	ExitCode int
-	// Killed marks a command cut off by KillBefore/KillAfter (Run returned
-	// ErrKilled).
-	Killed bool
 	// Err is the error Run returned, when it returned one ("" otherwise).
 	Err string
 }
-
-// ErrKilled is returned by Run (and the lock probe) once the pipeline has
-// been "killed" with KillBefore or KillAfter: the caller's process is gone,
-// while units it started go on in virtual time.
-var ErrKilled = errors.New("sim: process killed")
 
 // ErrNotEmulated is returned by Run for a command line of a known program
 // that the simulator does not emulate (an operation or verb the real
@@ -113,8 +105,6 @@ type Host struct {
 	// extraCost is virtual time the running command spends beyond its
 	// configured cost (substituter retries).
 	extraCost time.Duration
-	kill      *killRule
-	killed    bool
 	log       []LogEntry
 	// boots counts the host's boots (NewHost is the first); it makes each
 	// boot ID.
@@ -214,15 +204,12 @@ func (h *Host) Log() []LogEntry {
 // Argv[0]; any other program is not found, as exec reports it (an error
 // wrapping exec.ErrNotFound; logged with exit 127, a shell's "command not
 // found"). Each command takes its configured cost in virtual time after its
-// effects, so scheduled events may run during it. Errors: ErrKilled once
-// killed, ErrNotEmulated for unsupported operations, ctx's error when ctx
+// effects, so scheduled events may run during it. Errors: ErrNotEmulated for unsupported operations, ctx's error when ctx
 // has ended (nothing runs), exec.ErrNotFound (wrapped).
 func (h *Host) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 	entry := LogEntry{At: h.Elapsed(), Argv: append([]string(nil), cmd.Argv...), ExitCode: -1}
 	res, err := h.run(ctx, cmd)
 	switch {
-	case errors.Is(err, ErrKilled):
-		entry.Killed = true
 	case errors.Is(err, exec.ErrNotFound):
 		entry.ExitCode = 127
 	case err == nil:
@@ -232,7 +219,7 @@ func (h *Host) Run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 		entry.Err = err.Error()
 	}
 	h.log = append(h.log, entry)
-	if err == nil || errors.Is(err, ErrKilled) {
+	if err == nil {
 		h.clk.Advance(h.cost(cmd.Argv) + h.extraCost)
 	}
 	h.extraCost = 0
@@ -246,27 +233,19 @@ func (h *Host) run(ctx context.Context, cmd proc.Cmd) (proc.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return proc.Result{}, fmt.Errorf("proc: %s: %w", cmd.Argv[0], err)
 	}
-	if h.killed || h.kill.matches(cmd.Argv, false) {
-		h.killed = true
-		return proc.Result{}, ErrKilled
-	}
 	if f := h.takeFault(cmd.Argv); f != nil {
 		if f.Hang {
 			return proc.Result{}, h.hang(ctx, cmd.Argv)
 		}
 		h.extraCost += f.Duration
-		return f.result(), h.killAfter(cmd.Argv)
+		return f.result(), nil
 	}
 	tool := h.tool(programName(cmd.Argv[0]))
 	if tool == nil {
 		return proc.Result{}, fmt.Errorf("proc: %s: %w", cmd.Argv[0],
 			&exec.Error{Name: cmd.Argv[0], Err: exec.ErrNotFound})
 	}
-	res, err := tool(cmd)
-	if err != nil {
-		return res, err
-	}
-	return res, h.killAfter(cmd.Argv)
+	return tool(cmd)
 }
 
 // tool is the emulation of a program base name, nil for any other.

@@ -98,8 +98,7 @@ type Locker struct {
 	h *Host
 }
 
-// Probe reports the lock state of path. Errors: ErrKilled once the
-// pipeline is killed; for LockProbeError "opening lock PATH: permission
+// Probe reports the lock state of path. Errors: for LockProbeError "opening lock PATH: permission
 // denied" (wrapping syscall.EACCES) and, when a path component is a file,
 // one wrapping syscall.ENOTDIR, both shaped as the real backend's Flock
 // errors.
@@ -107,10 +106,8 @@ func (l *Locker) Probe(name string) (pipeline.LockState, error) {
 	h := l.h
 	argv := []string{LockProbeArgv0, name}
 	entry := LogEntry{At: h.Elapsed(), Argv: argv, ExitCode: -1}
-	state, err := h.probe(argv, name)
+	state, err := h.probe(name)
 	switch {
-	case errors.Is(err, ErrKilled):
-		entry.Killed = true
 	case err != nil:
 	case state == pipeline.LockHeld:
 		entry.ExitCode = 1
@@ -125,17 +122,13 @@ func (l *Locker) Probe(name string) (pipeline.LockState, error) {
 	return state, err
 }
 
-func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
-	if h.killed || h.kill.matches(argv, false) {
-		h.killed = true
-		return pipeline.LockFree, ErrKilled
-	}
+func (h *Host) probe(name string) (pipeline.LockState, error) {
 	if h.lock.state == LockProbeError {
 		return pipeline.LockFree, fmt.Errorf("opening lock %s: %w", name, syscall.EACCES)
 	}
 	if _, err := h.fs.Lstat(name); err != nil {
 		if errors.Is(err, syscall.ENOENT) {
-			return pipeline.LockFree, h.killAfter(argv)
+			return pipeline.LockFree, nil
 		}
 		return pipeline.LockFree, fmt.Errorf("opening lock %s: %w", name, err)
 	}
@@ -143,7 +136,7 @@ func (h *Host) probe(argv []string, name string) (pipeline.LockState, error) {
 	if (name == h.cfg.LockPath && (h.lock.state == LockExclusive || h.lock.heldOutside())) || h.switchRunning() {
 		state = pipeline.LockHeld
 	}
-	return state, h.killAfter(argv)
+	return state, nil
 }
 
 // switchRunning reports whether a switch-to-configuration process holds

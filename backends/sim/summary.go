@@ -8,14 +8,11 @@ import (
 )
 
 // String renders the entry as one line for logs and golden files:
-// "+12s nix-store --realise /nix/store/... => 0", with "=> killed" or
-// "=> error: ..." when the command returned no status.
+// "+12s nix-store --realise /nix/store/... => 0", with "=> error: ..."
+// when the command returned no status.
 func (e LogEntry) String() string {
 	outcome := fmt.Sprint(e.ExitCode)
-	switch {
-	case e.Killed:
-		outcome = "killed"
-	case e.Err != "" && e.ExitCode == -1:
+	if e.Err != "" && e.ExitCode == -1 {
 		outcome = "error: " + e.Err
 	}
 	return fmt.Sprintf("+%s %s => %s", e.At, proc.Cmd{Argv: e.Argv}.String(), outcome)
