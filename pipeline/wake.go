@@ -25,6 +25,9 @@ func (r *run) watchEvents(ctx context.Context, unit string) (stop func(), starte
 		return func() {}, false
 	}
 	r.changes, r.unitEvents = w.C(), w.Units()
+	if err := events.UnitErr(w); err != nil {
+		r.log.Warn("unit end watch did not start, reading the unit's status", "unit", unit, "err", err)
+	}
 	return func() {
 		_ = w.Close()
 		r.changes, r.unitEvents = nil, false
