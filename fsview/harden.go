@@ -109,6 +109,12 @@ func (o *OSRaw) readRegular(name string, max int64) ([]byte, error) {
 // written with Raw.WriteFile (which never follows a link) and renamed
 // over name.
 func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
+	return v.replaceFile(name, data, perm, true)
+}
+
+// replaceFile is ReplaceFile; syncDir false leaves out the directory's
+// sync on OSRaw (ReplaceFileUnsyncedName).
+func (v *View) replaceFile(name string, data []byte, perm fs.FileMode, syncDir bool) error {
 	const op = "replacefile"
 	p, info, err := v.resolve(op, name, false)
 	if err != nil {
@@ -121,14 +127,14 @@ func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	case *MemRaw:
 		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm))
 	case *OSRaw:
-		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm))
+		return pathErrOrNil(op, name, raw.replaceFile(p, data, perm, syncDir))
 	}
 	return v.replaceAt(op, name, p, data, perm)
 }
 
 // replaceFile writes a fresh temporary beside name, syncs it, renames it
-// over name (a link there included) and syncs the directory.
-func (o *OSRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
+// over name (a link there included) and, with syncDir, syncs the directory.
+func (o *OSRaw) replaceFile(name string, data []byte, perm fs.FileMode, syncDir bool) error {
 	tmp := tempName(name)
 	f, err := os.OpenFile(o.host(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
 	if err != nil {
@@ -145,6 +151,9 @@ func (o *OSRaw) replaceFile(name string, data []byte, perm fs.FileMode) error {
 	if err := syscall.Rename(o.host(tmp), o.host(name)); err != nil {
 		_ = os.Remove(o.host(tmp))
 		return err
+	}
+	if !syncDir {
+		return nil
 	}
 	return o.Sync(parentOf(name))
 }
