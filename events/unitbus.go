@@ -25,25 +25,28 @@ const (
 	managerSubscribe   = "org.freedesktop.systemd1.Manager.Subscribe"
 	managerUnitRemoved = "org.freedesktop.systemd1.Manager.UnitRemoved"
 	unitInterface      = "org.freedesktop.systemd1.Unit"
+	serviceInterface   = "org.freedesktop.systemd1.Service"
 	propertiesChanged  = "org.freedesktop.DBus.Properties.PropertiesChanged"
 )
 
 // unitBus follows one transient unit's end through a subscription to its
 // properties on systemd's private socket, and posts to sig when its
-// SubState leaves the running states (the main process has ended: with
-// --remain-after-exit the unit is then "exited" or "failed") or the unit
-// is unloaded.
+// ExecMainCode becomes non-zero (the main process has ended: systemd
+// 252 sends it at the SIGCHLD, before the unit's own state moves on), its
+// SubState leaves the running states (with --remain-after-exit it is then
+// "exited" or "failed"), or the unit is unloaded.
 //
 // Chosen over reading `systemctl show` on a 10-50 ms backoff by
 // measurement on the same 20 units in a systemd 252 container, side by
-// side (TestRealUnitEndLatency in cmd/nixfleet-activate, a loaded machine:
-// load 14-16 on 2 cores): unit exit to the signal seen p50 41 ms, p95 92
-// ms; to the backoff's read p50 83 ms, p95 139 ms, while the backoff ran
-// 11.5 `systemctl` processes and 155 ms of CPU per second of waiting (for
-// a 30 s switch that is hundreds of process starts and several seconds of
-// CPU; the subscription runs none). A failed switch through the binary
-// was decided p50 71 ms, p95 215 ms after its exit, against up to one 2 s
-// interval before.
+// side (TestRealUnitEndLatency in cmd/nixfleet-activate; 2 shared cores,
+// load 2.8-4.6): unit exit (ExecMainExitTimestamp) to the signal seen p50
+// 20 ms, p95 29 ms; to the backoff's read p50 43 ms, p95 82 ms, while the
+// backoff ran 16 `systemctl` processes and 219 ms of CPU per second of
+// waiting (for a 30 s switch: hundreds of process starts and seconds of
+// CPU; the subscription runs none and wakes once). A failed switch through
+// the binary was decided p50 31 ms, p95 40 ms after its exit, against up
+// to one 2 s interval before. Its cost: one socket, and every unit's
+// signals read and dropped while the wait lasts.
 //
 // A notification only wakes the waiter, which reads the unit's status with
 // `systemctl show`: the verdict never comes from the signal's content.
@@ -106,16 +109,20 @@ func unitMayHaveEnded(s *dbus.Signal, path dbus.ObjectPath, full string) bool {
 	case managerUnitRemoved:
 		return len(s.Body) > 0 && s.Body[0] == full
 	case propertiesChanged:
-		if s.Path != path || len(s.Body) < 2 || s.Body[0] != unitInterface {
+		if s.Path != path || len(s.Body) < 2 {
 			return false
 		}
 		changed, _ := s.Body[1].(map[string]dbus.Variant)
-		sub, ok := changed["SubState"]
-		if !ok {
-			return false
+		switch s.Body[0] {
+		case unitInterface:
+			sub, ok := changed["SubState"]
+			state, _ := sub.Value().(string)
+			return ok && !runningSubState(state)
+		case serviceInterface:
+			code, ok := changed["ExecMainCode"]
+			si, _ := code.Value().(int32)
+			return ok && si != 0
 		}
-		state, _ := sub.Value().(string)
-		return !runningSubState(state)
 	}
 	return false
 }

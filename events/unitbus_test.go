@@ -28,7 +28,13 @@ func TestUnitMayHaveEnded(t *testing.T) {
 	assert.False(t, unitMayHaveEnded(changed(path, unitInterface, "running"), path, "u.service"))
 	assert.False(t, unitMayHaveEnded(changed(path, unitInterface, "start-pre"), path, "u.service"))
 	assert.False(t, unitMayHaveEnded(changed(unitObjectPath("v.service"), unitInterface, "exited"), path, "u.service"), "another unit")
-	assert.False(t, unitMayHaveEnded(changed(path, "org.freedesktop.systemd1.Service", "exited"), path, "u.service"))
+	assert.False(t, unitMayHaveEnded(changed(path, serviceInterface, "exited"), path, "u.service"), "SubState is the Unit interface's")
+	code := func(c int32) *dbus.Signal {
+		return &dbus.Signal{Path: path, Name: propertiesChanged,
+			Body: []any{serviceInterface, map[string]dbus.Variant{"ExecMainCode": dbus.MakeVariant(c)}, []string{}}}
+	}
+	assert.True(t, unitMayHaveEnded(code(1), path, "u.service"), "CLD_EXITED")
+	assert.False(t, unitMayHaveEnded(code(0), path, "u.service"), "not exited yet")
 	removed := func(name string) *dbus.Signal {
 		return &dbus.Signal{Path: systemdPath, Name: managerUnitRemoved, Body: []any{name, path}}
 	}
