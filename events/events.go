@@ -8,8 +8,9 @@
 // interval as the fallback read, so a lost notification costs at most one
 // interval.
 //
-// Two sources: OS (inotify through github.com/fsnotify/fsnotify, for a
-// real host) and Mem (the in-memory view and the simulated host, which
+// Two sources: OS (inotify through github.com/fsnotify/fsnotify, and the
+// unit's end through a D-Bus subscription on systemd's private socket with
+// github.com/godbus/dbus, for a real host) and Mem (the in-memory view and the simulated host, which
 // deliver a change at the virtual instant it happens).
 package events
 
@@ -57,4 +58,14 @@ func (s signal) notify() {
 	case s <- struct{}{}:
 	default:
 	}
+}
+
+// UnitErr returns why w does not follow its request's unit although one was
+// asked for (the D-Bus subscription failed; the caller reads the unit's
+// status instead), or nil.
+func UnitErr(w Watch) error {
+	if u, ok := w.(interface{ UnitWatchErr() error }); ok {
+		return u.UnitWatchErr()
+	}
+	return nil
 }

@@ -20,6 +20,9 @@ type Mem struct {
 	watches []*memWatch
 	// failNext makes the next Watch calls fail (FailWatches).
 	failNext []error
+	// failUnits makes the next Watch calls start without their unit
+	// (FailUnitWatches).
+	failUnits []error
 	// drop loses the next notifications (DropNext).
 	drop int
 	// Delivered counts the notifications posted to watches, Dropped the
@@ -36,6 +39,15 @@ func (m *Mem) FailWatches(err ...error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.failNext = append(m.failNext, err...)
+}
+
+// FailUnitWatches makes the next Watch calls that ask for a unit start on
+// their paths alone, one call each: Units is false and UnitErr returns err
+// (a D-Bus subscription that failed), so the unit's end is not delivered.
+func (m *Mem) FailUnitWatches(err ...error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failUnits = append(m.failUnits, err...)
 }
 
 // DropNext loses the next n notifications that match a watch (an event
@@ -56,6 +68,9 @@ func (m *Mem) Watch(_ context.Context, req Request) (Watch, error) {
 		return nil, err
 	}
 	w := &memWatch{m: m, req: req, sig: newSignal()}
+	if req.Unit != "" && len(m.failUnits) > 0 {
+		w.unitErr, m.failUnits = m.failUnits[0], m.failUnits[1:]
+	}
 	for _, p := range req.Paths {
 		w.paths = append(w.paths, path.Clean(p))
 	}
@@ -71,7 +86,7 @@ func (m *Mem) Changed(name string) {
 
 // UnitEnded reports that unit's main process has ended.
 func (m *Mem) UnitEnded(unit string) {
-	m.deliver(func(w *memWatch) bool { return w.req.Unit != "" && w.req.Unit == unit })
+	m.deliver(func(w *memWatch) bool { return w.Units() && w.req.Unit == unit })
 }
 
 func (m *Mem) deliver(match func(*memWatch) bool) {
@@ -101,10 +116,18 @@ type memWatch struct {
 	req   Request
 	paths []string
 	sig   signal
+	// unitErr is the injected failure of the unit's subscription.
+	unitErr error
 }
 
 func (w *memWatch) C() <-chan struct{} { return w.sig }
-func (w *memWatch) Units() bool        { return true }
+
+// Units is true when the watch follows a unit whose subscription did not
+// fail (FailUnitWatches).
+func (w *memWatch) Units() bool { return w.req.Unit != "" && w.unitErr == nil }
+
+// UnitWatchErr is the injected failure (see UnitErr).
+func (w *memWatch) UnitWatchErr() error { return w.unitErr }
 
 func (w *memWatch) Close() error {
 	w.m.mu.Lock()

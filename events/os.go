@@ -10,12 +10,18 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// OS watches the host's filesystem with inotify (fsnotify v1.9). Root is
-// the host directory the view's names are under ("/" or "" for the real
-// root). It does not follow units: their end is found by reading their
-// status (Units is false; see docs for why not D-Bus).
+// OS watches the host's filesystem with inotify (fsnotify v1.9) and, with
+// SystemdBus, the end of the request's unit through systemd's D-Bus
+// (unitBus).
 type OS struct {
+	// Root is the host directory the view's names are under ("/" or ""
+	// for the real root).
 	Root string
+	// SystemdBus is the path of systemd's private socket
+	// (SystemdPrivateSocket) whose signals report the end of
+	// Request.Unit; "": units are not followed (Units is false, the
+	// caller reads their status).
+	SystemdBus string
 }
 
 // Watch implements Source: one inotify watch per parent directory of
@@ -36,6 +42,7 @@ func (o OS) Watch(ctx context.Context, req Request) (Watch, error) {
 		}
 	}
 	w := &osWatch{fw: fw, names: names, sig: newSignal(), done: make(chan struct{})}
+	w.followUnit(ctx, o.SystemdBus, req.Unit)
 	w.wg.Add(1)
 	go w.loop(ctx)
 	return w, nil
@@ -55,10 +62,31 @@ type osWatch struct {
 	done  chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
+	// bus follows the unit's end (nil: not followed); busErr says why
+	// not, when the subscription failed.
+	bus    *unitBus
+	busErr error
+}
+
+// followUnit subscribes to unit's end on socket, when both are given. A
+// failed subscription leaves the watch on the paths alone (Units false,
+// UnitWatchErr says why): the caller reads the unit's status instead.
+func (w *osWatch) followUnit(ctx context.Context, socket, unit string) {
+	if socket == "" || unit == "" {
+		return
+	}
+	w.bus, w.busErr = watchUnitEnd(ctx, socket, unit, w.sig)
 }
 
 func (w *osWatch) C() <-chan struct{} { return w.sig }
-func (w *osWatch) Units() bool        { return false }
+
+// Units is true while the D-Bus subscription to the unit delivers its end
+// (false once its connection is lost).
+func (w *osWatch) Units() bool { return w.bus != nil && w.bus.live() }
+
+// UnitWatchErr is why the unit's end is not followed (nil: it is, or no
+// unit or socket was asked for).
+func (w *osWatch) UnitWatchErr() error { return w.busErr }
 
 // loop posts a notification for every event on a watched name, and for
 // every watch error (an overflow may have lost one: read again).
@@ -92,6 +120,9 @@ func (w *osWatch) Close() error {
 		close(w.done)
 		err = w.fw.Close()
 		w.wg.Wait()
+		if w.bus != nil {
+			err = errors.Join(err, w.bus.close())
+		}
 	})
 	return err
 }

@@ -111,6 +111,12 @@ func (o *OSRaw) ReadRegular(name string, max int64) ([]byte, error) {
 // written with Raw.WriteFile (which never follows a link) and renamed
 // over name.
 func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
+	return v.replaceFile(name, data, perm, true)
+}
+
+// replaceFile is ReplaceFile; syncDir false leaves out the directory's
+// sync on OSRaw (ReplaceFileUnsyncedName).
+func (v *View) replaceFile(name string, data []byte, perm fs.FileMode, syncDir bool) error {
 	const op = "replacefile"
 	p, info, err := v.resolve(op, name, false)
 	if err != nil {
@@ -119,6 +125,11 @@ func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	if info != nil && info.IsDir() {
 		return &fs.PathError{Op: op, Path: name, Err: syscall.EISDIR}
 	}
+	if !syncDir {
+		if r, ok := v.raw.(UnsyncedFileReplacer); ok {
+			return pathErrOrNil(op, name, r.ReplaceFileUnsyncedName(p, data, perm))
+		}
+	}
 	return v.replaceFileAt(op, name, p, data, perm)
 }
 
@@ -126,6 +137,18 @@ func (v *View) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 // name (O_CREAT|O_EXCL|O_NOFOLLOW), syncs it, renames it over name (a link
 // there included) and syncs the directory.
 func (o *OSRaw) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
+	return o.replaceFile(name, data, perm, true)
+}
+
+// ReplaceFileUnsyncedName implements UnsyncedFileReplacer: ReplaceFile
+// without the directory's sync after the rename.
+func (o *OSRaw) ReplaceFileUnsyncedName(name string, data []byte, perm fs.FileMode) error {
+	return o.replaceFile(name, data, perm, false)
+}
+
+// replaceFile writes a fresh temporary beside name, syncs it, renames it
+// over name (a link there included) and, with syncDir, syncs the directory.
+func (o *OSRaw) replaceFile(name string, data []byte, perm fs.FileMode, syncDir bool) error {
 	tmp := tempName(name)
 	f, err := os.OpenFile(o.host(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
 	if err != nil {
@@ -142,6 +165,9 @@ func (o *OSRaw) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	if err := syscall.Rename(o.host(tmp), o.host(name)); err != nil {
 		_ = os.Remove(o.host(tmp))
 		return err
+	}
+	if !syncDir {
+		return nil
 	}
 	return o.Sync(parentOf(name))
 }

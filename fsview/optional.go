@@ -54,6 +54,14 @@ type FileReplacer interface {
 	ReplaceFile(name string, data []byte, perm fs.FileMode) error
 }
 
+// UnsyncedFileReplacer is implemented by a Raw layer whose FileReplacer
+// makes the new name durable with a separate directory sync (OSRaw):
+// ReplaceFileUnsyncedName is ReplaceFile without that sync, for
+// View.ReplaceFileUnsyncedName. A layer without it replaces durably.
+type UnsyncedFileReplacer interface {
+	ReplaceFileUnsyncedName(name string, data []byte, perm fs.FileMode) error
+}
+
 // LinkReplacer is implemented by a Raw layer that points a link at a new
 // target in one atomic step (MemRaw), with the errors of FileReplacer.
 // View.ReplaceLink uses it instead of a temporary link renamed over name.

@@ -113,7 +113,9 @@ type Journal interface {
 	// Load returns the record, nil when there is none. A record that cannot
 	// be decoded is moved aside and reported as *CorruptRecordError.
 	Load() (*Record, error)
-	// Save replaces the record durably (atomic, fsynced).
+	// Save replaces the record atomically and durably (fsynced); a step
+	// that only records a done action (recordsDoneAction) may be undone
+	// by a power cut, never torn.
 	Save(Record) error
 	// Clear removes the record; no record is not an error.
 	Clear() error
@@ -195,12 +197,16 @@ func (j FileJournal) keepAside(cause error) error {
 	return &CorruptRecordError{Path: j.file(), KeptAt: "(not moved: " + err.Error() + ")", Err: cause}
 }
 
-// Save writes r atomically as a 0600 file, creating Dir (0700) when
+// Save writes r atomically as a 0600 file (the directory not synced for
+// recordsDoneAction steps), creating Dir (0700) when
 // missing, after checking Dir (CheckDir); a link at the record's name is
 // replaced, never written through. Errors: *BadEnvironmentError, or the
 // view's write error.
 func (j FileJournal) Save(r Record) error {
 	r.Version = RecordVersion
+	if recordsDoneAction(r.Step) {
+		return writeStateFile(j.FS, j.Dir, j.file(), j.UID, r, j.FS.ReplaceFileUnsyncedName)
+	}
 	return saveStateFile(j.FS, j.Dir, j.file(), j.UID, r)
 }
 
@@ -209,6 +215,11 @@ func (j FileJournal) Save(r Record) error {
 // replaced, never written through), mode RecordPerm, after CheckDir's
 // checks of dir as owned by uid (created StateDirPerm when missing).
 func saveStateFile(v *fsview.View, dir, file string, uid int, value any) error {
+	return writeStateFile(v, dir, file, uid, value, v.ReplaceFile)
+}
+
+// writeStateFile is saveStateFile with the replace function given.
+func writeStateFile(v *fsview.View, dir, file string, uid int, value any, replace func(string, []byte, fs.FileMode) error) error {
 	data, err := json.Marshal(value)
 	if err != nil {
 		return err
@@ -216,7 +227,7 @@ func saveStateFile(v *fsview.View, dir, file string, uid int, value any) error {
 	if err := (FileJournal{FS: v, Dir: dir, UID: uid}).CheckDir(true); err != nil {
 		return err
 	}
-	return v.ReplaceFile(file, append(data, '\n'), RecordPerm)
+	return replace(file, append(data, '\n'), RecordPerm)
 }
 
 // Clear removes the record.

@@ -51,3 +51,15 @@ func TestAlreadyCurrentRunsNothing(t *testing.T) {
 	forced := Activate(t.Context(), h.deps(), Target{Closure: oldClosure}, Options{Force: true})
 	assert.Equal(t, Settled, forced.Kind, forced.Reason)
 }
+
+// Only the steps that record an action already taken skip the state
+// directory's sync; a step written before its action never does.
+func TestRecordsDoneAction(t *testing.T) {
+	done := map[Step]bool{StepProfileSet: true, StepFired: true}
+	for _, s := range []Step{StepRealised, StepProfileSet, StepRolledBack, StepFiring, StepFired,
+		StepRestoringProfile, StepRestoringBoot} {
+		if recordsDoneAction(s) != done[s] {
+			t.Errorf("recordsDoneAction(%s) = %v", s, !done[s])
+		}
+	}
+}

@@ -227,9 +227,10 @@ type run struct {
 	// none; healthflow.go).
 	healthStart time.Time
 	// changes is the running event watch's channel (nil: polling only);
-	// unitEvents says whether it reports the unit's end.
-	changes    <-chan struct{}
-	unitEvents bool
+	// watch is that watch (unitEvents asks it whether it reports the
+	// unit's end).
+	changes <-chan struct{}
+	watch   events.Watch
 	// eventsFailed: a watch failed to start; this run polls only.
 	eventsFailed bool
 	// onEvent: the last sleep ended on a change notification.

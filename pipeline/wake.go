@@ -24,11 +24,21 @@ func (r *run) watchEvents(ctx context.Context, unit string) (stop func(), starte
 			"interval", r.o.PollInterval, "err", err)
 		return func() {}, false
 	}
-	r.changes, r.unitEvents = w.C(), w.Units()
+	r.changes, r.watch = w.C(), w
+	if err := events.UnitErr(w); err != nil {
+		r.log.Warn("unit end watch did not start, reading the unit's status", "unit", unit, "err", err)
+	}
 	return func() {
 		_ = w.Close()
-		r.changes, r.unitEvents = nil, false
+		r.changes, r.watch = nil, nil
 	}, true
+}
+
+// unitEvents reports whether the running watch delivers the unit's end
+// now: asked at every wait, so a subscription lost mid-wait (systemd
+// re-executed) turns the short unit backoff back on.
+func (r *run) unitEvents() bool {
+	return r.watch != nil && r.watch.Units()
 }
 
 // takeChange takes a pending change notification; false when there is
@@ -60,7 +70,7 @@ const (
 // the unit's end.
 func (r *run) unitWait(u *unitReader, remaining time.Duration) time.Duration {
 	d := u.wait(r.o.PollInterval, remaining)
-	if r.changes == nil || r.unitEvents {
+	if r.changes == nil || r.unitEvents() {
 		return d
 	}
 	now := r.d.Clock.Now()

@@ -27,6 +27,13 @@ func TestUnitWaitBacksOffForOneIntervalWithoutUnitEvents(t *testing.T) {
 	ms := time.Millisecond
 	assert.Equal(t, []time.Duration{10 * ms, 20 * ms, 40 * ms, 50 * ms, 50 * ms, 50 * ms, 50 * ms, 50 * ms, 300 * ms}, waits)
 	assert.Equal(t, 5*ms, r.unitWait(u, 5*ms), "never past the budget")
-	r.unitEvents = true
+	r.watch = unitsWatch{}
 	assert.Equal(t, 300*time.Millisecond, r.unitWait(&unitReader{unit: "sw"}, time.Hour), "unit events: the interval")
 }
+
+// unitsWatch is a watch that reports the unit's end.
+type unitsWatch struct{}
+
+func (unitsWatch) C() <-chan struct{} { return nil }
+func (unitsWatch) Units() bool        { return true }
+func (unitsWatch) Close() error       { return nil }

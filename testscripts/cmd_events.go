@@ -14,7 +14,8 @@ import (
 // only (as --poll-only; the default, so the command logs of the polling
 // scenarios stay as they are), "on" wakes on the host's change events
 // (sim.Host.Events), "lose:N" loses the next N events, "fail" makes the
-// watch fail to start. Errors: any other value.
+// watch fail to start, "unit-fail" starts it without the unit's end (a
+// failed D-Bus subscription). Errors: any other value.
 func eventsSource(h *sim.Host, value string) (events.Source, error) {
 	switch {
 	case value == "":
@@ -25,6 +26,10 @@ func eventsSource(h *sim.Host, value string) (events.Source, error) {
 		src := h.Events()
 		src.FailWatches(errors.New("inotify_add_watch: no space left on device (fs.inotify.max_user_watches)"))
 		return src, nil
+	case value == "unit-fail":
+		src := h.Events()
+		src.FailUnitWatches(errors.New("systemd's private bus: dial unix /run/systemd/private: connect: connection refused"))
+		return src, nil
 	case strings.HasPrefix(value, "lose:"):
 		n, err := strconv.Atoi(strings.TrimPrefix(value, "lose:"))
 		if err != nil || n < 1 {
@@ -34,5 +39,5 @@ func eventsSource(h *sim.Host, value string) (events.Source, error) {
 		src.DropNext(n)
 		return src, nil
 	}
-	return nil, fmt.Errorf("events=%s: want on, lose:N or fail", value)
+	return nil, fmt.Errorf("events=%s: want on, lose:N, fail or unit-fail", value)
 }

@@ -58,7 +58,7 @@ func newEnvironment(cfg config, stderr io.Writer) (*environment, error) {
 		LastActivation: pipeline.FileLastActivation{FS: view, Dir: cfg.stateDir, UID: geteuid()},
 		Confirm:        pipeline.FileConfirm{FS: view, Dir: cfg.stateDir, UID: geteuid()}}
 	if !cfg.pollOnly {
-		env.deps.Events = env.rec.events(events.OS{Root: cfg.root})
+		env.deps.Events = env.rec.events(events.OS{Root: cfg.root, SystemdBus: events.SystemdPrivateSocket})
 	}
 	return env, nil
 }

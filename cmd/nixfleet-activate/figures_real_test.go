@@ -40,6 +40,7 @@ import (
 //	                iteration: the binary's own share
 //	poll-only/script  the same for the binary run with --poll-only (no
 //	                event watch), run right after it (issue 13)
+//	...-p95         the 95th percentile of the two ratios
 //	outcome-ms      the binary's own elapsed_ms (start of the pipeline to
 //	                the outcome)
 //	peak-rss-KB     maximum of the binary's peak RSS: the highest VmHWM of
@@ -118,6 +119,8 @@ func BenchmarkBinaryRealActivation(b *testing.B) {
 	b.ReportMetric(ms(median(shell)), "script-ms")
 	b.ReportMetric(float64(median(ratios))/1000, "binary/script")
 	b.ReportMetric(float64(median(pollRatios))/1000, "poll-only/script")
+	b.ReportMetric(float64(percentile(ratios, 0.95))/1000, "binary/script-p95")
+	b.ReportMetric(float64(percentile(pollRatios, 0.95))/1000, "poll-only/script-p95")
 	b.ReportMetric(ms(median(outcome)), "outcome-ms")
 	b.ReportMetric(float64(peakRSS), "peak-rss-KB")
 	b.ReportMetric(float64(treeRSS), "tree-maxrss-KB")
