@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"fmt"
 )
 
 // Activate switches the host to target.Closure and returns the one outcome.
@@ -76,88 +74,6 @@ func (r *run) switchTo(ctx context.Context, closure string) Outcome {
 	return result
 }
 
-// probeLock returns Skipped when another switch holds the lock. An unknown
-// lock state is logged and the run goes on (fail-open).
-func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
-	state, err := r.d.Backend.SwitchLock(ctx, r.o.LockPath)
-	switch {
-	case err != nil:
-		r.log.Warn("switch lock state unknown, going on", "lock", r.o.LockPath, "err", err)
-		return nil
-	case state == LockHeld:
-		r.log.Info("another switch-to-configuration holds the lock", "lock", r.o.LockPath)
-		out := &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
-			Reason: "another switch-to-configuration holds " + r.o.LockPath}
-		r.explainLock(ctx, out) // issue 19: who holds it, and what to do
-		return out
-	}
-	return nil
-}
-
-// realise runs nix-store --realise under the GC root root ("" for none) and
-// checks the realised path: the root's target when nix-store printed the
-// root (Nix 2.3 to 2.8 with --add-root), else the printed path.
-func (r *run) realise(ctx context.Context, closure, storePath, root string) *Outcome {
-	r.log.Info("realise", "path", storePath, "gc_root", root)
-	got, err := r.d.Nix.Realise(ctx, storePath, root)
-	if err != nil {
-		if ctx.Err() != nil {
-			out := interrupted(PhaseRealise, closure, ctx)
-			return &out
-		}
-		out := realiseOutcome(closure, err)
-		return &out
-	}
-	switch {
-	case root != "" && got == root:
-		if got, err = r.d.FS.Readlink(root); err != nil {
-			return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure,
-				Reason: fmt.Sprintf("nix-store --realise printed the GC root %q, which cannot be read: %v", root, err)}
-		}
-	case root != "":
-		r.log.Warn("realised without a GC root", "root", root, "printed", got)
-		r.warnings = append(r.warnings, "GC root "+root+" could not be made: the closure was not held against garbage collection until the profile set")
-	}
-	if got != storePath {
-		return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure, Actual: got,
-			Reason: fmt.Sprintf("nix-store --realise produced %q, want %q", got, storePath)}
-	}
-	return nil
-}
-
-// nixStoreRealise names the realise command in an outcome.
-const nixStoreRealise = "nix-store --realise"
-
-// realiseOutcome maps a Realise error to SignatureMismatch or RealiseFailed.
-func realiseOutcome(closure string, err error) Outcome {
-	var re *RealiseError
-	if !errors.As(err, &re) {
-		return Outcome{Kind: RealiseFailed, Phase: PhaseRealise, Closure: closure, Failure: RealiseOther,
-			Command: commandReport(nixStoreRealise, err), Reason: err.Error()}
-	}
-	kind := RealiseFailed
-	if re.Kind == RealiseUntrusted {
-		kind = SignatureMismatch
-	}
-	return Outcome{Kind: kind, Phase: PhaseRealise, Closure: closure, Failure: re.Kind,
-		Command: commandReport(nixStoreRealise, err), Reason: re.Error()}
-}
-
-// setProfile points the system profile at storePath and returns the new
-// generation number (0 when it cannot be read).
-func (r *run) setProfile(ctx context.Context, closure, storePath string) (int, *Outcome) {
-	r.log.Info("nix-env --set", "profile", r.o.Profile, "path", storePath)
-	if err := r.d.Nix.SetProfile(ctx, r.o.Profile, storePath); err != nil {
-		if ctx.Err() != nil {
-			out := interrupted(PhaseNixEnvSet, closure, ctx)
-			return 0, &out
-		}
-		return 0, &Outcome{Kind: SwitchFailed, Phase: PhaseNixEnvSet, Closure: closure,
-			Command: commandReport("nix-env --set", err), Reason: err.Error()}
-	}
-	return r.profileGeneration(), nil
-}
-
 // switchLive fires switch-to-configuration switch and follows it to an outcome.
 func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome {
 	unit := r.o.SwitchUnit
@@ -171,28 +87,6 @@ func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome 
 	}
 	w := watch{expected: closure, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}
 	return r.followActivation(ctx, w)
-}
-
-// journalError is a fire refused because its "firing" record could not be
-// written: without it a crash after the fire would be unrecoverable.
-type journalError struct{ err error }
-
-func (e *journalError) Error() string {
-	return "in-flight record not written, nothing fired: " + e.err.Error()
-}
-
-// fireFailed maps a failed fire to its outcome: a busy unit is Skipped, an
-// unwritable record fails at the journal phase, anything else at phase.
-func (r *run) fireFailed(err error, kind Kind, phase Phase, closure string) Outcome {
-	var je *journalError
-	switch {
-	case errors.Is(err, ErrUnitBusy):
-		return Outcome{Kind: Skipped, Phase: phase, Closure: closure, Reason: err.Error()}
-	case errors.As(err, &je):
-		return Outcome{Kind: kind, Phase: PhaseJournal, Closure: closure, Reason: err.Error()}
-	}
-	return Outcome{Kind: kind, Phase: phase, Closure: closure,
-		Command: commandReport("systemd-run", err), Reason: err.Error()}
 }
 
 // followActivation polls a fired switch to its outcome, mending the profile
@@ -216,33 +110,4 @@ func (r *run) followMending(ctx context.Context, w watch, v verdicts) Outcome {
 		out.Kind, out.Reason = v.degraded, "switched, but the system profile could not be pointed back at the closure"
 	}
 	return out
-}
-
-// newRecord starts an in-flight record with the profile as it is before
-// the run changes it.
-func (r *run) newRecord(op Op, closure, unit string) Record {
-	prevProfile, _ := r.readBasename(r.o.Profile)
-	return Record{Op: op, Closure: closure, Meta: r.meta, Unit: unit,
-		PreviousProfile: prevProfile, PreviousGeneration: r.profileGeneration()}
-}
-
-// fire records the intent, fires req, and records the fire time (the poll
-// deadline counts from it). r.rec must be set (beginRecord). components names
-// what forced a deferral, if any.
-func (r *run) fire(ctx context.Context, req FireRequest, components []string) error {
-	r.rec.Unit, r.rec.Action, r.rec.Components = req.Unit, req.Action, components
-	// LOADBEARING: release before "firing": after it a loaded unit can only be this run's, which recovery relies on.
-	if err := r.d.Backend.ReleaseUnit(ctx, req.Unit); err != nil {
-		return err
-	}
-	// LOADBEARING: "firing" is written before the fire, so a crash right after it is never taken for "not fired".
-	if err := r.saveStep(StepFiring); err != nil {
-		return &journalError{err}
-	}
-	if err := r.d.Backend.Fire(ctx, req); err != nil {
-		return err
-	}
-	r.rec.FiredAt = r.d.Clock.Now()
-	_ = r.saveStep(StepFired)
-	return nil
 }

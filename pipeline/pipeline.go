@@ -5,44 +5,50 @@
 //
 // Activate follows the mission's steps in order:
 //
-//  1. validate the closure basename (nothing runs for a bad one); refuse to
-//     start over an unresolved earlier run's in-flight record;
-//  2. probe the switch lock: held => Skipped; unknown => go on (fail-open);
+//  1. validate the closure basename (validate.go: nothing runs for a bad
+//     one); refuse to start over an unresolved earlier run's in-flight
+//     record (record.go);
+//  2. probe the switch lock (lock.go): held => Skipped, with the holders'
+//     diagnosis; unknown => go on (fail-open);
 //     check that /run/current-system is readable (else nothing changes);
 //     current-system and profile already the closure => AlreadyCurrent
 //     (unless Options.Force); current-system alone => set the profile and
 //     refresh the boot entry with the closure's boot action (current.go);
-//  3. realise the store path (fetch + signature check) under a GC root in
-//     the state directory; trust failure => SignatureMismatch, other
+//  3. realise the store path (realise.go: fetch + signature check) under
+//     a GC root in the state directory; trust failure => SignatureMismatch, other
 //     failure => RealiseFailed; the realised path must equal the requested
 //     one, and hold an executable bin/switch-to-configuration (else
 //     InvalidClosure, nothing changed);
-//  4. write the in-flight record, then point the system profile at the
-//     closure (the bootloader entry's generation number comes from it);
+//  4. write the in-flight record (record.go, stored by recordfile.go), then
+//     point the system profile at the closure (profile.go; the bootloader
+//     entry's generation number comes from it);
 //     the GC root is removed once the profile holds the closure (or the
 //     run failed before);
 //  5. read the pre-switch /run/current-system (abort if unreadable);
 //  6. if the kernel, initrd, kernel modules, systemd or dbus change, run
-//     switch-to-configuration boot instead and report DeferredPendingReboot;
+//     switch-to-configuration boot instead and report DeferredPendingReboot
+//     (boot.go);
 //     otherwise release the unit name, record "firing", and fire
-//     switch-to-configuration switch in a transient unit;
-//  7. poll the unit, then /run/current-system, every PollInterval:
-//     expected => settled, a third closure => VerifyMismatch, the unit ended
+//     switch-to-configuration switch in a transient unit (fire.go);
+//  7. follow the unit, then /run/current-system, every PollInterval
+//     (follow.go): expected => settled, a third closure => VerifyMismatch, the unit ended
 //     without the flip => SwitchFailed at switch-exit (status or signal) or
 //     VerifyMismatch (exit 0), decided within one interval of its end; a
 //     failed status read is read again sooner, never a verdict; budget spent
 //     => SwitchFailed with the unit's status (running or unknown); with
 //     Deps.Events each wait also wakes on a change of the link or the
-//     unit's end (wake.go), the interval being the fallback read;
+//     unit's end (followevents.go), the interval being the fallback read;
 //  8. wait (within the same budget) for the unit's exit status, re-point the
-//     profile if the activation moved it, verify the link once more, and
-//     clear the record;
+//     profile if the activation moved it (profile.go), verify the link once
+//     more, and clear the record;
 //  9. on a failure that left current-system where the run found it, point
 //     the profile back at its starting generation and restore the boot
 //     default (restore.go; Options.OnFailure), and write the last-activation
 //     record that Rollback undoes (lastactivation.go).
 //
-// Recover works out the outcome of a run that died half-way from its
+// Rollback (rollback.go) fires the previous generation's own
+// switch-to-configuration and follows it the same way. Recover (recover.go,
+// reboot.go) works out the outcome of a run that died half-way from its
 // record and the host as it is now, without firing anything again. A host
 // that rebooted since (another boot ID) is judged at once from its links; a
 // fired switch is otherwise followed for at most one budget from now.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,14 +32,19 @@ func TestExampleModuleRunsTheSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: building another module takes seconds")
 	}
-	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	// GOTCHA: -mod=readonly, not -mod=mod: the latter rewrites an untidy
+	// go.mod/go.sum in the checkout instead of failing.
+	env := append(os.Environ(), "GOFLAGS=-mod=readonly", "GOPROXY=off", "GOWORK=off")
+	before := moduleFiles(t)
 	if out, err := goIn(goTool, env, "list", "-deps", "-test", "./..."); err != nil {
+		if untidy(out) {
+			t.Fatalf("the example's go.mod/go.sum are not tidy (run go mod tidy in examples/gotest-suite): %v\n%s", err, out)
+		}
 		if realtest.Strict() {
 			t.Fatalf("the module cache cannot serve the example module (run go mod download): %v\n%s", err, out)
 		}
 		t.Skipf("the module cache cannot serve the example module (run go mod download): %v\n%s", err, out)
 	}
-	before := moduleFiles(t)
 	out, err := goIn(goTool, env, "test", "-count=1", "-v", "./...")
 	require.NoError(t, err, out)
 	for _, name := range []string{"db-restart-fits-budget", "failed-switch-restores", "kernel-bump-defers", "rotated-key-refused"} {
@@ -65,4 +71,11 @@ func moduleFiles(t *testing.T) string {
 		all += string(data)
 	}
 	return all
+}
+
+// untidy reports whether the go tool refused the example module because its
+// go.mod or go.sum lacks an entry (Go 1.16+ wording), as opposed to a
+// module cache that cannot serve it.
+func untidy(out string) bool {
+	return strings.Contains(out, "missing go.sum entry") || strings.Contains(out, "updates to go.mod needed")
 }

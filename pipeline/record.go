@@ -92,3 +92,11 @@ func (r *run) unresolvedRecord(closure string) *Outcome {
 	}
 	return nil
 }
+
+// newRecord starts an in-flight record with the profile as it is before
+// the run changes it.
+func (r *run) newRecord(op Op, closure, unit string) Record {
+	prevProfile, _ := r.readBasename(r.o.Profile)
+	return Record{Op: op, Closure: closure, Meta: r.meta, Unit: unit,
+		PreviousProfile: prevProfile, PreviousGeneration: r.profileGeneration()}
+}

@@ -50,3 +50,21 @@ func LockReason(lockPath string, d *lockdiag.Diagnosis) string {
 	}
 	return who + ": " + d.Holders[0].Hint
 }
+
+// probeLock returns Skipped when another switch holds the lock. An unknown
+// lock state is logged and the run goes on (fail-open).
+func (r *run) probeLock(ctx context.Context, closure string) *Outcome {
+	state, err := r.d.Backend.SwitchLock(ctx, r.o.LockPath)
+	switch {
+	case err != nil:
+		r.log.Warn("switch lock state unknown, going on", "lock", r.o.LockPath, "err", err)
+		return nil
+	case state == LockHeld:
+		r.log.Info("another switch-to-configuration holds the lock", "lock", r.o.LockPath)
+		out := &Outcome{Kind: Skipped, Phase: PhaseLockProbe, Closure: closure,
+			Reason: "another switch-to-configuration holds " + r.o.LockPath}
+		r.explainLock(ctx, out) // issue 19: who holds it, and what to do
+		return out
+	}
+	return nil
+}

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 )
 
@@ -86,3 +88,52 @@ func (r *run) dropRecordRoot(rec Record) {
 		r.dropRoot(r.gcRoot(rec.Closure))
 	}
 }
+
+// realise runs nix-store --realise under the GC root root ("" for none) and
+// checks the realised path: the root's target when nix-store printed the
+// root (Nix 2.3 to 2.8 with --add-root), else the printed path.
+func (r *run) realise(ctx context.Context, closure, storePath, root string) *Outcome {
+	r.log.Info("realise", "path", storePath, "gc_root", root)
+	got, err := r.d.Nix.Realise(ctx, storePath, root)
+	if err != nil {
+		if ctx.Err() != nil {
+			out := interrupted(PhaseRealise, closure, ctx)
+			return &out
+		}
+		out := realiseOutcome(closure, err)
+		return &out
+	}
+	switch {
+	case root != "" && got == root:
+		if got, err = r.d.FS.Readlink(root); err != nil {
+			return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure,
+				Reason: fmt.Sprintf("nix-store --realise printed the GC root %q, which cannot be read: %v", root, err)}
+		}
+	case root != "":
+		r.log.Warn("realised without a GC root", "root", root, "printed", got)
+		r.warnings = append(r.warnings, "GC root "+root+" could not be made: the closure was not held against garbage collection until the profile set")
+	}
+	if got != storePath {
+		return &Outcome{Kind: RealiseFailed, Phase: PhaseRealisedPath, Closure: closure, Actual: got,
+			Reason: fmt.Sprintf("nix-store --realise produced %q, want %q", got, storePath)}
+	}
+	return nil
+}
+
+// realiseOutcome maps a Realise error to SignatureMismatch or RealiseFailed.
+func realiseOutcome(closure string, err error) Outcome {
+	var re *RealiseError
+	if !errors.As(err, &re) {
+		return Outcome{Kind: RealiseFailed, Phase: PhaseRealise, Closure: closure, Failure: RealiseOther,
+			Command: commandReport(nixStoreRealise, err), Reason: err.Error()}
+	}
+	kind := RealiseFailed
+	if re.Kind == RealiseUntrusted {
+		kind = SignatureMismatch
+	}
+	return Outcome{Kind: kind, Phase: PhaseRealise, Closure: closure, Failure: re.Kind,
+		Command: commandReport(nixStoreRealise, err), Reason: re.Error()}
+}
+
+// nixStoreRealise names the realise command in an outcome.
+const nixStoreRealise = "nix-store --realise"

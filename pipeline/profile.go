@@ -54,3 +54,18 @@ func (r *run) selfCorrectProfile(ctx context.Context, closure string) (corrected
 
 // isNotExist reports a missing path.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// setProfile points the system profile at storePath and returns the new
+// generation number (0 when it cannot be read).
+func (r *run) setProfile(ctx context.Context, closure, storePath string) (int, *Outcome) {
+	r.log.Info("nix-env --set", "profile", r.o.Profile, "path", storePath)
+	if err := r.d.Nix.SetProfile(ctx, r.o.Profile, storePath); err != nil {
+		if ctx.Err() != nil {
+			out := interrupted(PhaseNixEnvSet, closure, ctx)
+			return 0, &out
+		}
+		return 0, &Outcome{Kind: SwitchFailed, Phase: PhaseNixEnvSet, Closure: closure,
+			Command: commandReport("nix-env --set", err), Reason: err.Error()}
+	}
+	return r.profileGeneration(), nil
+}
