@@ -83,7 +83,7 @@ func (c *converter) rebootedInto() string {
 		return ""
 	}
 	for _, st := range c.t.Steps {
-		if st.Kind == KindReadFile && st.Path == c.o.BootIDPath && st.Err == "" {
+		if isFileRead(st.Kind) && st.Path == c.o.BootIDPath && st.Err == "" {
 			if strings.TrimSpace(string(st.Data)) == c.rec.BootID {
 				return ""
 			}
