@@ -167,3 +167,15 @@ func optionalCalls(v *fsview.View) []string {
 	note(v.ReadFile("/s/m"))
 	return out
 }
+
+// TestInterruptedRecoverConverts: a recover the recording saw interrupted
+// converts to `recover interrupt-at=`, with no gap in the way of the
+// comparison.
+func TestInterruptedRecoverConverts(t *testing.T) {
+	tr := corpus(t)["recover-interrupted.txtar"]
+	require.NotNil(t, tr)
+	sc := ToScenario(tr)
+	assert.Contains(t, sc.Script, "\nrecover interrupt-at=10ms\n")
+	assert.Empty(t, sc.Blocking())
+	assert.NotEmpty(t, tr.Header.Layers[""], "recorded with the host layer's optional interfaces")
+}
