@@ -17,8 +17,8 @@ var ErrNotMem = errors.New("fsview: not an in-memory view")
 // writes them (copy on write), so it costs one index entry per name.
 // Errors: ErrNotMem for a view whose layer is no Sharer.
 func (v *View) Clone() (*View, error) {
-	s, ok := v.raw.(Sharer)
-	if !ok {
+	s := v.opt.Sharer
+	if s == nil {
 		return nil, &fs.PathError{Op: "clone", Path: "/", Err: ErrNotMem}
 	}
 	return New(s.Clone()), nil
@@ -36,9 +36,8 @@ func (v *View) Clone() (*View, error) {
 // src, or no parent in v) or syscall.ENOTDIR.
 func (v *View) CopyTree(src *View, name string) error {
 	const op = "copytree"
-	dst, dok := v.raw.(Sharer)
-	_, sok := src.raw.(Sharer)
-	if !dok || !sok {
+	dst := v.opt.Sharer
+	if dst == nil || src.opt.Sharer == nil {
 		return &fs.PathError{Op: op, Path: name, Err: ErrNotMem}
 	}
 	from, info, err := src.resolveExisting(op, name, false)

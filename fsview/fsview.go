@@ -78,16 +78,19 @@ type Raw interface {
 // of its own beyond raw, so it is as safe for concurrent use as raw is.
 type View struct {
 	raw Raw
+	// opt is OptionalsOf(raw), taken once.
+	opt Optionals
 }
 
 // New returns a View over raw.
-func New(raw Raw) *View { return &View{raw: raw} }
+func New(raw Raw) *View { return &View{raw: raw, opt: OptionalsOf(raw)} }
 
 // OnChange reports every entry created, replaced or removed to fn, for a
 // view whose layer is a ChangeNotifier (the in-memory view); false for any
 // other view, whose changes a watcher of the host's filesystem sees.
 func (v *View) OnChange(fn func(name string)) bool {
-	n, ok := v.raw.(ChangeNotifier)
+	n := v.opt.ChangeNotifier
+	ok := n != nil
 	if ok {
 		n.OnChange(fn)
 	}

@@ -31,7 +31,7 @@ func (v *View) ReadRegular(name string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := v.raw.(RegularReader); ok {
+	if r := v.opt.RegularReader; r != nil {
 		data, err := r.ReadRegular(p, max)
 		return data, pathErrOrNil(op, name, err)
 	}
@@ -185,7 +185,7 @@ func (v *View) RenameNoReplace(oldname, newname string) error {
 	if err != nil {
 		return linkErr(op, oldname, newname, err)
 	}
-	if r, ok := v.raw.(NoReplaceRenamer); ok {
+	if r := v.opt.NoReplaceRenamer; r != nil {
 		err = r.RenameNoReplace(oldp, newp)
 	} else if info != nil {
 		err = syscall.EEXIST

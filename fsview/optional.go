@@ -2,9 +2,10 @@ package fsview
 
 import "io/fs"
 
-// The interfaces below are optional for a Raw layer: View asks for each one
-// by type assertion and falls back to plain Raw calls (or, for Sharer, to
-// ErrNotMem) when a layer lacks it. They are the whole boundary between
+// The interfaces below are optional for a Raw layer: View takes them
+// through OptionalsOf (by type assertion, or from a Forwarder that wraps
+// another layer) and falls back to plain Raw calls (or, for Sharer, to
+// ErrNotMem) when a layer lacks one. They are the whole boundary between
 // View and its layers: View names no concrete layer.
 
 // Syncer is implemented by a Raw layer whose writes can be made durable.

@@ -22,7 +22,7 @@ func (v *View) resolve(op, name string, follow bool) (string, fs.FileInfo, error
 	if !path.IsAbs(name) {
 		return "", nil, &fs.PathError{Op: op, Path: name, Err: ErrNotAbsolute}
 	}
-	if x, ok := v.raw.(SymlinkIndex); ok {
+	if x := v.opt.SymlinkIndex; x != nil {
 		if p, info, ok := resolveIndexed(x, name, follow); ok {
 			return p, info, nil
 		}

@@ -116,7 +116,7 @@ func (v *View) WriteFileAtomic(name string, data []byte, perm fs.FileMode) error
 // replaceFileAt replaces the raw path p by a new file (FileReplacer, else
 // replaceAt); errors name the virtual name.
 func (v *View) replaceFileAt(op, name, p string, data []byte, perm fs.FileMode) error {
-	if r, ok := v.raw.(FileReplacer); ok {
+	if r := v.opt.FileReplacer; r != nil {
 		return pathErrOrNil(op, name, r.ReplaceFile(p, data, perm))
 	}
 	return v.replaceAt(op, name, p, data, perm)
@@ -131,7 +131,8 @@ func (v *View) replaceAt(op, name, p string, data []byte, perm fs.FileMode) erro
 		// GOTCHA: a write that fails half way (ENOSPC) has already created tmp.
 		return v.discard(tmp, pathErr(op, name, err))
 	}
-	syncer, durable := v.raw.(Syncer)
+	syncer := v.opt.Syncer
+	durable := syncer != nil
 	if durable {
 		if err := syncer.Sync(tmp); err != nil {
 			return v.discard(tmp, pathErr(op, name, err))
@@ -294,7 +295,7 @@ func (v *View) ReplaceLink(target, name string) error {
 	if err != nil {
 		return err
 	}
-	if r, ok := v.raw.(LinkReplacer); ok {
+	if r := v.opt.LinkReplacer; r != nil {
 		return pathErrOrNil(op, name, r.ReplaceLink(target, p))
 	}
 	tmp := tempName(p)

@@ -45,18 +45,22 @@ func runKillAgent(s *script, _ bool, args []string) error {
 	return nil
 }
 
+// recoverSpec are recover's options.
+var recoverSpec = argSpec{"interrupt-at="}
+
 // recoverCommand is the `recover` command.
 func recoverCommand() command {
-	return command{name: "recover", prints: true, usage: "recover",
-		summary: "runs pipeline.Recover with the agent's flags (`agent`): works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`)",
+	return command{name: "recover", prints: true, usage: "recover [interrupt-at=D]",
+		summary: "runs pipeline.Recover with the agent's flags (`agent`): works out the outcome of an unfinished earlier run from its in-flight record and the host as it is now, without firing its switch again (it may finish a restore: switch-generation and the previous closure's boot action, both idempotent); prints and keeps the outcome like activate, or prints `no unfinished run`, or for a record it cannot use the journal's report (`in-flight record ... unusable (kept as ...)`); interrupt-at cancels it at D of virtual time (SIGTERM), as activate's",
 		run:     runRecover}
 }
 
 func runRecover(s *script, _ bool, args []string) error {
-	if len(args) != 0 {
-		return fmt.Errorf("takes no arguments")
+	p, err := recoverSpec.parseN(args, 0, "no positional argument")
+	if err != nil {
+		return err
 	}
-	return s.runAgent(parsed{}, func(ctx context.Context, d pipeline.Deps) (*pipeline.Outcome, error) {
+	return s.runAgent(p, func(ctx context.Context, d pipeline.Deps) (*pipeline.Outcome, error) {
 		return pipeline.Recover(ctx, d, s.w.agent.opts)
 	})
 }

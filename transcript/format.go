@@ -112,6 +112,9 @@ func formatHeader(h Header) string {
 	kv("state-dir", h.StateDir)
 	kv("uid", strconv.Itoa(h.UID))
 	kv("events", onOff(h.Events))
+	if len(h.Layers) > 0 {
+		kv("layers", formatLayers(h.Layers))
+	}
 	// The recording host's zone offset is kept: parsed back on a host in
 	// the same zone, the replayed times are in time.Local, as recorded.
 	kv("start", h.Start.Format(time.RFC3339Nano))

@@ -70,6 +70,8 @@ func headerField(h *Header, k, v string) error {
 		h.UID, err = strconv.Atoi(v)
 	case "events":
 		h.Events = v == "on"
+	case "layers":
+		h.Layers, err = parseLayers(v)
 	case "start":
 		h.Start, err = time.Parse(time.RFC3339Nano, v)
 	case "exit":

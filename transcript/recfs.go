@@ -23,15 +23,25 @@ func normalName(prefix, name string) string {
 
 // Raw wraps a filesystem view's primitive layer so that each call is a
 // step (paths prefixed with prefix: "" for the host view). Wrap the layer
-// with fsview.New(rec.Raw(fsview.NewOSRaw(root), "")).
-//
-// GOTCHA: fsview's hardened paths (ReadRegular with O_NOFOLLOW, ReplaceFile
-// with O_EXCL, RenameNoReplace with renameat2) are taken only over
-// *fsview.OSRaw itself; through this wrapper the view uses its generic
-// Lstat-then-act fallbacks, which are race-prone against a hostile writer.
-// --record is a diagnostic mode; it says so in its help.
+// with fsview.New(rec.Raw(fsview.NewOSRaw(root), "")). The wrapper offers
+// exactly the optional interfaces inner has (fsview.Forwarder), each call
+// of them a step too (recopt.go), so a recorded view takes the same
+// hardened paths as a bare one (O_NOFOLLOW reads, renameat2); the
+// transcript's header lists them (Header.Layers) for the replay.
 func (r *Recorder) Raw(inner fsview.Raw, prefix string) fsview.Raw {
+	r.addLayer(prefix, abilities(fsview.OptionalsOf(inner)))
 	return &recRaw{r: r, inner: inner, prefix: prefix}
+}
+
+// addLayer notes a wrapped layer's optional interfaces for the header;
+// kept across Reset (the layers outlive one pipeline call).
+func (r *Recorder) addLayer(prefix string, names []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.layers == nil {
+		r.layers = map[string][]string{}
+	}
+	r.layers[prefix] = names
 }
 
 type recRaw struct {
@@ -133,15 +143,6 @@ func (w *recRaw) WriteFile(name string, data []byte, perm fs.FileMode) error {
 }
 
 func (w *recRaw) Root() string { return w.inner.Root() }
-
-// Sync passes durability on when the inner layer has it (not a step: a
-// replay has nothing to sync).
-func (w *recRaw) Sync(name string) error {
-	if s, ok := w.inner.(fsview.Syncer); ok {
-		return s.Sync(name)
-	}
-	return nil
-}
 
 // infoText renders an lstat answer: "MODE HEXMODE size=N uid=N mtime=T".
 func infoText(info fs.FileInfo) string {

@@ -26,6 +26,9 @@ type Recorder struct {
 	// watches are the running event watches (recevents.go), checked at
 	// every step for notifications the pipeline took.
 	watches []*recWatch
+	// layers are the wrapped filesystem layers' optional interfaces, by
+	// step path prefix (Header.Layers).
+	layers map[string][]string
 }
 
 // NewRecorder returns a disarmed Recorder whose texts (argv, output, file
@@ -100,6 +103,7 @@ func (r *Recorder) Transcript(h Header, out *pipeline.Outcome, runErr error) *Tr
 	defer r.mu.Unlock()
 	r.flushWakes()
 	h.Start = r.start
+	h.Layers = copyLayers(r.layers)
 	h.Target.Meta = RedactMeta(h.Target.Meta)
 	t := &Transcript{Header: h, Steps: append([]Step(nil), r.steps...), Notes: append([]string(nil), r.notes...)}
 	if out != nil {
@@ -147,3 +151,15 @@ func (r *Recorder) errText(err error) string {
 func (r *Recorder) offset(t time.Time) string { return t.Round(0).Sub(r.start.Round(0)).String() }
 
 func timeSinceStart(r *Recorder) time.Duration { return time.Since(r.start) }
+
+// copyLayers copies a layers map; nil when empty.
+func copyLayers(in map[string][]string) map[string][]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(in))
+	for k, v := range in {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}

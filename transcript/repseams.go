@@ -30,6 +30,13 @@ func stepErr(op Kind, name, text string) error {
 			return &fs.PathError{Op: string(op), Path: name, Err: errno}
 		}
 	}
+	// A checked read's refusals keep their sentinel: the journal tells a
+	// record kept aside from an unreadable one by them.
+	for _, sentinel := range []error{fsview.ErrNotRegular, fsview.ErrTooLarge} {
+		if rest, ok := strings.CutPrefix(text, sentinel.Error()); ok {
+			return fmt.Errorf("%w%s", sentinel, rest)
+		}
+	}
 	return errors.New(text)
 }
 

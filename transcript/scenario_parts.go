@@ -108,7 +108,7 @@ func (c *converter) healthOptions() string {
 // the confirmation file (its offset from the start).
 func (c *converter) confirmation() {
 	for _, st := range c.t.Steps {
-		if st.Kind == KindReadFile && strings.Contains(path.Base(st.Path), "confirm") && st.Err == "" {
+		if isFileRead(st.Kind) && strings.Contains(path.Base(st.Path), "confirm") && st.Err == "" {
 			c.add("at %s confirm", roundDur(st.At))
 			return
 		}
@@ -167,7 +167,7 @@ func (c *converter) rollbackGeneration() string {
 // inFlight is the in-flight record the run read, nil when none.
 func (c *converter) inFlight() *pipeline.Record {
 	for _, st := range c.t.Steps {
-		if st.Kind == KindReadFile && path.Base(st.Path) == "in-flight.json" && st.Err == "" {
+		if isFileRead(st.Kind) && path.Base(st.Path) == "in-flight.json" && st.Err == "" {
 			var rec pipeline.Record
 			if json.Unmarshal(st.Data, &rec) == nil {
 				return &rec

@@ -83,7 +83,7 @@ func (c *converter) rebootedInto() string {
 		return ""
 	}
 	for _, st := range c.t.Steps {
-		if st.Kind == KindReadFile && st.Path == c.o.BootIDPath && st.Err == "" {
+		if isFileRead(st.Kind) && st.Path == c.o.BootIDPath && st.Err == "" {
 			if strings.TrimSpace(string(st.Data)) == c.rec.BootID {
 				return ""
 			}
@@ -99,19 +99,19 @@ func (c *converter) rebootedInto() string {
 
 // recoverCall is the killed run (kill-agent and the same call with the
 // record's poll options), a reboot or the time until the recover, and
-// the recover.
+// the recover (interrupt-at= when the recorded one was interrupted).
 func (c *converter) recoverCall() {
 	if c.rec == nil {
 		if c.out != nil {
 			c.gap("the recover's outcome came from no in-flight record the converter could read")
 		}
-		c.add("recover")
+		c.add("recover%s", c.interruptAt())
 		return
 	}
 	kill, ok := killAt[c.rec.Step]
 	if !ok || c.rec.Op != pipeline.OpActivate {
 		c.gap("an in-flight record of a %s at step %s is not converted (only an activate's at realised, firing or fired)", c.rec.Op, c.rec.Step)
-		c.add("recover")
+		c.add("recover%s", c.interruptAt())
 		return
 	}
 	c.add("%s", kill)
@@ -123,8 +123,5 @@ func (c *converter) recoverCall() {
 	} else if d := c.sinceFire(); d > 0 {
 		c.add("advance %s", roundDur(d))
 	}
-	if c.step(KindInterrupt) != nil {
-		c.gap("the recover was interrupted: the language's recover takes no interrupt-at")
-	}
-	c.add("recover")
+	c.add("recover%s", c.interruptAt())
 }

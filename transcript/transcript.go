@@ -31,6 +31,16 @@ const (
 	KindSymlink   Kind = "symlink"
 	KindRemove    Kind = "remove"
 	KindMkdir     Kind = "mkdir"
+	// KindReadRegular, KindReplaceFile, KindReplaceLink,
+	// KindRenameNoReplace and KindLongest are the calls of fsview's optional
+	// interfaces (RegularReader, FileReplacer, LinkReplacer,
+	// NoReplaceRenamer, SymlinkIndex), steps only when the recorded layer
+	// has them (Header.Layers).
+	KindReadRegular     Kind = "readregular"
+	KindReplaceFile     Kind = "replacefile"
+	KindReplaceLink     Kind = "replacelink"
+	KindRenameNoReplace Kind = "renamenoreplace"
+	KindLongest         Kind = "longest"
 	// KindLock is one probe of the switch lock (real.Locker).
 	KindLock Kind = "lock"
 	// KindLockFile is the lock diagnosis's stat of the lock file
@@ -114,6 +124,13 @@ type Header struct {
 	StateDir string
 	// UID is the user the run ran as (the state directory's owner check).
 	UID int
+	// Layers are the optional interfaces of each recorded filesystem
+	// layer, by step path prefix ("" the host view, "proc:" the lock
+	// diagnosis's): fsview interface names such as "RegularReader". A
+	// replay offers the same ones, so its view takes the same paths. Nil
+	// in a transcript recorded before they were forwarded: its view took
+	// the generic paths, and so does its replay.
+	Layers map[string][]string
 	// Events: the run watched for events (not --poll-only).
 	Events bool
 	// Start is the wall time when the recording started; now steps are

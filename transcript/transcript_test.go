@@ -17,7 +17,7 @@ func TestFormatParseRoundTrip(t *testing.T) {
 	exit := 7
 	in := &Transcript{
 		Header: Header{Tool: "nixfleet-activate dev", Command: "activate", StateDir: "/var/lib/nixfleet-activate",
-			UID: 0, Events: true, Start: time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC), Exit: &exit},
+			UID: 0, Events: true, Layers: map[string][]string{"": {"RegularReader", "Syncer"}, "proc:": nil}, Start: time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC), Exit: &exit},
 		Steps: []Step{
 			{Kind: KindNow, At: time.Microsecond, Result: "0s"},
 			{Kind: KindReadlink, At: 2 * time.Microsecond, Path: "/run/current-system", Result: "/nix/store/x y"},

@@ -91,7 +91,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up (at most "+maxBudget.String()+")")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", pipeline.DefaultProgressInterval, "time between progress lines on stderr during long waits")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
-	fs.StringVar(&c.record, "record", "", "write a transcript of the run (every command, link read, lock probe and clock reading; secrets redacted) to FILE, for a bug report; real backend only")
+	fs.StringVar(&c.record, "record", "", "write a transcript of the run (every command, link read, lock probe and clock reading; secrets redacted) to FILE, for a bug report; a real run only: refused with --dry-run and --sim, whose answers come from no real host")
 	fs.BoolVar(&c.json, "json", false, "status: print JSON even on a terminal")
 	fs.StringVar(&c.metricsFile, "metrics-file", "", "after activate, rollback or recover: write node_exporter textfile metrics to this path (atomically; counters kept in the state directory)")
 	fs.StringVar(&o.SwitchUnit, "switch-unit", pipeline.DefaultSwitchUnit, "transient unit name for switch-to-configuration")
@@ -163,7 +163,10 @@ func parseAll(args []string) (config, error) {
 	}
 	// The GC roots that hold a closure from realise to profile set live in the state directory.
 	c.opts.GCRootDir = path.Join(c.stateDir, "gcroots")
-	return c, c.setCommand(positional)
+	if err := c.setCommand(positional); err != nil {
+		return c, err
+	}
+	return c, c.checkRecord()
 }
 
 func (c *config) setCommand(positional []string) error {

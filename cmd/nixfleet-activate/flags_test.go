@@ -116,3 +116,26 @@ func TestInvalidClosureIsReportedNotRun(t *testing.T) {
 	assert.Equal(t, ExitInvalidInput, code)
 	assert.Contains(t, stdout.String(), `"outcome":"invalid-input"`)
 }
+
+// TestRecordRefusedWithDryRunAndSim: a transcript of a dry run or of a
+// simulated run could never replay, so --record with either is a usage
+// error (exit 2) with a one-line reason, and nothing is written.
+func TestRecordRefusedWithDryRunAndSim(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "run.txtar")
+	for _, args := range [][]string{
+		{"--record", file, "--dry-run", "activate", "x"},
+		{"rollback", "--dry-run", "--record", file},
+		{"--record", file, "--sim", "happy", "activate"},
+		{"--sim", "happy", "--record", file, "recover"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), args, &stdout, &stderr)
+		assert.Equal(t, ExitUsage, code, "%q: %s", args, stderr.String())
+		first, _, _ := bytes.Cut(stderr.Bytes(), []byte("\n"))
+		assert.Contains(t, string(first), "--record applies to a real run", "%q", args)
+		assert.Empty(t, stdout.String())
+	}
+	_, err := os.Stat(file)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no transcript written")
+}

@@ -47,6 +47,8 @@ type hostileHost struct {
 	dir  string // holds root/, bin/, calls.log and the sync FIFOs
 	root string
 	bin  string // the binary
+	// transcript is --record's FILE ("" records nothing), outside root.
+	transcript string
 }
 
 func (h *hostileHost) path(rel string) string { return filepath.Join(h.root, rel) }
@@ -131,11 +133,15 @@ esac`,
 
 // flags point every path into the tree.
 func (h *hostileHost) flags() []string {
-	return []string{"--root", "/", "--store-dir", h.path("nix/store"), "--profile", h.path("profiles/system"),
+	f := []string{"--root", "/", "--store-dir", h.path("nix/store"), "--profile", h.path("profiles/system"),
 		"--current-system", h.path("run/current-system"), "--booted-system", h.path("run/booted-system"),
 		"--lock", h.path("run/nixos/switch-to-configuration.lock"), "--state-dir", h.stateDir(),
 		"--agent-lock", h.path("run/nixfleet-activate.lock"),
 		"--poll-interval", "10ms", "--poll-budget", "5s", "--log-format", "json"}
+	if h.transcript != "" {
+		f = append(f, "--record", h.transcript)
+	}
+	return f
 }
 
 // command builds a binary run with the stubs first on PATH.
@@ -277,28 +283,45 @@ func TestHostileStateTable(t *testing.T) {
 		t.Skip("needs root: chown, mknod, and the binary refuses non-root")
 	}
 	bin := buildBinary(t, t.TempDir())
-	for _, c := range hostileCases() {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHostileHost(t, bin)
-			if c.plant != nil {
-				c.plant(h)
+	for _, recorded := range []bool{false, true} {
+		for _, c := range hostileCases() {
+			name := c.name
+			if recorded {
+				name = "recorded/" + name
 			}
-			args := c.args
-			if args == nil {
-				args = []string{"activate", h.path("nix/store/" + hostileNew)}
-			}
-			before := h.snapshot()
-			var r result
-			if c.exec != nil {
-				r = c.exec(h, args)
-			} else {
-				r = h.run(h.command(args...))
-			}
-			c.check(t, h, r)
-			after := h.snapshot()
-			assert.Subset(t, c.may, changed(before, after), "changed outside the state directory; stderr: %s", r.stderr)
-			assert.Equal(t, before["etc/shadow"], after["etc/shadow"], "the sentinel file changed")
-		})
+			t.Run(name, func(t *testing.T) { runHostileCase(t, bin, c, recorded) })
+		}
+	}
+}
+
+// runHostileCase runs one row; recorded adds --record (a recorded run is
+// hardened as an unrecorded one: same outcome, same changes) and replays
+// the transcript of a plain run.
+func runHostileCase(t *testing.T, bin string, c hostileCase, recorded bool) {
+	h := newHostileHost(t, bin)
+	if recorded {
+		h.transcript = filepath.Join(h.dir, "run.txtar")
+	}
+	if c.plant != nil {
+		c.plant(h)
+	}
+	args := c.args
+	if args == nil {
+		args = []string{"activate", h.path("nix/store/" + hostileNew)}
+	}
+	before := h.snapshot()
+	var r result
+	if c.exec != nil {
+		r = c.exec(h, args)
+	} else {
+		r = h.run(h.command(args...))
+	}
+	c.check(t, h, r)
+	after := h.snapshot()
+	assert.Subset(t, c.may, changed(before, after), "changed outside the state directory; stderr: %s", r.stderr)
+	assert.Equal(t, before["etc/shadow"], after["etc/shadow"], "the sentinel file changed")
+	if data, err := os.ReadFile(h.transcript); recorded && c.exec == nil && err == nil {
+		assert.NoError(t, replayOne(data), "the transcript replays")
 	}
 }
 

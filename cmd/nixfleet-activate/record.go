@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +25,22 @@ type recording struct {
 	file string
 	rec  *transcript.Recorder
 	red  *transcript.Redactor
+}
+
+// checkRecord refuses --record where the transcript could never replay.
+// A dry run's answers come from the planning host (backends/plan), and a
+// --sim run's from the simulated host, whose backend asks no command a
+// replay (the real backend's seams) could answer: both are usage errors.
+func (c *config) checkRecord() error {
+	switch {
+	case c.record == "":
+		return nil
+	case c.dryRun:
+		return errors.New("--record applies to a real run: a --dry-run's answers come from the planning host, which a replay cannot ask")
+	case c.sim != "":
+		return errors.New("--record applies to a real run: a --sim run's host is simulated (its scenario already replays it)")
+	}
+	return nil
 }
 
 // newRecording returns nil unless --record was given (real backend only).

@@ -38,8 +38,9 @@ type recordings struct {
 // recordArgs returns "--record FILE" for a run of a recorded subcommand,
 // a fresh numbered file under the test directory's transcripts/.
 func (r *recordings) recordArgs(args []string) []string {
-	// GOTCHA: a dry run is not recorded: its pipeline call runs against the
-	// planning host (backends/plan), whose answers are no real host's.
+	// GOTCHA: a dry run is not recorded (the binary refuses --record with
+	// --dry-run): its pipeline call runs against the planning host
+	// (backends/plan), whose answers are no real host's.
 	if r.transcripts == "" || slices.Contains(args, "--dry-run") ||
 		!slices.ContainsFunc(args, func(a string) bool { return slices.Contains(recordedCommands, a) }) {
 		return nil
