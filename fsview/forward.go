@@ -4,14 +4,16 @@ package fsview
 // when the layer lacks it. View takes them once, in New, and asks for an
 // ability only through them.
 type Optionals struct {
-	Syncer           Syncer
-	SymlinkIndex     SymlinkIndex
-	Sharer           Sharer
-	FileReplacer     FileReplacer
-	LinkReplacer     LinkReplacer
-	ChangeNotifier   ChangeNotifier
-	RegularReader    RegularReader
-	NoReplaceRenamer NoReplaceRenamer
+	Syncer       Syncer
+	SymlinkIndex SymlinkIndex
+	Sharer       Sharer
+	FileReplacer FileReplacer
+	// UnsyncedFileReplacer: ReplaceFile without the directory's sync.
+	UnsyncedFileReplacer UnsyncedFileReplacer
+	LinkReplacer         LinkReplacer
+	ChangeNotifier       ChangeNotifier
+	RegularReader        RegularReader
+	NoReplaceRenamer     NoReplaceRenamer
 }
 
 // Forwarder is implemented by a Raw layer that decorates another (the
@@ -36,6 +38,7 @@ func OptionalsOf(raw Raw) Optionals {
 	o.SymlinkIndex, _ = raw.(SymlinkIndex)
 	o.Sharer, _ = raw.(Sharer)
 	o.FileReplacer, _ = raw.(FileReplacer)
+	o.UnsyncedFileReplacer, _ = raw.(UnsyncedFileReplacer)
 	o.LinkReplacer, _ = raw.(LinkReplacer)
 	o.ChangeNotifier, _ = raw.(ChangeNotifier)
 	o.RegularReader, _ = raw.(RegularReader)

@@ -126,7 +126,7 @@ func (v *View) replaceFile(name string, data []byte, perm fs.FileMode, syncDir b
 		return &fs.PathError{Op: op, Path: name, Err: syscall.EISDIR}
 	}
 	if !syncDir {
-		if r, ok := v.raw.(UnsyncedFileReplacer); ok {
+		if r := v.opt.UnsyncedFileReplacer; r != nil {
 			return pathErrOrNil(op, name, r.ReplaceFileUnsyncedName(p, data, perm))
 		}
 	}

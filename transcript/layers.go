@@ -15,6 +15,7 @@ const (
 	abilitySymlinkIndex     = "SymlinkIndex"
 	abilitySharer           = "Sharer"
 	abilityFileReplacer     = "FileReplacer"
+	abilityUnsyncedReplacer = "UnsyncedFileReplacer"
 	abilityLinkReplacer     = "LinkReplacer"
 	abilityChangeNotifier   = "ChangeNotifier"
 	abilityRegularReader    = "RegularReader"
@@ -27,7 +28,8 @@ func abilities(o fsview.Optionals) []string {
 	for name, has := range map[string]bool{
 		abilitySyncer: o.Syncer != nil, abilitySymlinkIndex: o.SymlinkIndex != nil, abilitySharer: o.Sharer != nil,
 		abilityFileReplacer: o.FileReplacer != nil, abilityLinkReplacer: o.LinkReplacer != nil,
-		abilityChangeNotifier: o.ChangeNotifier != nil, abilityRegularReader: o.RegularReader != nil,
+		abilityUnsyncedReplacer: o.UnsyncedFileReplacer != nil,
+		abilityChangeNotifier:   o.ChangeNotifier != nil, abilityRegularReader: o.RegularReader != nil,
 		abilityNoReplaceRenamer: o.NoReplaceRenamer != nil,
 	} {
 		if has {

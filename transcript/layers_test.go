@@ -31,7 +31,7 @@ func TestRecordedViewHasTheBareViewsOptionals(t *testing.T) {
 			assert.Equal(t, map[string][]string{"": abilities(bare)}, rec.Transcript(Header{}, nil, nil).Header.Layers)
 		})
 	}
-	assert.Equal(t, []string{abilityFileReplacer, abilityNoReplaceRenamer, abilityRegularReader, abilitySyncer},
+	assert.Equal(t, []string{abilityFileReplacer, abilityNoReplaceRenamer, abilityRegularReader, abilitySyncer, abilityUnsyncedReplacer},
 		abilities(fsview.OptionalsOf(fsview.NewOSRaw("/"))), "the OS layer's hardened paths")
 }
 
@@ -122,7 +122,7 @@ func TestOptionalCallsReplay(t *testing.T) {
 				kinds[s.Kind] = true
 			}
 			if name == "os" {
-				assert.True(t, kinds[KindReadRegular] && kinds[KindRenameNoReplace] && kinds[KindReplaceFile], "%v", kinds)
+				assert.True(t, kinds[KindReadRegular] && kinds[KindRenameNoReplace] && kinds[KindReplaceFile] && kinds[KindReplaceFileUnsynced], "%v", kinds)
 			} else {
 				assert.True(t, kinds[KindLongest] && kinds[KindReplaceLink], "%v", kinds)
 			}
@@ -156,6 +156,8 @@ func optionalCalls(v *fsview.View) []string {
 	}
 	note(nil, v.MkdirAll("/s", 0o700))
 	note(nil, v.ReplaceFile("/s/a", []byte("alpha"), 0o600))
+	note(nil, v.ReplaceFileUnsyncedName("/s/u", []byte("unsynced"), 0o600))
+	note(v.ReadFile("/s/u"))
 	note(v.ReadRegular("/s/a", 16))
 	note(v.ReadRegular("/s/a", 2))
 	note(v.ReadRegular("/fifo", 16))

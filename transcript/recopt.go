@@ -27,6 +27,9 @@ func (w *recRaw) Optionals() fsview.Optionals {
 	if in.LinkReplacer != nil {
 		o.LinkReplacer = recLinkReplacer{w, in.LinkReplacer}
 	}
+	if in.UnsyncedFileReplacer != nil {
+		o.UnsyncedFileReplacer = recUnsynced{w, in.UnsyncedFileReplacer}
+	}
 	if in.SymlinkIndex != nil {
 		o.SymlinkIndex = recIndex{w, in.SymlinkIndex}
 	}
@@ -74,6 +77,19 @@ type recFileReplacer struct {
 func (a recFileReplacer) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
 	err := a.in.ReplaceFile(name, data, perm)
 	s := a.w.step(KindReplaceFile, name)
+	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), a.w.r.errText(err), a.w.r.red.Bytes(data)
+	a.w.r.add(s)
+	return err
+}
+
+type recUnsynced struct {
+	w  *recRaw
+	in fsview.UnsyncedFileReplacer
+}
+
+func (a recUnsynced) ReplaceFileUnsyncedName(name string, data []byte, perm fs.FileMode) error {
+	err := a.in.ReplaceFileUnsyncedName(name, data, perm)
+	s := a.w.step(KindReplaceFileUnsynced, name)
 	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), a.w.r.errText(err), a.w.r.red.Bytes(data)
 	a.w.r.add(s)
 	return err

@@ -29,6 +29,9 @@ func (w *repRaw) Optionals() fsview.Optionals {
 	if has(abilityFileReplacer) {
 		o.FileReplacer = repOpt{w}
 	}
+	if has(abilityUnsyncedReplacer) {
+		o.UnsyncedFileReplacer = repOpt{w}
+	}
 	if has(abilityLinkReplacer) {
 		o.LinkReplacer = repOpt{w}
 	}
@@ -61,6 +64,11 @@ func (a repOpt) RenameNoReplace(oldname, newname string) error {
 
 func (a repOpt) ReplaceFile(name string, _ []byte, perm fs.FileMode) error {
 	_, err := a.w.take(KindReplaceFile, name, fmt.Sprintf("%#o", uint32(perm)))
+	return err
+}
+
+func (a repOpt) ReplaceFileUnsyncedName(name string, _ []byte, perm fs.FileMode) error {
+	_, err := a.w.take(KindReplaceFileUnsynced, name, fmt.Sprintf("%#o", uint32(perm)))
 	return err
 }
 

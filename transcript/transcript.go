@@ -36,11 +36,13 @@ const (
 	// interfaces (RegularReader, FileReplacer, LinkReplacer,
 	// NoReplaceRenamer, SymlinkIndex), steps only when the recorded layer
 	// has them (Header.Layers).
-	KindReadRegular     Kind = "readregular"
-	KindReplaceFile     Kind = "replacefile"
-	KindReplaceLink     Kind = "replacelink"
-	KindRenameNoReplace Kind = "renamenoreplace"
-	KindLongest         Kind = "longest"
+	KindReadRegular Kind = "readregular"
+	KindReplaceFile Kind = "replacefile"
+	// KindReplaceFileUnsynced is UnsyncedFileReplacer's call.
+	KindReplaceFileUnsynced Kind = "replacefile-unsynced"
+	KindReplaceLink         Kind = "replacelink"
+	KindRenameNoReplace     Kind = "renamenoreplace"
+	KindLongest             Kind = "longest"
 	// KindLock is one probe of the switch lock (real.Locker).
 	KindLock Kind = "lock"
 	// KindLockFile is the lock diagnosis's stat of the lock file
