@@ -56,6 +56,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] confirm  (confirm the activation awaiting --confirm-within)
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
        nixfleet-activate scenario run [--junit FILE] PATH... | scenario help [COMMAND]  (scenario -h)
+       nixfleet-activate transcript replay FILE | transcript scenario FILE  (transcript -h)
        nixfleet-activate --version
 
 Each subcommand explains itself with examples: nixfleet-activate activate -h.
@@ -168,7 +169,7 @@ func parseAll(args []string) (config, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status, unblock, confirm)")
+		return fmt.Errorf("missing subcommand (%s)", subcommandList())
 	}
 	c.command = positional[0]
 	if _, isFlag := flagName(c.command); isFlag {
@@ -177,7 +178,7 @@ func (c *config) setCommand(positional []string) error {
 	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0, "confirm": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status, unblock, confirm)", pipeline.QuoteInput(c.command))
+		return fmt.Errorf("unknown subcommand %s (%s)", pipeline.QuoteInput(c.command), subcommandList())
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -76,8 +77,18 @@ examples:
 `,
 }
 
-// subcommands lists the subcommands in help order.
+// subcommands lists the subcommands parsed with the shared flags, in help
+// order.
 var subcommands = []string{"activate", "rollback", "recover", "status", "unblock", "confirm"}
+
+// ownFlagSubcommands are the subcommands with their own flags and parsers
+// (run dispatches them before the shared flags are parsed).
+var ownFlagSubcommands = []string{"explore", "scenario", "transcript"}
+
+// subcommandList names every subcommand, for usage errors and hints.
+func subcommandList() string {
+	return strings.Join(append(slices.Clone(subcommands), ownFlagSubcommands...), ", ")
+}
 
 // printHelp writes the help for command ("" for the global help) and the
 // flags to w.
@@ -110,5 +121,5 @@ func usageHint(args []string) string {
 	if topic := helpTopic(args); topic != "" {
 		return "see: nixfleet-activate " + topic + " -h"
 	}
-	return "see: nixfleet-activate -h (subcommands: " + strings.Join(subcommands, ", ") + ")"
+	return "see: nixfleet-activate -h (subcommands: " + subcommandList() + ")"
 }
