@@ -62,8 +62,7 @@ func parseExploreArgs(args []string, helpOut io.Writer) (exploreConfig, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(helpOut, exploreUsage)
-			fs.SetOutput(helpOut)
-			fs.PrintDefaults()
+			printFlagDefaults(helpOut, fs)
 		}
 		return c, err
 	}

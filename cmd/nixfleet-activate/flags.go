@@ -106,7 +106,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.RestoreUnit, "restore-unit", pipeline.DefaultRestoreUnit, "transient unit name for a restore's boot action")
 	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
 	fs.BoolVar(&o.RequireRunning, "require-running", false, "activate: after the switch, systemctl is-system-running must not be degraded")
-	fs.DurationVar(&o.ConfirmWithin, "confirm-within", 0, "activate: after the switch and its checks, wait this long for `nixfleet-activate confirm` (0: no confirmation)")
+	fs.DurationVar(&o.ConfirmWithin, "confirm-within", 0, "activate: after the switch and its checks, wait this long for a run of nixfleet-activate confirm (0: no confirmation)")
 	fs.StringVar(&c.onUnhealthy, "on-unhealthy", string(pipeline.OnUnhealthyRollback), "activate: an unhealthy or unconfirmed closure is rolled back (rollback) or kept, settled-degraded (keep)")
 	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")

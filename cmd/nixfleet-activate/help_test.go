@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"strings"
 	"testing"
 
@@ -86,4 +88,25 @@ func TestScenarioHelpSuggests(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// TestHelpSpellsFlagsWithTwoDashes: every help lists each flag as --NAME
+// TYPE (as the README and the errors spell them), none with one dash, and
+// no usage string names a type by back-quotes (the flag package would
+// print the quoted word as the flag's type: --confirm-within showed
+// "nixfleet-activate confirm").
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"activate", "-h"}, {"scenario", "run", "-h"}, {"explore", "-h"}} {
+		code, out, _ := runArgs(args...)
+		assert.Equal(t, ExitSuccess, code)
+		assert.NotRegexp(t, `(?m)^  -[a-z]`, out, "%q", args)
+		assert.Regexp(t, `(?m)^  --[a-z]`, out, "%q", args)
+	}
+	_, out, _ := runArgs("--help")
+	assert.Contains(t, out, "\n  --confirm-within duration\n")
+	assert.Contains(t, out, "\n  --agent-lock string\n    \tlock file serialising activate, rollback and recover on this host (default \"/run/nixfleet-activate.lock\")\n")
+	assert.Contains(t, out, "\n  --poll-interval duration\n    \ttime between reads of current-system (default 2s)\n")
+	newFlagSet(&config{meta: map[string]string{}}, io.Discard).VisitAll(func(f *flag.Flag) {
+		assert.NotContains(t, f.Usage, "`", "--%s", f.Name)
+	})
 }

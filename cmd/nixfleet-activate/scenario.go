@@ -107,8 +107,7 @@ func runScenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer
 	paths, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, scenarioHelp["run"], "\nFlags:\n")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printFlagDefaults(stdout, fs)
 		return ExitSuccess
 	}
 	if flagLike := unknownFlag(paths); err == nil && flagLike != "" {
