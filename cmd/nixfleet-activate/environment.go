@@ -118,9 +118,14 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// printJSON writes v as one JSON object (indented on a terminal).
+// printJSON writes v as one JSON object (indented on a terminal), with
+// <, > and & as themselves: every JSON the binary prints (outcome,
+// status --json, the plan, unblock, confirm) goes through it.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	// GOTCHA: the encoder escapes <, > and & as \u003c... by default (for
+	// HTML); an outcome's reason "want <32-char hash>-<name>" read so.
+	enc.SetEscapeHTML(false)
 	if isTerminal(w) {
 		enc.SetIndent("", "  ")
 	}

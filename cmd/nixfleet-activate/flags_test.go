@@ -128,3 +128,13 @@ func TestInvalidClosureIsReportedNotRun(t *testing.T) {
 	assert.Equal(t, ExitInvalidInput, code)
 	assert.Contains(t, stdout.String(), `"outcome":"invalid-input"`)
 }
+
+// TestOutcomeJSONIsNotHTMLEscaped: the reason's <32-char hash> is printed
+// as is, not as \u003c32-char hash\u003e (the same JSON value).
+func TestOutcomeJSONIsNotHTMLEscaped(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"--root", t.TempDir(), "activate", "not-a-store-path"}, &stdout, &stderr)
+	assert.Equal(t, ExitInvalidInput, code)
+	assert.Contains(t, stdout.String(), "<32-char hash>-<name>")
+	assert.NotContains(t, stdout.String(), `\u003c`)
+}
