@@ -10,6 +10,10 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,8 +121,20 @@ func boolValue(b bool) float64 {
 }
 
 // WriteFile writes the registry to path in the textfile format, atomically
-// (prometheus.WriteToTextfile). Errors: the registry's gather errors, the
-// file system's.
+// (prometheus.WriteToTextfile). Errors: the registry's gather errors, or
+// "writing PATH: CAUSE" for the file system's (naming path, not the
+// temporary file beside it).
 func WriteFile(path string, reg *prometheus.Registry) error {
-	return prometheus.WriteToTextfile(path, reg)
+	err := prometheus.WriteToTextfile(path, reg)
+	// GOTCHA: WriteToTextfile writes PATH<random> and renames it; its
+	// errors name that temporary file, which the operator never sees.
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	switch {
+	case errors.As(err, &pathErr):
+		return fmt.Errorf("writing %s: %w", path, pathErr.Err)
+	case errors.As(err, &linkErr):
+		return fmt.Errorf("writing %s: %w", path, linkErr.Err)
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,4 +88,14 @@ func TestNoGenerationGaugeWhenUnknown(t *testing.T) {
 	require.NoError(t, WriteFile(file, Registry(Run{Outcome: pipeline.Outcome{Kind: pipeline.InvalidInput}}, Counters{})))
 	_, ok := readBack(t, file)[Namespace+"_generation"]
 	assert.False(t, ok, "an unread generation is left out, never 0")
+}
+
+// TestWriteFileErrorNamesThePath: a write error names the file asked for
+// and the cause, not the temporary file written beside it.
+func TestWriteFileErrorNamesThePath(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "missing", "m.prom")
+	err := WriteFile(file, Registry(Run{Outcome: pipeline.Outcome{Kind: pipeline.InvalidInput}}, Counters{}))
+	require.Error(t, err)
+	assert.Equal(t, "writing "+file+": no such file or directory", err.Error())
+	assert.ErrorIs(t, err, fs.ErrNotExist)
 }

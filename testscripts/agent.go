@@ -2,7 +2,6 @@ package testscripts
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -21,24 +20,24 @@ func runKillAgent(s *script, _ bool, args []string) error {
 	if len(args) == 2 && args[0] == "at" {
 		d, err := time.ParseDuration(args[1])
 		if err != nil || d < 0 {
-			return fmt.Errorf("%q: want a duration such as 3.5s", args[1])
+			return usagef("%q: want a duration such as 3.5s", args[1])
 		}
 		s.w.kill = sim.Kill{Mode: sim.KillAt, At: d, What: "at " + d.String()}
 		return nil
 	}
 	if len(args) < 2 || (args[0] != "before" && args[0] != "after") {
-		return fmt.Errorf("want before|after PROGRAM [WORDS...] [nth=N], or at DURATION")
+		return usagef("want before|after PROGRAM [WORDS...] [nth=N], or at DURATION")
 	}
 	p, err := argSpec{"nth="}.parse(args[1:])
 	if err != nil {
 		return err
 	}
 	if len(p.pos) == 0 {
-		return fmt.Errorf("want a PROGRAM after %s", args[0])
+		return usagef("want a PROGRAM after %s", args[0])
 	}
 	nth, err := p.integer("nth", 1)
 	if err != nil || nth == 0 {
-		return fmt.Errorf("nth=%q: want a count from 1", p.opts["nth"])
+		return usagef("nth=%q: want a count from 1", p.opts["nth"])
 	}
 	s.w.kill = sim.Kill{Mode: sim.KillMode(args[0]), Match: sim.Cmd(p.pos[0], p.pos[1:]...), Nth: nth,
 		What: strings.Join(args, " ")}

@@ -75,10 +75,10 @@ func parseAgentFlags(args []string) (agentConfig, error) {
 	var s agentStrings
 	fs := agentFlagSet(&c, &s)
 	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("%w (the binary's flags agent takes: --%s)", err, strings.Join(AgentFlags, ", --"))
+		return c, usagef("%w (the binary's flags agent takes: --%s)", err, strings.Join(AgentFlags, ", --"))
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected %q: flags come as --name value or --name=value", fs.Args())
+		return c, usagef("unexpected %q: flags come as --name value or --name=value", fs.Args())
 	}
 	if err := s.apply(&c); err != nil {
 		return c, err

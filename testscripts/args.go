@@ -1,7 +1,6 @@
 package testscripts
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +28,7 @@ func (spec argSpec) parse(args []string) (parsed, error) {
 		switch {
 		case hasValue && slices.Contains(spec, key+"="):
 			if _, dup := p.opts[key]; dup {
-				return p, fmt.Errorf("option %s= given twice", key)
+				return p, usagef("option %s= given twice", key)
 			}
 			p.opts[key] = value
 		case !hasValue && slices.Contains(spec, a):
@@ -46,7 +45,7 @@ func (spec argSpec) parse(args []string) (parsed, error) {
 func (spec argSpec) parseN(args []string, n int, what string) (parsed, error) {
 	p, err := spec.parse(args)
 	if err == nil && len(p.pos) != n {
-		err = fmt.Errorf("want %s, got %q", what, p.pos)
+		err = usagef("want %s, got %q", what, p.pos)
 	}
 	return p, err
 }
@@ -59,7 +58,7 @@ func (p parsed) duration(key string, def time.Duration) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(raw)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%s=%q: want a duration such as 9s", key, raw)
+		return 0, usagef("%s=%q: want a duration such as 9s", key, raw)
 	}
 	return d, nil
 }
@@ -72,7 +71,7 @@ func (p parsed) integer(key string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s=%q: want a non-negative integer", key, raw)
+		return 0, usagef("%s=%q: want a non-negative integer", key, raw)
 	}
 	return n, nil
 }
@@ -95,7 +94,7 @@ func atOffset(key, raw string) (string, time.Duration, error) {
 	value, at, ok := strings.Cut(raw, "@")
 	d, err := time.ParseDuration(at)
 	if !ok || value == "" || err != nil || d < 0 {
-		return "", 0, fmt.Errorf("%s=%q: want VALUE@DURATION such as old@6s", key, raw)
+		return "", 0, usagef("%s=%q: want VALUE@DURATION such as old@6s", key, raw)
 	}
 	return value, d, nil
 }
@@ -104,13 +103,13 @@ func atOffset(key, raw string) (string, time.Duration, error) {
 func durationRange(raw string) (lo, hi time.Duration, err error) {
 	a, b, isRange := strings.Cut(raw, "..")
 	if lo, err = time.ParseDuration(a); err != nil {
-		return 0, 0, fmt.Errorf("%q: want DURATION or MIN..MAX", raw)
+		return 0, 0, usagef("%q: want DURATION or MIN..MAX", raw)
 	}
 	if !isRange {
 		return lo, lo, nil
 	}
 	if hi, err = time.ParseDuration(b); err != nil || hi < lo {
-		return 0, 0, fmt.Errorf("%q: want DURATION or MIN..MAX", raw)
+		return 0, 0, usagef("%q: want DURATION or MIN..MAX", raw)
 	}
 	return lo, hi, nil
 }

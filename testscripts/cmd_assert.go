@@ -59,7 +59,7 @@ func (s *script) lastOutcome() (*lastRun, error) {
 
 func runOutcome(s *script, _ bool, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want KIND [FIELD=VALUE...]")
+		return usagef("want KIND [FIELD=VALUE...]")
 	}
 	last, err := s.lastOutcome()
 	if err != nil {
@@ -93,7 +93,7 @@ func checkField(fields map[string]any, arg string) (string, error) {
 	key, want, ok := strings.Cut(arg, "=")
 	key, negated := strings.CutSuffix(key, "!")
 	if !ok || key == "" {
-		return "", fmt.Errorf("%q: want FIELD=VALUE, FIELD!=VALUE or FIELD=~REGEXP", arg)
+		return "", usagef("%q: want FIELD=VALUE, FIELD!=VALUE or FIELD=~REGEXP", arg)
 	}
 	got := render(lookupField(fields, key))
 	if negated {
@@ -172,7 +172,7 @@ func render(v any) string {
 
 func runLink(s *script, _ bool, args []string) error {
 	if len(args) != 2 {
-		return fmt.Errorf("want PATH ALIAS|missing|TARGET")
+		return usagef("want PATH ALIAS|missing|TARGET")
 	}
 	target, err := s.w.host().FS().Readlink(args[0])
 	if err != nil {
@@ -221,7 +221,7 @@ func runProfileIs(s *script, _ bool, args []string) error {
 
 func runGenerations(s *script, _ bool, args []string) error {
 	if len(args) != 0 {
-		return fmt.Errorf("takes no arguments")
+		return usagef("takes no arguments")
 	}
 	for _, g := range s.w.host().Profile() {
 		mark := ""
@@ -235,7 +235,7 @@ func runGenerations(s *script, _ bool, args []string) error {
 
 func runBootDefault(s *script, _ bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want ALIAS|none")
+		return usagef("want ALIAS|none")
 	}
 	got := "none"
 	if base := s.w.host().BootDefault(); base != "" {
@@ -277,7 +277,7 @@ func runCommandLog(s *script, _ bool, args []string) error {
 		}
 		log = log[last.logStart:]
 	case len(args) != 0:
-		return fmt.Errorf("want no argument or last")
+		return usagef("want no argument or last")
 	}
 	for _, e := range log {
 		fmt.Fprintln(s.ts.Stdout(), s.w.readable(e.String()))
@@ -287,7 +287,7 @@ func runCommandLog(s *script, _ bool, args []string) error {
 
 func runRuns(s *script, _ bool, args []string) error {
 	if len(args) != 0 {
-		return fmt.Errorf("takes no arguments")
+		return usagef("takes no arguments")
 	}
 	for _, r := range s.w.host().Runs() {
 		end := "running"
@@ -333,7 +333,7 @@ func runRanSwitchOf(s *script, neg bool, args []string) error {
 
 func runValid(s *script, neg bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want ALIAS")
+		return usagef("want ALIAS")
 	}
 	base, err := s.w.basename(args[0])
 	if err != nil {
@@ -350,7 +350,7 @@ func runValid(s *script, neg bool, args []string) error {
 
 func runElapsed(s *script, _ bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want DURATION or MIN..MAX")
+		return usagef("want DURATION or MIN..MAX")
 	}
 	lo, hi, err := durationRange(args[0])
 	if err != nil {

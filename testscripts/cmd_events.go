@@ -2,7 +2,6 @@ package testscripts
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -33,11 +32,11 @@ func eventsSource(h *sim.Host, value string) (events.Source, error) {
 	case strings.HasPrefix(value, "lose:"):
 		n, err := strconv.Atoi(strings.TrimPrefix(value, "lose:"))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("events=lose:N wants N >= 1, got %q", value)
+			return nil, usagef("events=lose:N wants N >= 1, got %q", value)
 		}
 		src := h.Events()
 		src.DropNext(n)
 		return src, nil
 	}
-	return nil, fmt.Errorf("events=%s: want on, lose:N, fail or unit-fail", value)
+	return nil, usagef("events=%s: want on, lose:N, fail or unit-fail", value)
 }

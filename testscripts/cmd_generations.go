@@ -1,7 +1,6 @@
 package testscripts
 
 import (
-	"fmt"
 	"strconv"
 )
 
@@ -15,11 +14,11 @@ func generationDeletedCommand() command {
 
 func generationDeletedEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("want N")
+		return nil, usagef("want N")
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 1 {
-		return nil, fmt.Errorf("%q: want a generation number", args[0])
+		return nil, usagef("%q: want a generation number", args[0])
 	}
 	h := s.w.host()
 	return func() error { return h.DeleteGeneration(n) }, nil

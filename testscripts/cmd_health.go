@@ -54,7 +54,7 @@ func parseCheck(spec string) (sim.Check, error) {
 	parts := strings.Split(spec, ":")
 	c := sim.Check{Name: parts[0], At: time.Second, Timeout: 10 * time.Second}
 	if c.Name == "" {
-		return c, errors.New("want a name")
+		return c, usagef("want a name")
 	}
 	for _, part := range parts[1:] {
 		word, at, hasAt := strings.Cut(part, "@")
@@ -90,7 +90,7 @@ func parseCheck(spec string) (sim.Check, error) {
 
 func confirmEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 0 {
-		return nil, errors.New("takes no arguments")
+		return nil, usagef("takes no arguments")
 	}
 	h := s.w.host()
 	return func() error {
@@ -105,7 +105,7 @@ func confirmEffect(s *script, args []string) (func() error, error) {
 
 func systemStateEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 {
-		return nil, errors.New("want one state word")
+		return nil, usagef("want one state word")
 	}
 	h := s.w.host()
 	return func() error { h.SetSystemState(args[0]); return nil }, nil
@@ -115,7 +115,7 @@ func systemStateEffect(s *script, args []string) (func() error, error) {
 // over the agent's flags in o.
 func healthChoices(p parsed, o *pipeline.Options) error {
 	if u := pipeline.OnUnhealthy(p.opts["on-unhealthy"]); !validOnUnhealthy(u) {
-		return fmt.Errorf("on-unhealthy=%q: want rollback or keep", u)
+		return usagef("on-unhealthy=%q: want rollback or keep", u)
 	} else if u != "" {
 		o.OnUnhealthy = u
 	}

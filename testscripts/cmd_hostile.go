@@ -26,7 +26,7 @@ func hostileCommands() []command {
 
 func agentLockEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 || (args[0] != "held" && args[0] != "free") {
-		return nil, fmt.Errorf("want held or free")
+		return nil, usagef("want held or free")
 	}
 	h, held := s.w.host(), args[0] == "held"
 	return func() error {
@@ -41,7 +41,7 @@ func agentLockEffect(s *script, args []string) (func() error, error) {
 
 func recordLinkEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 || !path.IsAbs(args[0]) {
-		return nil, fmt.Errorf("want an absolute TARGET")
+		return nil, usagef("want an absolute TARGET")
 	}
 	h, d := s.w.host(), s.w.state
 	return func() error {
@@ -57,15 +57,15 @@ var meanwhileRuns = map[string]bool{"activate": true, "activate-raw": true, "rol
 
 func runMeanwhile(s *script, _ bool, args []string) error {
 	if len(args) < 2 {
-		return fmt.Errorf("want DURATION COMMAND [ARGS...]")
+		return usagef("want DURATION COMMAND [ARGS...]")
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d < 0 {
-		return fmt.Errorf("%q: want a duration such as 1s", args[0])
+		return usagef("%q: want a duration such as 1s", args[0])
 	}
 	c, ok := lookup(args[1])
 	if !ok || !meanwhileRuns[args[1]] {
-		return fmt.Errorf("%q: want activate, activate-raw, rollback or recover", args[1])
+		return usagef("%q: want activate, activate-raw, rollback or recover", args[1])
 	}
 	for _, a := range args[2:] {
 		// GOTCHA: the virtual clock cannot advance inside one of its own

@@ -2,7 +2,6 @@ package testscripts
 
 import (
 	"encoding/json"
-	"fmt"
 	"path"
 	"syscall"
 
@@ -54,7 +53,7 @@ func journalEffect(s *script, args []string) (func() error, error) {
 	h, d := s.w.host(), s.w.state
 	if bad, ok := badRecords[p.pos[0]]; ok {
 		if _, given := p.opts["after"]; given {
-			return nil, fmt.Errorf("after= goes with full or read-only")
+			return nil, usagef("after= goes with full or read-only")
 		}
 		return func() error {
 			if err := h.FS().MkdirAll(d.Dir(), 0o755); err != nil {
@@ -66,7 +65,7 @@ func journalEffect(s *script, args []string) (func() error, error) {
 	faults := map[string]error{"full": syscall.ENOSPC, "read-only": syscall.EROFS, "writable": nil}
 	fault, ok := faults[p.pos[0]]
 	if !ok {
-		return nil, fmt.Errorf("%q: want full, read-only, writable, garbage, torn, empty, old-version or newer-version", p.pos[0])
+		return nil, usagef("%q: want full, read-only, writable, garbage, torn, empty, old-version or newer-version", p.pos[0])
 	}
 	return func() error { d.Fail(fault, after); return nil }, nil
 }

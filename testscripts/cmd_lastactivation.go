@@ -28,7 +28,7 @@ func runLastActivation(s *script, _ bool, args []string) error {
 	none := len(p.pos) == 1 && p.pos[0] == "none"
 	switch {
 	case len(p.pos) > 1 || (len(p.pos) == 1 && !none):
-		return fmt.Errorf("want none or FIELD=VALUE...")
+		return usagef("want none or FIELD=VALUE...")
 	case none && la != nil:
 		return fmt.Errorf("a last-activation record is there: %+v", *la)
 	case none:

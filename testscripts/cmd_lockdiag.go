@@ -36,7 +36,7 @@ func holderEffect(s *script, args []string) (func() error, error) {
 	case sim.HolderZombie:
 		spec.Parent = name
 	default:
-		return nil, fmt.Errorf("held-by=%q: want switch, own-unit, inherited:UNIT or zombie:PARENT", p.opts["held-by"])
+		return nil, usagef("held-by=%q: want switch, own-unit, inherited:UNIT or zombie:PARENT", p.opts["held-by"])
 	}
 	if spec.Since, err = p.duration("since", 0); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package testscripts
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -35,11 +34,11 @@ func rebootEffect(s *script, args []string) (func() error, error) {
 
 func clockStepEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("want [+|-]DURATION")
+		return nil, usagef("want [+|-]DURATION")
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d == 0 {
-		return nil, fmt.Errorf("%q: want a non-zero duration such as -5m or +1h", args[0])
+		return nil, usagef("%q: want a non-zero duration such as -5m or +1h", args[0])
 	}
 	clk := s.w.host().Clock()
 	return func() error { clk.StepWall(d); return nil }, nil

@@ -19,7 +19,7 @@ func replayCommand() command {
 
 func runReplay(s *script, neg bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want replay FILE")
+		return usagef("want replay FILE")
 	}
 	data, err := readTranscript(s, args[0])
 	if err != nil {

@@ -67,7 +67,7 @@ func runOptions(p parsed, rollback bool, agent pipeline.Options) (pipeline.Optio
 	if raw, ok := p.opts["meta"]; ok {
 		k, v, ok := strings.Cut(raw, ":")
 		if !ok || k == "" {
-			return o, nil, fmt.Errorf("meta=%q: want KEY:VALUE", raw)
+			return o, nil, usagef("meta=%q: want KEY:VALUE", raw)
 		}
 		meta = map[string]string{k: v}
 	}
@@ -78,16 +78,16 @@ func runOptions(p parsed, rollback bool, agent pipeline.Options) (pipeline.Optio
 // (rollback).
 func runChoices(p parsed, rollback bool, o *pipeline.Options) error {
 	if f := pipeline.OnFailure(p.opts["on-failure"]); !validOnFailure(f) {
-		return fmt.Errorf("on-failure=%q: want restore or keep", f)
+		return usagef("on-failure=%q: want restore or keep", f)
 	} else if f != "" {
 		o.OnFailure = f
 	}
 	_, hasGen := p.opts["generation"]
 	switch {
 	case rollback && p.flags["force"]:
-		return fmt.Errorf("force goes with activate")
+		return usagef("force goes with activate")
 	case !rollback && hasGen:
-		return fmt.Errorf("generation= goes with rollback")
+		return usagef("generation= goes with rollback")
 	}
 	o.Force = p.flags["force"]
 	var err error
@@ -247,11 +247,11 @@ func (s *script) virtualTime(groups []string, a slog.Attr) slog.Attr {
 
 func runAdvance(s *script, _ bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want DURATION")
+		return usagef("want DURATION")
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d < 0 {
-		return fmt.Errorf("%q: want a duration such as 10s", args[0])
+		return usagef("%q: want a duration such as 10s", args[0])
 	}
 	s.w.host().Clock().Advance(d)
 	return nil
@@ -259,7 +259,7 @@ func runAdvance(s *script, _ bool, args []string) error {
 
 func runCLI(s *script, _ bool, args []string) error {
 	if len(args) < 1 || !strings.HasPrefix(args[0], "exit=") {
-		return fmt.Errorf("want exit=N ARGS...")
+		return usagef("want exit=N ARGS...")
 	}
 	p, err := argSpec{"exit="}.parse(args[:1])
 	if err != nil {

@@ -77,7 +77,7 @@ func runHost(s *script, _ bool, args []string) error {
 		cfg.Costs = sim.ObservedCosts()
 	case "none":
 	default:
-		return fmt.Errorf("costs=%q: want observed or none", p.opts["costs"])
+		return usagef("costs=%q: want observed or none", p.opts["costs"])
 	}
 	if n, ok := p.opts["name"]; ok {
 		s.w.name = n
@@ -97,7 +97,7 @@ func runClosure(s *script, _ bool, args []string) error {
 	}
 	alias := p.pos[0]
 	if !aliasRE.MatchString(alias) {
-		return fmt.Errorf("alias %q: want lowercase letters, digits and _ (it becomes $%s)", alias, alias)
+		return usagef("alias %q: want lowercase letters, digits and _ (it becomes $%s)", alias, alias)
 	}
 	if _, dup := s.w.closures[alias]; dup {
 		return fmt.Errorf("closure %q is already declared", alias)
@@ -154,7 +154,7 @@ func runOffer(s *script, _ bool, args []string) error {
 	case sim.OfferGood, sim.OfferHashMismatch, sim.OfferNarMissing, sim.OfferGarbage:
 		offer.Defect = d
 	default:
-		return fmt.Errorf("defect=%q: want hash-mismatch, nar-missing or garbage", d)
+		return usagef("defect=%q: want hash-mismatch, nar-missing or garbage", d)
 	}
 	if offer.NarinfoStatus, err = httpStatus(p, "narinfo-http"); err != nil {
 		return err
@@ -244,7 +244,7 @@ func (s *script) switchBehaviour(p parsed) (sim.SwitchBehaviour, error) {
 			_, err = fmt.Sscanf(n, "%d", &gen)
 		}
 		if err != nil || b.ProfileMove != nil {
-			return b, fmt.Errorf("profile-generation=%q: want N@DURATION, and not with profile-move", raw)
+			return b, usagef("profile-generation=%q: want N@DURATION, and not with profile-move", raw)
 		}
 		b.ProfileMove = &sim.ProfileMove{At: at, Generation: gen}
 	}
@@ -317,7 +317,7 @@ func runAgent(s *script, _ bool, args []string) error {
 
 func runRunning(s *script, _ bool, args []string) error {
 	if len(args) != 1 {
-		return fmt.Errorf("want ALIAS")
+		return usagef("want ALIAS")
 	}
 	base, err := s.w.basename(args[0])
 	if err != nil {
@@ -334,7 +334,7 @@ func runRunning(s *script, _ bool, args []string) error {
 
 func runProfile(s *script, _ bool, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want ALIAS... or N:ALIAS...")
+		return usagef("want ALIAS... or N:ALIAS...")
 	}
 	if strings.Contains(args[0], ":") {
 		return s.numberedProfile(args)
@@ -355,7 +355,7 @@ func (s *script) numberedProfile(args []string) error {
 		num, alias, ok := strings.Cut(a, ":")
 		n, err := strconv.Atoi(num)
 		if !ok || err != nil || n < 1 {
-			return fmt.Errorf("%q: want N:ALIAS with N from 1", a)
+			return usagef("%q: want N:ALIAS with N from 1", a)
 		}
 		base, err := s.w.basename(alias)
 		if err != nil {
@@ -372,7 +372,7 @@ func (s *script) numberedProfile(args []string) error {
 func linkEffect(link string) func(*script, []string) (func() error, error) {
 	return func(s *script, args []string) (func() error, error) {
 		if len(args) != 1 {
-			return nil, fmt.Errorf("want ALIAS, missing or an absolute PATH")
+			return nil, usagef("want ALIAS, missing or an absolute PATH")
 		}
 		h, target := s.w.host(), args[0]
 		switch {
@@ -401,7 +401,7 @@ func lockEffect(s *script, args []string) (func() error, error) {
 		return holderEffect(s, args) // issue 19
 	}
 	if len(args) != 1 || !slices.Contains(lockStates, sim.LockState(args[0])) {
-		return nil, fmt.Errorf("want one of %v", lockStates)
+		return nil, usagef("want one of %v", lockStates)
 	}
 	h, state := s.w.host(), sim.LockState(args[0])
 	return func() error { return h.SetLock(state) }, nil
@@ -413,7 +413,7 @@ func faultEffect(s *script, args []string) (func() error, error) {
 		return nil, err
 	}
 	if len(p.pos) == 0 {
-		return nil, fmt.Errorf("want PROGRAM [WORDS...]")
+		return nil, usagef("want PROGRAM [WORDS...]")
 	}
 	f := sim.Fault{Match: sim.Cmd(p.pos[0], p.pos[1:]...), Stdout: p.opts["stdout"], Stderr: p.opts["stderr"]}
 	if file, ok := p.opts["stderr-file"]; ok {
@@ -459,14 +459,14 @@ func httpStatus(p parsed, key string) (int, error) {
 	}
 	n, err := p.integer(key, 0)
 	if err != nil || n < 400 || n > 599 {
-		return 0, fmt.Errorf("%s=%q: want an HTTP error status 400..599", key, p.opts[key])
+		return 0, usagef("%s=%q: want an HTTP error status 400..599", key, p.opts[key])
 	}
 	return n, nil
 }
 
 func gcEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 0 {
-		return nil, fmt.Errorf("takes no arguments")
+		return nil, usagef("takes no arguments")
 	}
 	h := s.w.host()
 	return func() error { h.CollectGarbage(); return nil }, nil
@@ -484,7 +484,7 @@ const notFoundShow = "Result=success\nExecMainPID=0\nExecMainCode=0\nExecMainSta
 // systemd 252's own answers for a unit that is not loaded.
 func unitCollectedEffect(s *script, args []string) (func() error, error) {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return nil, fmt.Errorf("want UNIT")
+		return nil, usagef("want UNIT")
 	}
 	name := args[0]
 	if !strings.HasSuffix(name, ".service") {

@@ -96,3 +96,31 @@ func TestHarnessPassesTheTypicalSetUp(t *testing.T) {
 	failed, log := runScript(t, world0+"activate new\noutcome settled\nlink /run/current-system new\n")
 	assert.False(t, failed, log)
 }
+
+// TestHarnessUsageOnlyAfterAUsageError: a command line its command cannot
+// read is followed by the command's usage; a failed assertion or run is
+// not (the usage read as if the line were malformed).
+func TestHarnessUsageOnlyAfterAUsageError(t *testing.T) {
+	for _, c := range []struct {
+		name, script string
+		usage        bool
+	}{
+		{"outcome mismatch", world0 + "activate new\noutcome skipped\n", false},
+		{"link mismatch", world0 + "link /run/current-system new\n", false},
+		{"unknown alias", world0 + "activate nope\n", false},
+		{"outcome without a kind", world0 + "activate new\noutcome\n", true},
+		{"malformed field", world0 + "activate new\noutcome settled closure\n", true},
+		{"stray word", "closure new vaild\n", true},
+		{"agent unknown flag", "agent --poll-budgt 1m\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			failed, log := runScript(t, c.script)
+			require.True(t, failed, log)
+			if c.usage {
+				assert.Regexp(t, `\nusage: \S`, log)
+			} else {
+				assert.NotContains(t, log, "usage:")
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package testscripts
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,9 +107,27 @@ func (c command) handler() func(*testscript.TestScript, bool, []string) {
 			ts.Fatalf("scheduled command failed: %v", evErr)
 		}
 		if err != nil {
-			ts.Fatalf("%s: %v\nusage: %s\n--- simulated host ---\n%s", c.name, err, c.usage, s.w.summary())
+			ts.Fatalf("%s: %v%s\n--- simulated host ---\n%s", c.name, err, c.usageNote(err), s.w.summary())
 		}
 	}
+}
+
+// usageError is a command line its command cannot read (wrong number,
+// form or combination of arguments), as opposed to a failed assertion or
+// a failed run: only it is followed by the command's usage.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError.
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// usageNote is "\nusage: SYNOPSIS" after a usage error, "" after any other.
+func (c command) usageNote(err error) string {
+	if errors.As(err, new(usageError)) {
+		return "\nusage: " + c.usage
+	}
+	return ""
 }
 
 func (c command) call(s *script, neg bool, args []string) error {
@@ -125,11 +144,11 @@ func (c command) call(s *script, neg bool, args []string) error {
 // runAt schedules a world-changing command.
 func runAt(s *script, _ bool, args []string) error {
 	if len(args) < 2 {
-		return fmt.Errorf("want DURATION COMMAND [ARGS...]")
+		return usagef("want DURATION COMMAND [ARGS...]")
 	}
 	d, err := time.ParseDuration(args[0])
 	if err != nil || d < 0 {
-		return fmt.Errorf("%q: want a duration such as 6s", args[0])
+		return usagef("%q: want a duration such as 6s", args[0])
 	}
 	c, ok := lookup(args[1])
 	if !ok || c.effect == nil {

@@ -35,12 +35,18 @@ type Options struct {
 }
 
 // Run runs every scenario file (*.txtar) in dir as a subtest of t, each on
-// a fresh simulated host. It is the way to run a suite from a Go test of
+// a fresh simulated host; a file without a command line fails t (an empty
+// or truncated scenario). It is the way to run a suite from a Go test of
 // any module:
 //
 //	func TestFleet(t *testing.T) { testscripts.Run(t, "testdata", testscripts.Options{}) }
 func Run(t *testing.T, dir string, opts Options) {
 	t.Helper()
+	for _, file := range scenarioFilesOf(dir) {
+		if err := checkHasCommands(file); err != nil {
+			t.Error(err)
+		}
+	}
 	testscript.Run(t, Params(dir, opts))
 }
 

@@ -29,7 +29,8 @@ type Result struct {
 
 // RunFiles runs the scenario files one after the other, each on a fresh
 // simulated host, outside `go test` (no Go toolchain needed), and returns
-// their results in the order given. Errors: testscript could not start
+// their results in the order given; a file without a command line is a
+// failed result (an empty or truncated scenario). Errors: testscript could not start
 // (no file given, a temporary directory that cannot be made).
 func RunFiles(files []string, opts Options) (results []Result, err error) {
 	if len(files) == 0 {
@@ -47,7 +48,11 @@ func RunFiles(files []string, opts Options) (results []Result, err error) {
 	}()
 	testscript.RunT(r, p)
 	for i, name := range r.order {
-		results = append(results, r.result(name, files[i]))
+		res := r.result(name, files[i])
+		if err := checkHasCommands(files[i]); err != nil {
+			res.Failed, res.FailedAt, res.Log = true, err.Error(), "FAIL: "+err.Error()+"\n"
+		}
+		results = append(results, res)
 	}
 	return results, nil
 }

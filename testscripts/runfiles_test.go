@@ -44,3 +44,32 @@ func TestRunFilesWithoutFiles(t *testing.T) {
 	_, err := RunFiles(nil, Options{})
 	assert.Error(t, err)
 }
+
+// TestRunFilesFailsAScenarioWithoutCommands: an empty file, or one of only
+// comments and files (a truncated scenario), fails instead of passing.
+func TestRunFilesFailsAScenarioWithoutCommands(t *testing.T) {
+	dir := t.TempDir()
+	texts := map[string]string{
+		"empty":    "",
+		"comments": "# pins nothing yet\n\n# still nothing\n",
+		"files":    "# only a file\n-- golden.txt --\nsettled\n",
+	}
+	var files []string
+	for name, text := range texts {
+		file := filepath.Join(dir, name+".txtar")
+		require.NoError(t, os.WriteFile(file, []byte(text), 0o644))
+		files = append(files, file)
+	}
+	results, err := RunFiles(files, Options{})
+	require.NoError(t, err)
+	require.Len(t, results, len(files))
+	for _, r := range results {
+		assert.True(t, r.Failed, r.Name)
+		assert.Equal(t, r.File+": no commands: an empty or truncated scenario", r.FailedAt)
+	}
+	for _, file := range scenarioFilesOf(dir) {
+		assert.Error(t, checkHasCommands(file), "Run fails it too")
+	}
+	require.NoError(t, os.WriteFile(files[0], []byte("# one command\nelapsed 0s\n"), 0o644))
+	assert.NoError(t, checkHasCommands(files[0]))
+}

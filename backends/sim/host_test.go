@@ -107,5 +107,5 @@ func TestLogEntryAndSummaryRendering(t *testing.T) {
 	s := h.Summary()
 	assert.Contains(t, s, "current-system: "+storePath(sysA)+"\n")
 	assert.Contains(t, s, "generation 1: "+storePath(sysA)+" (current)\n")
-	assert.Contains(t, s, "lock: free (switch running: false)\n")
+	assert.Contains(t, s, "lock: free\n")
 }

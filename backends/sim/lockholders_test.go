@@ -75,3 +75,30 @@ func TestCloneKeepsLockHolders(t *testing.T) {
 	assert.Len(t, diagnose(t, h).Holders, 1, "the original does not see the clone's holder")
 	assert.Len(t, diagnose(t, c).Holders, 2)
 }
+
+// TestSummaryLockLineNamesTheHolders: the summary's lock line says what a
+// probe finds, held by whom, never "free" while a holder keeps the lock
+// (it said "lock: free (switch running: true)" for a hung own unit).
+func TestSummaryLockLineNamesTheHolders(t *testing.T) {
+	for _, c := range []struct {
+		spec LockHolder
+		want string
+	}{
+		{LockHolder{Kind: HolderOwnUnit}, "lock: held by unit nixfleet-activate-switch.service's switch-to-configuration\n"},
+		{LockHolder{Kind: HolderSwitch}, "lock: held by pid 4001 switch-to-confi in nixos-rebuild-switch-to-configuration.service\n"},
+		{LockHolder{Kind: HolderInherited, Unit: "backup.service"}, "lock: held by pid 4001 backup in backup.service (inherited descriptor of exited pid 4002)\n"},
+		{LockHolder{Kind: HolderZombie, Parent: "deployer"}, "lock: held by pid 4001 deployer in deployer.service (keeping the descriptor of its zombie child pid 4002 switch-to-confi)\n"},
+	} {
+		h := newHost(t)
+		require.NoError(t, h.HoldLock(c.spec))
+		held, err := h.probe(DefaultLockPath)
+		require.NoError(t, err)
+		require.Equal(t, pipeline.LockHeld, held)
+		assert.Contains(t, h.Summary(), c.want, c.spec.Kind)
+	}
+	h := newHost(t)
+	require.NoError(t, h.SetLock(LockExclusive))
+	assert.Contains(t, h.Summary(), "lock: held by pid 4001 switch-to-confi in nixos-rebuild-switch-to-configuration.service\n")
+	require.NoError(t, h.SetLock(LockStale))
+	assert.Contains(t, h.Summary(), "lock: stale (free)\n")
+}

@@ -98,6 +98,10 @@ func (c *config) checkHardening() error {
 		{"--profile", c.opts.Profile}, {"--current-system", c.opts.CurrentSystem},
 		{"--booted-system", c.opts.BootedSystem}, {"--lock", c.opts.LockPath}, {"--boot-id", c.opts.BootIDPath}, {"--root", c.root},
 	}
+	// Optional paths ("" = none) must be absolute when given.
+	if c.metricsFile != "" {
+		paths = append(paths, struct{ flag, value string }{"--metrics-file", c.metricsFile})
+	}
 	for _, p := range paths {
 		if !path.IsAbs(p.value) {
 			return fmt.Errorf("%s must be an absolute path, got %s", p.flag, pipeline.QuoteInput(p.value))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -118,9 +119,14 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// printJSON writes v as one JSON object (indented on a terminal).
+// printJSON writes v as one JSON object (indented on a terminal), with
+// <, > and & as themselves: every JSON the binary prints (outcome,
+// status --json, the plan, unblock, confirm) goes through it.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	// GOTCHA: the encoder escapes <, > and & as \u003c... by default (for
+	// HTML); an outcome's reason "want <32-char hash>-<name>" read so.
+	enc.SetEscapeHTML(false)
 	if isTerminal(w) {
 		enc.SetIndent("", "  ")
 	}
@@ -144,8 +150,24 @@ func (env *environment) report(stdout io.Writer, out pipeline.Outcome) int {
 // gives its own outcomes.
 func (env *environment) refuse(stdout io.Writer, out pipeline.Outcome) int {
 	running, _ := linkBasename(env.deps.FS, env.cfg.opts.WithDefaults().CurrentSystem)
-	env.log.Info(pipeline.Summary(out, running), pipeline.SummaryAttrs(out)...)
+	env.log.Info(refusalSummary(out, running), pipeline.SummaryAttrs(out)...)
 	return env.report(stdout, out)
+}
+
+// refusalSummary is a refusal's summary line: the pipeline's, ending with
+// the refusal's reason (not root, a tool missing, the agent lock held,
+// ...). When current-system could not be read it leaves the host out
+// instead of saying "current-system unreadable": a refusal never reads it,
+// and its reason says what is wrong (a non-root run on a host without
+// /run/current-system read as if the host were broken).
+func refusalSummary(out pipeline.Outcome, running string) string {
+	if out.Reason == "" {
+		return pipeline.Summary(out, running)
+	}
+	if running == "" {
+		return fmt.Sprintf("%s at %s after %s: %s", out.Kind, out.Phase, time.Duration(out.ElapsedMS)*time.Millisecond, out.Reason)
+	}
+	return pipeline.Summary(out, running) + "; " + out.Reason
 }
 
 func (env *environment) activate(ctx context.Context, stdout io.Writer) int {

@@ -41,11 +41,15 @@ type exploreConfig struct {
 	out                                           string
 }
 
-func parseExploreArgs(args []string, stderr io.Writer) (exploreConfig, error) {
+// parseExploreArgs parses explore's flags; -h prints the help to helpOut
+// and returns flag.ErrHelp.
+func parseExploreArgs(args []string, helpOut io.Writer) (exploreConfig, error) {
 	var c exploreConfig
 	fs := flag.NewFlagSet("nixfleet-activate explore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, exploreUsage); fs.PrintDefaults() }
+	// GOTCHA: the flag package prints the whole usage on every parse error;
+	// runExplore prints one short error and a hint instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.IntVar(&c.depth, "depth", 2, "exhaustive mode: combinations of up to K faults (1-3 are practical)")
 	fs.Uint64Var(&c.seed, "seed", 0, "random mode: first seed (default: from the wall clock, printed)")
 	fs.IntVar(&c.runs, "runs", 1000, "random mode: number of runs")
@@ -56,6 +60,10 @@ func parseExploreArgs(args []string, stderr io.Writer) (exploreConfig, error) {
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 on known pipeline issues too")
 	fs.StringVar(&c.out, "out", "", "also write each minimal scenario to DIR/<name>.txtar")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(helpOut, exploreUsage)
+			printFlagDefaults(helpOut, fs)
+		}
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -79,12 +87,12 @@ func isSet(fs *flag.FlagSet, name string) bool {
 
 // runExplore is the explore subcommand.
 func runExplore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, err := parseExploreArgs(args, stderr)
+	c, err := parseExploreArgs(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitSuccess
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nixfleet-activate explore: %v\n", err)
+		fmt.Fprintf(stderr, "nixfleet-activate explore: %v\nsee: nixfleet-activate explore -h\n", err)
 		return ExitUsage
 	}
 	e := explore.New(explore.Config{Workers: c.workers})

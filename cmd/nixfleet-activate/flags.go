@@ -56,6 +56,7 @@ const usageText = `usage: nixfleet-activate [flags] activate <closure-basename-o
        nixfleet-activate [flags] confirm  (confirm the activation awaiting --confirm-within)
        nixfleet-activate explore [--depth k] [--seed s --runs n]  (its own flags; explore -h)
        nixfleet-activate scenario run [--junit FILE] PATH... | scenario help [COMMAND]  (scenario -h)
+       nixfleet-activate transcript replay FILE | transcript scenario FILE  (transcript -h)
        nixfleet-activate --version
 
 Each subcommand explains itself with examples: nixfleet-activate activate -h.
@@ -105,7 +106,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.RestoreUnit, "restore-unit", pipeline.DefaultRestoreUnit, "transient unit name for a restore's boot action")
 	fs.StringVar(&c.onFailure, "on-failure", string(pipeline.OnFailureRestore), "after a failed run that moved the profile: restore (profile and boot default back) or keep")
 	fs.BoolVar(&o.RequireRunning, "require-running", false, "activate: after the switch, systemctl is-system-running must not be degraded")
-	fs.DurationVar(&o.ConfirmWithin, "confirm-within", 0, "activate: after the switch and its checks, wait this long for `nixfleet-activate confirm` (0: no confirmation)")
+	fs.DurationVar(&o.ConfirmWithin, "confirm-within", 0, "activate: after the switch and its checks, wait this long for a run of nixfleet-activate confirm (0: no confirmation)")
 	fs.StringVar(&c.onUnhealthy, "on-unhealthy", string(pipeline.OnUnhealthyRollback), "activate: an unhealthy or unconfirmed closure is rolled back (rollback) or kept, settled-degraded (keep)")
 	fs.BoolVar(&o.Force, "force", false, "activate: switch even when the host already runs the closure")
 	fs.IntVar(&o.RollbackGeneration, "generation", 0, "rollback: return to this profile generation (default: where the last activation started)")
@@ -171,7 +172,7 @@ func parseAll(args []string) (config, error) {
 
 func (c *config) setCommand(positional []string) error {
 	if len(positional) == 0 {
-		return errors.New("missing subcommand (activate, rollback, recover, status, unblock, confirm)")
+		return fmt.Errorf("missing subcommand (%s)", subcommandList())
 	}
 	c.command = positional[0]
 	if _, isFlag := flagName(c.command); isFlag {
@@ -180,7 +181,7 @@ func (c *config) setCommand(positional []string) error {
 	want := map[string]int{"activate": 1, "rollback": 0, "recover": 0, "status": 0, "unblock": 0, "confirm": 0}
 	n, ok := want[c.command]
 	if !ok {
-		return fmt.Errorf("unknown subcommand %s (activate, rollback, recover, status, unblock, confirm)", pipeline.QuoteInput(c.command))
+		return fmt.Errorf("unknown subcommand %s (%s)", pipeline.QuoteInput(c.command), subcommandList())
 	}
 	if len(positional) == 1 && n == 1 && c.sim != "" {
 		return nil // --sim: activate the scenario's own target

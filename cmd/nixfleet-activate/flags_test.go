@@ -31,11 +31,23 @@ func TestParseArgsErrors(t *testing.T) {
 		{"status", "--dry-run"}, {"--meta", "novalue", "status"}, {"--poll-interval", "soon", "status"},
 		{"--poll-interval", "0", "status"}, {"--poll-budget", "-1s", "status"}, {"--sim", "nope", "status"},
 		{"--on-unhealthy", "ignore", "activate", "x"}, {"--confirm-within", "-1s", "activate", "x"}, {"confirm", "x"},
-		{"confirm", "--dry-run"},
+		{"confirm", "--dry-run"}, {"--metrics-file", "m.prom", "activate", "x"}, {"--metrics-file", "./m.prom", "status"},
 	} {
 		_, err := parseArgs(args, &bytes.Buffer{})
 		assert.Error(t, err, "%q", args)
 	}
+}
+
+// TestMetricsFileMustBeAbsolute: --metrics-file is refused like every other
+// path flag when relative, and is optional (none by default).
+func TestMetricsFileMustBeAbsolute(t *testing.T) {
+	_, err := parseArgs([]string{"--metrics-file", "m.prom", "status"}, &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--metrics-file must be an absolute path, got "m.prom"`)
+	_, err = parseArgs([]string{"--metrics-file", "/var/lib/node_exporter/m.prom", "status"}, &bytes.Buffer{})
+	assert.NoError(t, err)
+	_, err = parseArgs([]string{"status"}, &bytes.Buffer{})
+	assert.NoError(t, err)
 }
 
 func TestExitCodesCoverEveryOutcomeKind(t *testing.T) {
@@ -138,4 +150,12 @@ func TestRecordRefusedWithDryRunAndSim(t *testing.T) {
 	}
 	_, err := os.Stat(file)
 	assert.ErrorIs(t, err, os.ErrNotExist, "no transcript written")
+// TestOutcomeJSONIsNotHTMLEscaped: the reason's <32-char hash> is printed
+// as is, not as \u003c32-char hash\u003e (the same JSON value).
+func TestOutcomeJSONIsNotHTMLEscaped(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"--root", t.TempDir(), "activate", "not-a-store-path"}, &stdout, &stderr)
+	assert.Equal(t, ExitInvalidInput, code)
+	assert.Contains(t, stdout.String(), "<32-char hash>-<name>")
+	assert.NotContains(t, stdout.String(), `\u003c`)
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -76,8 +77,18 @@ examples:
 `,
 }
 
-// subcommands lists the subcommands in help order.
+// subcommands lists the subcommands parsed with the shared flags, in help
+// order.
 var subcommands = []string{"activate", "rollback", "recover", "status", "unblock", "confirm"}
+
+// ownFlagSubcommands are the subcommands with their own flags and parsers
+// (run dispatches them before the shared flags are parsed).
+var ownFlagSubcommands = []string{"explore", "scenario", "transcript"}
+
+// subcommandList names every subcommand, for usage errors and hints.
+func subcommandList() string {
+	return strings.Join(append(slices.Clone(subcommands), ownFlagSubcommands...), ", ")
+}
 
 // printHelp writes the help for command ("" for the global help) and the
 // flags to w.
@@ -88,9 +99,34 @@ func printHelp(w io.Writer, fs *flag.FlagSet, command string) {
 	} else {
 		fmt.Fprint(w, usageText)
 	}
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlagDefaults(w, fs)
+}
+
+// printFlagDefaults writes fs's flags as flag.PrintDefaults does (name,
+// type, usage, a non-zero default), but spelled with two dashes, as the
+// README and the errors spell them.
+func printFlagDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		typeName, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if typeName != "" {
+			line += " " + typeName
+		}
+		fmt.Fprintf(w, "%s\n    \t%s%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"), defaultNote(f, typeName))
+	})
+}
+
+// defaultNote is " (default X)" for a flag whose default is not its type's
+// zero value ("" otherwise); strings are quoted, as flag.PrintDefaults does.
+func defaultNote(f *flag.Flag, typeName string) string {
+	switch f.DefValue {
+	case "", "0", "0s", "false":
+		return ""
+	}
+	if typeName == "string" {
+		return fmt.Sprintf(" (default %q)", f.DefValue)
+	}
+	return fmt.Sprintf(" (default %v)", f.DefValue)
 }
 
 // helpTopic returns the first subcommand named in args ("" when none), for
@@ -110,5 +146,5 @@ func usageHint(args []string) string {
 	if topic := helpTopic(args); topic != "" {
 		return "see: nixfleet-activate " + topic + " -h"
 	}
-	return "see: nixfleet-activate -h (subcommands: " + strings.Join(subcommands, ", ") + ")"
+	return "see: nixfleet-activate -h (subcommands: " + subcommandList() + ")"
 }

@@ -56,9 +56,13 @@ examples:
 
 // runScenario is the scenario subcommand.
 func runScenario(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || isHelpFlag(args[0]) {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "nixfleet-activate scenario: missing subcommand (run, help)\nsee: nixfleet-activate scenario -h\n")
+		return ExitUsage
+	}
+	if isHelpFlag(args[0]) {
 		fmt.Fprint(stdout, scenarioHelp[""])
-		return exitForHelp(len(args) == 0)
+		return ExitSuccess
 	}
 	switch args[0] {
 	case "run":
@@ -71,15 +75,6 @@ func runScenario(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func isHelpFlag(a string) bool { return a == "-h" || a == "--help" || a == "-help" }
-
-// exitForHelp: help asked for is a success, help printed for a missing
-// subcommand a usage error.
-func exitForHelp(missing bool) int {
-	if missing {
-		return ExitUsage
-	}
-	return ExitSuccess
-}
 
 // runScenarioHelp prints the language reference or one command's entry.
 func runScenarioHelp(args []string, stdout, stderr io.Writer) int {
@@ -96,7 +91,8 @@ func runScenarioHelp(args []string, stdout, stderr io.Writer) int {
 	}
 	text, ok := testscripts.CommandReference(args[0])
 	if !ok {
-		fmt.Fprintf(stderr, "nixfleet-activate scenario help: unknown command %q (%s)\n", args[0], strings.Join(testscripts.CommandNames(), ", "))
+		fmt.Fprintf(stderr, "nixfleet-activate scenario help: unknown command %q%s (%s)\n", args[0],
+			didYouMean(testscripts.SuggestCommands(args[0])), strings.Join(testscripts.CommandNames(), ", "))
 		return ExitUsage
 	}
 	fmt.Fprint(stdout, text)
@@ -111,8 +107,7 @@ func runScenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer
 	paths, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, scenarioHelp["run"], "\nFlags:\n")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printFlagDefaults(stdout, fs)
 		return ExitSuccess
 	}
 	if flagLike := unknownFlag(paths); err == nil && flagLike != "" {
@@ -248,3 +243,14 @@ func printFailure(w io.Writer, r testscripts.Result) {
 
 // roundWall rounds a wall time for reading (10 µs).
 func roundWall(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+
+// didYouMean is " (did you mean X?)" for the near names, "" for none.
+func didYouMean(near []string) string {
+	switch len(near) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(" (did you mean %q?)", near[0])
+	}
+	return fmt.Sprintf(" (did you mean one of %q?)", near)
+}

@@ -148,3 +148,14 @@ func TestScenarioHelp(t *testing.T) {
 	code, _, _ = scenarioCmd(t)
 	assert.Equal(t, ExitUsage, code)
 }
+
+// TestScenarioRunFailsAnEmptyScenario: a file with no command fails the
+// run (exit 1) instead of passing as ok.
+func TestScenarioRunFailsAnEmptyScenario(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "truncated.txtar")
+	require.NoError(t, os.WriteFile(file, []byte("# pins the happy path\n"), 0o644))
+	code, out, _ := scenarioCmd(t, "run", file)
+	assert.Equal(t, ExitInternal, code, out)
+	assert.Contains(t, out, "FAIL  truncated")
+	assert.Contains(t, out, "no commands: an empty or truncated scenario")
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/nixfleet/nixfleet-activate/transcript"
 )
@@ -17,6 +18,10 @@ const transcriptUsage = `usage: nixfleet-activate transcript replay FILE     (ru
 // binary's pipeline or converted into a scenario. Exit 0 on success, 1 on
 // a divergence or an unreadable file, 2 on usage errors.
 func runTranscript(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if slices.ContainsFunc(args, isHelpFlag) {
+		fmt.Fprintln(stdout, transcriptUsage)
+		return ExitSuccess
+	}
 	if len(args) != 2 || (args[0] != "replay" && args[0] != "scenario") {
 		fmt.Fprintln(stderr, transcriptUsage)
 		return ExitUsage
