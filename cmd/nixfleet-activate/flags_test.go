@@ -150,6 +150,8 @@ func TestRecordRefusedWithDryRunAndSim(t *testing.T) {
 	}
 	_, err := os.Stat(file)
 	assert.ErrorIs(t, err, os.ErrNotExist, "no transcript written")
+}
+
 // TestOutcomeJSONIsNotHTMLEscaped: the reason's <32-char hash> is printed
 // as is, not as \u003c32-char hash\u003e (the same JSON value).
 func TestOutcomeJSONIsNotHTMLEscaped(t *testing.T) {
