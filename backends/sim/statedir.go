@@ -34,7 +34,10 @@ type StateDir struct {
 	fs    *fsview.View
 }
 
-var _ fsview.Raw = (*StateDir)(nil)
+var (
+	_ fsview.Raw          = (*StateDir)(nil)
+	_ fsview.FileReplacer = (*StateDir)(nil)
+)
 
 // NewStateDir returns the state directory dir of the host view v, without
 // faults.
@@ -143,6 +146,28 @@ func (d *StateDir) WriteFile(name string, data []byte, perm fs.FileMode) error {
 		return &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return d.v.WriteFile(name, data, perm)
+}
+
+// ReplaceFile implements fsview.FileReplacer. Without a fault the host
+// view replaces name in one step (its own FileReplacer: the explorer writes
+// a record at every step, and the write plus rename over this layer cost a
+// tenth of its time); with one, a temporary beside name goes through the
+// faulty WriteFile and Rename, as a View over a plain Raw does, and is
+// removed when either fails.
+func (d *StateDir) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
+	if d.fault == nil {
+		return d.v.ReplaceFile(name, data, perm)
+	}
+	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp-statedir")
+	if err := d.WriteFile(tmp, data, perm); err != nil {
+		_ = d.v.Remove(tmp)
+		return err
+	}
+	if err := d.Rename(tmp, name); err != nil {
+		_ = d.v.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // readOnly is the fault of a change that frees space (rename, remove):
