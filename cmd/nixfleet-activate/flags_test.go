@@ -105,6 +105,7 @@ func TestDryRunOnAHostWithoutCurrentSystemPlansTheRefusal(t *testing.T) {
 	require.Equal(t, ExitSuccess, code, stderr.String())
 	assert.Contains(t, stdout.String(), `"expected_outcome":"switch-failed","expected_phase":"read-current-system","expected_reason":"nothing changed: current-system unreadable`)
 	assert.NotContains(t, stdout.String(), `"nix-store"`, "the run stops before its first command")
+	assert.NotContains(t, stdout.String(), `"deferred"`, "a refusal before the components are compared has no deferred branch")
 }
 
 // treeOf lists every name under root with its link target, if any.

@@ -65,12 +65,14 @@ const (
 )
 
 // activatePlan plans `activate basename`, and the deferred case too when
-// the closure's components cannot be read yet.
+// the closure's components cannot be read yet and the planned run gets as
+// far as comparing them (a run refused before, e.g. on a host without
+// current-system, would be refused the same way: no deferred plan).
 func (env *environment) activatePlan(ctx context.Context, basename string, opts pipeline.Options) planDoc {
 	run := func(penv *environment, stdout io.Writer) int { return penv.runActivate(ctx, stdout, basename, opts) }
 	p := env.planRun("activate", opts, false, run)
 	p.Closure = basename
-	if _, err := env.deps.FS.Lstat(path.Join(opts.StoreDir, basename)); err == nil {
+	if _, err := env.deps.FS.Lstat(path.Join(opts.StoreDir, basename)); err == nil || p.ExpectedOutcome != pipeline.Settled {
 		return p
 	}
 	p.Assumptions = append(p.Assumptions, assumeUnknown)
