@@ -161,7 +161,7 @@ func planSteps(steps []plan.Step, opts pipeline.Options, command string, events 
 		switch s.Kind {
 		case plan.KindProbe:
 			out = append(out, planStep{Phase: pipeline.PhaseLockProbe, Argv: s.Argv,
-				Note: "flock(2) LOCK_SH|LOCK_NB: held exclusively by another switch-to-configuration, the run is skipped"})
+				Note: "flock(2) LOCK_SH|LOCK_NB: when another switch-to-configuration holds it exclusively, the run stops there, skipped"})
 		case plan.KindAgentLock:
 			out = append(out, planStep{Phase: pipeline.PhaseAgentLock, Lock: s.Path,
 				Note: "flock(2) LOCK_EX|LOCK_NB, held until the outcome is printed"})
