@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	if cfg.version {
-		fmt.Fprintln(stdout, "nixfleet-activate", version)
+		fmt.Fprintln(stdout, "nixfleet-activate", versionString())
 		return ExitSuccess
 	}
 	if cfg.sim == "list" {
