@@ -97,7 +97,7 @@ func (r *run) sleep(ctx context.Context, d time.Duration) bool {
 // retried sooner (unitReader.wait).
 func (r *run) pollLink(ctx context.Context, w watch, v verdicts, u *unitReader) *Outcome {
 	for first := true; ; first = false {
-		if !(first && w.readFirst) && !r.sleep(ctx, u.wait(r.o.PollInterval, w.deadline.Sub(r.d.Clock.Now()))) {
+		if !(first && w.readFirst) && !r.sleepRound(ctx, u, u.step(r.o.PollInterval), r.d.Clock.Now(), w.deadline) {
 			out := interrupted(v.poll, w.expected, ctx)
 			return &out
 		}
@@ -185,6 +185,10 @@ type unitReader struct {
 	// reads counts the unit backoff's waits since backoffFrom (run.unitWait).
 	reads       int
 	backoffFrom time.Time
+	// due is when the current round began (the end of the last sleep, as
+	// chosen before it); zero before the first sleep and after one that an
+	// event ended early (its end is unknown without a clock read).
+	due time.Time
 	// exited is the poll's last read when it showed the unit's main
 	// process exited right before the link read that settled (nil
 	// otherwise); waitUnit takes it instead of reading the unit again.
@@ -215,16 +219,55 @@ func (u *unitReader) takeExited() (SwitchReport, bool) {
 // status read; each further failure doubles it, up to the interval.
 const retryFirst = 4
 
-// wait returns the time before the next read: the poll interval, or after
-// failed status reads interval/4, interval/2, then the interval; never
-// more than remaining (the rest of the budget), never negative.
-func (u *unitReader) wait(interval, remaining time.Duration) time.Duration {
-	d := interval
-	if u.failures > 0 {
-		d = interval / retryFirst << min(u.failures-1, 2)
-		d = min(d, interval)
+// step returns the time from one round's start to the next: the poll
+// interval, or after failed status reads interval/4, interval/2, then the
+// interval.
+func (u *unitReader) step(interval time.Duration) time.Duration {
+	if u.failures == 0 {
+		return interval
 	}
-	return max(min(d, remaining), 0)
+	return min(interval/retryFirst<<min(u.failures-1, 2), interval)
+}
+
+// wait returns the sleep before the next round on a fixed cadence: the
+// round is due step after the last round began (u.due), so the time the
+// reads took (a `systemctl show` costs 10-25 ms in the container) comes out
+// of the wait instead of adding to it, and rounds stay step apart as the
+// plain script's `sleep` loop would not (it drifts by the reads' cost too,
+// but never reads earlier). now is the clock read before the sleep; the
+// wait is never negative and never past deadline. Without a known round
+// start (the first wait, or after an event's wake-up) it is step from now.
+//
+// Reads that outlast step (a failed read that hung 25 s on systemd's D-Bus
+// timeout, a slow read on a loaded host) leave a wait of 0: the next round
+// starts at once. Rounds still never begin closer than step, since one
+// begins only when the previous one's reads have ended, so this is no busy
+// loop; and a verdict waits on no extra retry delay after a read that has
+// already taken longer than that delay.
+//
+// The round's start is kept on the wall clock: a wall-clock step (NTP, an
+// operator's date) costs at most one read at once (forward) or one wait of
+// step (backward, the cap), never a wait longer than step.
+func (u *unitReader) wait(now time.Time, step time.Duration, deadline time.Time) time.Duration {
+	// GOTCHA: Round(0) drops the monotonic reading: a transcript records wall-clock offsets (transcript.Recorder), so only wall-clock differences replay to the nanosecond.
+	wall := now.Round(0)
+	d := step
+	if !u.due.IsZero() {
+		d = min(u.due.Add(step).Sub(wall), step)
+	}
+	d = max(min(d, deadline.Sub(now)), 0)
+	u.due = wall.Add(d)
+	return d
+}
+
+// sleepRound sleeps until u's next round (unitReader.wait) and forgets the
+// round's start when an event ended the sleep early; false when ctx ended.
+func (r *run) sleepRound(ctx context.Context, u *unitReader, step time.Duration, now, deadline time.Time) bool {
+	ok := r.sleep(ctx, u.wait(now, step, deadline))
+	if r.onEvent {
+		u.due = time.Time{}
+	}
+	return ok
 }
 
 // readUnit reads the unit once. ok is false when the read failed (the
@@ -270,7 +313,8 @@ func (r *run) waitUnit(ctx context.Context, w watch, u *unitReader) (SwitchRepor
 			return report, true
 		}
 		r.waitProgress("unit "+w.unit+" to exit", w, report)
-		if !r.sleep(ctx, r.unitWait(u, w.deadline.Sub(r.d.Clock.Now()))) {
+		now := r.d.Clock.Now()
+		if !r.sleepRound(ctx, u, r.unitStep(u), now, w.deadline) {
 			return report, false
 		}
 	}

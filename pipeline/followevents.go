@@ -64,15 +64,16 @@ const (
 	unitBackoffMax   = 50 * time.Millisecond
 )
 
-// unitWait is the time before waitUnit's next read: the poll interval (or
-// the retry backoff of failed reads, unitReader.wait), shortened to the
-// unit backoff during the first interval of a watch that does not report
-// the unit's end.
-func (r *run) unitWait(u *unitReader, remaining time.Duration) time.Duration {
-	d := u.wait(r.o.PollInterval, remaining)
+// unitStep is the time from one of waitUnit's rounds to the next (paced
+// by unitReader.wait): the poll interval (or the retry backoff of failed
+// reads, unitReader.step), shortened to the unit backoff during the first
+// interval of a watch that does not report the unit's end.
+func (r *run) unitStep(u *unitReader) time.Duration {
+	d := u.step(r.o.PollInterval)
 	if r.changes == nil || r.unitEvents() {
 		return d
 	}
+	// GOTCHA: this clock read is a recorded step of every transcript that waited with inotify only; removing it diverges them.
 	now := r.d.Clock.Now()
 	if u.reads == 0 {
 		u.backoffFrom = now
