@@ -75,10 +75,15 @@ type recFileReplacer struct {
 }
 
 func (a recFileReplacer) ReplaceFile(name string, data []byte, perm fs.FileMode) error {
-	err := a.in.ReplaceFile(name, data, perm)
-	s := a.w.step(KindReplaceFile, name)
-	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), a.w.r.errText(err), a.w.r.red.Bytes(data)
-	a.w.r.add(s)
+	return a.w.replaceStep(KindReplaceFile, name, data, perm, a.in.ReplaceFile(name, data, perm))
+}
+
+// replaceStep records a file replacement of kind (its mode, data and
+// error) and returns err.
+func (w *recRaw) replaceStep(kind Kind, name string, data []byte, perm fs.FileMode, err error) error {
+	s := w.step(kind, name)
+	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), w.r.errText(err), w.r.red.Bytes(data)
+	w.r.add(s)
 	return err
 }
 
@@ -88,11 +93,7 @@ type recUnsynced struct {
 }
 
 func (a recUnsynced) ReplaceFileUnsyncedName(name string, data []byte, perm fs.FileMode) error {
-	err := a.in.ReplaceFileUnsyncedName(name, data, perm)
-	s := a.w.step(KindReplaceFileUnsynced, name)
-	s.Arg, s.Err, s.Data = fmt.Sprintf("%#o", uint32(perm)), a.w.r.errText(err), a.w.r.red.Bytes(data)
-	a.w.r.add(s)
-	return err
+	return a.w.replaceStep(KindReplaceFileUnsynced, name, data, perm, a.in.ReplaceFileUnsyncedName(name, data, perm))
 }
 
 type recLinkReplacer struct {
