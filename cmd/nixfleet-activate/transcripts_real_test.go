@@ -64,8 +64,13 @@ func (r *recordings) startRecording(t testing.TB, dir string) {
 	if err := os.MkdirAll(r.transcripts, 0o777); err != nil {
 		t.Fatalf("transcripts dir: %v", err)
 	}
-	t.Cleanup(func() { replayRecorded(t, r.transcripts) })
+	dir = r.transcripts // stopRecording may clear the field before the cleanup
+	t.Cleanup(func() { replayRecorded(t, dir) })
 }
+
+// stopRecording makes the runs that follow unrecorded (recordArgs returns
+// nothing); what was recorded so far is still replayed when the test ends.
+func (r *recordings) stopRecording() { r.transcripts = "" }
 
 // replayRecorded replays every transcript in dir and copies it to
 // $NIXFLEET_TRANSCRIPT_DIR when set.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# plain-activate.sh CLOSURE PROFILE CURRENT UNIT INTERVAL BUDGET SUBSTITUTERS KEYS
+# plain-activate.sh CLOSURE PROFILE CURRENT UNIT INTERVAL BUDGET SUBSTITUTERS KEYS GCROOT
 #
 # One live activation as a plain shell script: the same external commands,
 # in the same order, that `nixfleet-activate activate` runs on the happy path
@@ -11,18 +11,23 @@
 # comparison, profile self-correction, final verification), which the binary
 # does in-process without running a command.
 #
+# GCROOT is the indirect GC root the realise registers, as the binary's
+# does (--add-root ROOT --indirect; nix-store then prints ROOT); the
+# caller removes it (the binary removes its own in-process once the
+# profile holds the closure).
+#
 # INTERVAL is a sleep(1) duration in seconds ("0.1"); BUDGET the number of
 # polls before giving up. Exit 0 once CURRENT resolves to CLOSURE and the
 # unit's main process has exited (its `systemctl show` lines are printed);
 # 1 on any failure or when the budget runs out.
 set -eu
 
-closure=$1 profile=$2 current=$3 unit=$4 interval=$5 budget=$6 substituters=$7 keys=$8
+closure=$1 profile=$2 current=$3 unit=$4 interval=$5 budget=$6 substituters=$7 keys=$8 gcroot=$9
 show="--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID"
 
-realised=$(nix-store --realise "$closure" --option substituters "$substituters" \
-	--option trusted-public-keys "$keys")
-[ "$realised" = "$closure" ]
+realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
+	--option substituters "$substituters" --option trusted-public-keys "$keys")
+[ "$realised" = "$gcroot" ]
 nix-env --profile "$profile" --set "$closure"
 readlink -f "$current" >/dev/null
 
