@@ -319,8 +319,8 @@ func killFaults() []Fault {
 }
 
 // journalFaults: the state directory fills up or turns read-only after
-// the Nth record write (the baseline writes four: realised, profile-set,
-// firing, fired).
+// the Nth record write (the baseline writes three: realised, firing,
+// fired).
 func journalFaults() []Fault {
 	j := func(mode string, after int) Fault {
 		name := "journal=" + mode
@@ -331,7 +331,7 @@ func journalFaults() []Fault {
 			ops: both, apply: func(s *Spec) { s.Journal = JournalFault{Mode: mode, After: after} }}
 	}
 	return []Fault{j(JournalFull, 0), j(JournalFull, 1), j(JournalReadOnly, 0), j(JournalReadOnly, 1),
-		j(JournalReadOnly, 3), j(JournalReadOnly, 4)}
+		j(JournalReadOnly, 2), j(JournalReadOnly, 3)}
 }
 
 // betweenFaults: the host reboots, or its wall clock steps, after the agent

@@ -24,8 +24,10 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out != nil {
 		return *out
 	}
+	// No "profile-set" record: recovery treats it exactly as "realised"
+	// (Recover: abandoned either way), so its write would only cost an
+	// fsync per run; these fields reach the disk with the next step.
 	r.rec.Generation, r.rec.AlreadyRunning = generation, r.alreadyRunning
-	_ = r.saveStep(StepProfileSet)
 	if r.rec.AlreadyRunning {
 		return r.refreshBoot(ctx, closure)
 	}
@@ -85,8 +87,7 @@ func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome 
 		}
 		return r.fireFailed(err, SwitchFailed, PhaseSystemdRunFire, closure)
 	}
-	w := watch{expected: closure, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}
-	return r.followActivation(ctx, w)
+	return r.followActivation(ctx, r.firedWatch(closure, previous, unit))
 }
 
 // followActivation polls a fired switch to its outcome, mending the profile

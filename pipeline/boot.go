@@ -94,14 +94,14 @@ func (r *run) deferToBoot(ctx context.Context, closure string, changed []string)
 		out.Components = changed
 		return out
 	}
-	return r.awaitBoot(ctx, watch{expected: closure, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}, changed)
+	return r.awaitBoot(ctx, r.firedWatch(closure, "", unit), changed)
 }
 
 // awaitBoot waits for a fired boot action's exit status, reading the unit
 // every PollInterval (a failed read is retried sooner), so its end is
 // decided within one interval.
 func (r *run) awaitBoot(ctx context.Context, w watch, changed []string) Outcome {
-	report, ok := r.waitUnit(ctx, w, &unitReader{unit: w.unit})
+	report, ok := r.waitUnit(ctx, w, newUnitReader(w))
 	if !ok {
 		return interrupted(PhaseDeferBootloader, w.expected, ctx)
 	}

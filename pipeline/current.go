@@ -53,7 +53,7 @@ func (r *run) refreshBoot(ctx context.Context, closure string) Outcome {
 		out = Outcome{Kind: SettledDegraded, Phase: PhaseDeferBootloader, Closure: closure, AlreadyRunning: true,
 			Reason: "current-system already was the closure and the profile is set, but the boot entry was not refreshed: " + err.Error()}
 	} else {
-		out = r.awaitRefresh(ctx, watch{expected: closure, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)})
+		out = r.awaitRefresh(ctx, r.firedWatch(closure, "", unit))
 	}
 	out.Previous = closure
 	return out
@@ -64,7 +64,7 @@ func (r *run) refreshBoot(ctx context.Context, closure string) Outcome {
 // profile holds it; only the boot entry may be stale). Success is only
 // reported while current-system still is the closure.
 func (r *run) awaitRefresh(ctx context.Context, w watch) Outcome {
-	report, ok := r.waitUnit(ctx, w, &unitReader{unit: w.unit})
+	report, ok := r.waitUnit(ctx, w, newUnitReader(w))
 	if !ok {
 		return interrupted(PhaseDeferBootloader, w.expected, ctx)
 	}

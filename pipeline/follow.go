@@ -15,6 +15,25 @@ type watch struct {
 	// readFirst reads the link before the first wait (a resumed run may
 	// already be past its deadline).
 	readFirst bool
+	// firedAt is when this run fired the unit (zero: not this run, as in a
+	// recovery): the first round is due one interval after it, so the
+	// bookkeeping between the fire and the first wait (the "fired" record)
+	// comes out of that wait, as later reads come out of theirs.
+	firedAt time.Time
+}
+
+// firedWatch is the watch of the unit this run has just fired
+// (r.rec.FiredAt): its budget and its first round count from the fire.
+func (r *run) firedWatch(expected, previous, unit string) watch {
+	return watch{expected: expected, previous: previous, unit: unit,
+		deadline: r.rec.FiredAt.Add(r.o.PollBudget), firedAt: r.rec.FiredAt}
+}
+
+// newUnitReader reads w's unit on a cadence that starts at the fire when w
+// knows it (watch.firedAt), else at the first wait.
+func newUnitReader(w watch) *unitReader {
+	// GOTCHA: Round(0): the cadence is kept on the wall clock (unitReader.wait).
+	return &unitReader{unit: w.unit, due: w.firedAt.Round(0)}
 }
 
 // verdicts maps poll results to the kinds and phases of one mode (activate
@@ -49,7 +68,7 @@ func (r *run) follow(ctx context.Context, w watch, v verdicts, beforeVerify func
 	stop, started := r.watchEvents(ctx, w.unit)
 	defer stop()
 	w.readFirst = w.readFirst || started
-	u := &unitReader{unit: w.unit}
+	u := newUnitReader(w)
 	if out := r.pollLink(ctx, w, v, u); out != nil {
 		return *out
 	}

@@ -177,8 +177,7 @@ func (r *run) rollBackUnhealthy(ctx context.Context, out Outcome, rep *HealthRep
 		failed := r.fireFailed(err, RollbackFailed, PhaseRollbackFire, target)
 		return r.unhealthyFailed(out, rep, failed.Phase, failed.Reason, failed.Command)
 	}
-	w := watch{expected: target, previous: out.Closure, unit: r.o.RollbackUnit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)}
-	res := r.followMending(ctx, w, rollbackVerdicts)
+	res := r.followMending(ctx, r.firedWatch(target, out.Closure, r.o.RollbackUnit), rollbackVerdicts)
 	rep.RollbackMS = r.d.Clock.Now().Sub(start).Milliseconds()
 	return r.unhealthyOutcome(out, rep, res)
 }

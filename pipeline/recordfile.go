@@ -36,6 +36,9 @@ const (
 	// have been set (the record is written before the set).
 	StepRealised Step = "realised"
 	// StepProfileSet: the profile points at the closure; nothing fired.
+	// Only records written before the change that dropped this write (see
+	// CHANGELOG.md) hold it; it is still read, and recovered like
+	// StepRealised.
 	StepProfileSet Step = "profile-set"
 	// StepRolledBack: the rollback's nix-env --switch-generation may have
 	// run; nothing fired.
@@ -249,8 +252,8 @@ func (j FileJournal) Clear() error {
 // one of them: it must be on disk before the host changes.
 //
 // FileJournal.Save writes these without the state directory's fsync(2)
-// after the rename (fsview.View.ReplaceFileUnsyncedName): 2 of the 10
-// fsyncs of a run, each about 1 ms on an idle ext4 and up to 50 ms seen
+// after the rename (fsview.View.ReplaceFileUnsyncedName): one fsync fewer
+// per such write, each about 1 ms on an idle ext4 and up to 50 ms seen
 // under load in the container. The record's contents are still synced
 // before the rename, so it is never torn; the next synced record (or
 // nothing, for "fired") makes the rename durable.

@@ -337,7 +337,7 @@ func (f *failingAfter) Save(r Record) error {
 func TestNoFireWithoutAFiringRecord(t *testing.T) {
 	w := newCrashWorld(t)
 	d := w.deps()
-	d.Journal = &failingAfter{w.j, 2} // realised and profile-set get through, firing does not
+	d.Journal = &failingAfter{w.j, 1} // realised gets through, firing does not
 	out := Activate(w.ctx, d, Target{Closure: newClosure}, Options{})
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseJournal, out.Phase)

@@ -278,7 +278,8 @@ func (r *run) restoreBoot(ctx context.Context, resume bool) (*SwitchReport, stri
 	if fired.IsZero() || fired.After(r.d.Clock.Now()) {
 		fired = r.d.Clock.Now()
 	}
-	report, ok := r.waitUnit(ctx, watch{unit: unit, deadline: fired.Add(r.o.PollBudget)}, &unitReader{unit: unit})
+	w := watch{unit: unit, deadline: fired.Add(r.o.PollBudget), firedAt: fired}
+	report, ok := r.waitUnit(ctx, w, newUnitReader(w))
 	switch {
 	case !ok:
 		return &report, "interrupted while waiting for the restore unit"

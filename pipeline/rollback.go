@@ -90,7 +90,7 @@ func (r *run) fireRollback(ctx context.Context, target, previous string) Outcome
 		}
 		return r.fireFailed(err, RollbackFailed, PhaseRollbackFire, target)
 	}
-	return r.followRollback(ctx, watch{expected: target, previous: previous, unit: unit, deadline: r.rec.FiredAt.Add(r.o.PollBudget)})
+	return r.followRollback(ctx, r.firedWatch(target, previous, unit))
 }
 
 // followRollback follows a fired rollback like an activation, mending a
