@@ -25,5 +25,9 @@ type Clock interface {
 // Real returns the wall clock (benbjohnson/clock's real implementation).
 func Real() Clock { return bjclock.New() }
 
-var _ Clock = bjclock.New()
-var _ Clock = bjclock.NewMock()
+// Compile-time checks that benbjohnson/clock's real and mock clocks satisfy
+// Clock (typed nils: nothing is built at start-up).
+var (
+	_ Clock = bjclock.Clock(nil)
+	_ Clock = (*bjclock.Mock)(nil)
+)

@@ -3,6 +3,7 @@ package explore
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/backends/sim"
@@ -65,11 +66,12 @@ const (
 // Catalogue is the fixed, ordered list of faults.
 type Catalogue []Fault
 
-// catalogue is built once; its order is the enumeration order.
-var catalogue = buildCatalogue()
+// catalogue is built once, on first use (not in every run's start-up);
+// its order is the enumeration order.
+var catalogue = sync.OnceValue(buildCatalogue)
 
 // NewCatalogue returns the catalogue.
-func NewCatalogue() Catalogue { return slices.Clone(catalogue) }
+func NewCatalogue() Catalogue { return slices.Clone(catalogue()) }
 
 func buildCatalogue() Catalogue {
 	var c Catalogue

@@ -39,7 +39,7 @@ func New(cfg Config) *Explorer {
 	if cfg.Examples <= 0 {
 		cfg.Examples = 20
 	}
-	return &Explorer{cfg: cfg, cat: catalogue}
+	return &Explorer{cfg: cfg, cat: catalogue()}
 }
 
 // Catalogue returns the explorer's fault catalogue.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -78,7 +77,17 @@ type Manifest struct {
 	Checks []CheckSpec `json:"checks"`
 }
 
-var checkNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// Health check names: 1 to maxCheckNameLen characters of checkNameChars.
+const (
+	maxCheckNameLen = 64
+	checkNameChars  = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+)
+
+// validCheckName reports whether name is a check's name as CheckSpec
+// states it: 1 to 64 characters, each a letter, digit, "_" or "-".
+func validCheckName(name string) bool {
+	return name != "" && len(name) <= maxCheckNameLen && !strings.ContainsFunc(name, notIn(checkNameChars))
+}
 
 // CheckResult is one check as the outcome reports it:
 // {"name","exit_code","signal","timed_out","output_tail"}.
@@ -169,7 +178,7 @@ func (r *run) readManifest(closure string) (Manifest, error) {
 		return m, fmt.Errorf("%s: %w", HealthManifest, err)
 	}
 	for _, c := range m.Checks {
-		if !checkNameRE.MatchString(c.Name) {
+		if !validCheckName(c.Name) {
 			return m, fmt.Errorf("%s: check name %q", HealthManifest, c.Name)
 		}
 	}

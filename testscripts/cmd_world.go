@@ -96,7 +96,7 @@ func runClosure(s *script, _ bool, args []string) error {
 		return err
 	}
 	alias := p.pos[0]
-	if !aliasRE.MatchString(alias) {
+	if !validAlias(alias) {
 		return usagef("alias %q: want lowercase letters, digits and _ (it becomes $%s)", alias, alias)
 	}
 	if _, dup := s.w.closures[alias]; dup {

@@ -59,7 +59,7 @@ func Reference() string {
 	var b strings.Builder
 	b.WriteString(referenceHead)
 	b.WriteString(commandsHead)
-	for _, c := range commands {
+	for _, c := range commands() {
 		b.WriteString(c.reference())
 	}
 	fmt.Fprintf(&b, "\n## Conditions\n\n%s\n", conditionsDoc)
@@ -78,8 +78,8 @@ func CommandReference(name string) (string, bool) {
 
 // CommandNames lists the language's commands in reference order.
 func CommandNames() []string {
-	names := make([]string, len(commands))
-	for i, c := range commands {
+	names := make([]string, len(commands()))
+	for i, c := range commands() {
 		names[i] = c.name
 	}
 	return names

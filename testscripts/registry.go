@@ -3,14 +3,15 @@ package testscripts
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // command is one word of the scenario language. Every command is
-// registered once, in commands; Params.Cmds and README.md are built from
-// that list.
+// registered once, in registerCommands; Params.Cmds and README.md are
+// built from that list.
 type command struct {
 	name string
 	// usage is the one-line synopsis; summary says what it does.
@@ -36,8 +37,18 @@ type script struct {
 // worldKey is where Setup puts a script's world in env.Values.
 type worldKey struct{}
 
-// commands is the scenario language, in the order README.md lists it.
-var commands []command
+// The scenario language, built on first use (commands), not in every start
+// of the binary.
+var (
+	registerOnce sync.Once
+	registered   []command
+)
+
+// commands returns the scenario language, in the order README.md lists it.
+func commands() []command {
+	registerOnce.Do(func() { registered = registerCommands() })
+	return registered
+}
 
 // conditionsDoc says which conditions scripts may use; README.md quotes it.
 const conditionsDoc = "The suite defines no conditions of its own: a scenario states its host instead " +
@@ -49,7 +60,9 @@ func condition(name string) (bool, error) {
 	return false, fmt.Errorf("unknown condition %q: %s", name, conditionsDoc)
 }
 
-func init() {
+// registerCommands lists every command of the language (its result is
+// named like the accessor so each line reads as a registration).
+func registerCommands() (commands []command) {
 	commands = append(commands, worldCommands()...)
 	commands = append(commands, hostEventCommands()...)
 	commands = append(commands, generationDeletedCommand())
@@ -61,6 +74,7 @@ func init() {
 	commands = append(commands, hostileCommands()...) // hardening (issue 10)
 	commands = append(commands, healthCommands()...)  // health checks (issue 18)
 	commands = append(commands, assertCommands()...)
+	return commands
 }
 
 func atCommand() command {
@@ -71,7 +85,7 @@ func atCommand() command {
 
 // lookup finds a command by name.
 func lookup(name string) (command, bool) {
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == name {
 			return c, true
 		}
@@ -81,8 +95,8 @@ func lookup(name string) (command, bool) {
 
 // cmds builds Params.Cmds from the registry.
 func cmds() map[string]func(*testscript.TestScript, bool, []string) {
-	m := make(map[string]func(*testscript.TestScript, bool, []string), len(commands))
-	for _, c := range commands {
+	m := make(map[string]func(*testscript.TestScript, bool, []string), len(commands()))
+	for _, c := range commands() {
 		m[c.name] = c.handler()
 	}
 	return m
@@ -165,7 +179,7 @@ func runAt(s *script, _ bool, args []string) error {
 // schedulableNames lists the commands `at` accepts.
 func schedulableNames() string {
 	var names string
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.effect != nil {
 			if names != "" {
 				names += ", "

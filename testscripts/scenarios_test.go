@@ -107,7 +107,7 @@ func TestEveryCommandIsUsed(t *testing.T) {
 			used["at"] = true
 		}
 	}
-	for _, c := range commands {
+	for _, c := range commands() {
 		assert.True(t, used[c.name], "no scenario uses %q", c.name)
 	}
 }

@@ -3,7 +3,6 @@ package testscripts
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -78,9 +77,14 @@ func (w *world) host() *sim.Host {
 	return w.h
 }
 
-// aliasRE is what a closure alias may look like: it becomes an environment
-// variable of the script ($new), so lowercase only, never PATH or WORK.
-var aliasRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+// validAlias reports whether alias is what a closure alias may look like:
+// a lowercase letter, then lowercase letters, digits and "_". It becomes
+// an environment variable of the script ($new), so lowercase only, never
+// PATH or WORK.
+func validAlias(alias string) bool {
+	return alias != "" && 'a' <= alias[0] && alias[0] <= 'z' &&
+		strings.Trim(alias[1:], "abcdefghijklmnopqrstuvwxyz0123456789_") == ""
+}
 
 // basename returns the store basename of a declared alias.
 func (w *world) basename(alias string) (string, error) {

@@ -3,7 +3,6 @@ package transcript
 import (
 	"fmt"
 	"io/fs"
-	"regexp"
 	"strings"
 	"time"
 
@@ -13,12 +12,14 @@ import (
 // procPrefix marks the steps of the lock diagnosis's /proc view.
 const procPrefix = "proc:"
 
-// tempSuffix is fsview's random temporary-name suffix; steps keep it as
-// ".tmp-*" so a replay's own random names compare equal.
-var tempSuffix = regexp.MustCompile(`\.tmp-[0-9a-f]{16}$`)
-
+// normalName is name as a step shows it: prefix, then name with fsview's
+// random temporary-name suffix (fsview.CutTempSuffix) kept as ".tmp-*", so
+// a replay's own random names compare equal.
 func normalName(prefix, name string) string {
-	return prefix + tempSuffix.ReplaceAllString(name, ".tmp-*")
+	if before, ok := fsview.CutTempSuffix(name); ok {
+		name = before + ".tmp-*"
+	}
+	return prefix + name
 }
 
 // Raw wraps a filesystem view's primitive layer so that each call is a

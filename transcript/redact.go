@@ -4,18 +4,21 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Redacted replaces every secret the transcript must not hold.
 const Redacted = "[REDACTED]"
 
 // secretKey matches a --meta key, URL query parameter or setting name that
-// names a secret.
-var secretKey = regexp.MustCompile(`(?i)(token|secret|passw|pwd|key|auth|cred|cookie|session|signature|sig$|private)`)
+// names a secret (compiled on first use, not in every run's start-up).
+var secretKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(token|secret|passw|pwd|key|auth|cred|cookie|session|signature|sig$|private)`)
+})
 
 // SecretKey reports whether a --meta key or query parameter name looks
 // like it names a secret.
-func SecretKey(name string) bool { return secretKey.MatchString(name) }
+func SecretKey(name string) bool { return secretKey().MatchString(name) }
 
 // RedactMeta returns meta with the values of secret-looking keys replaced
 // by Redacted; nil stays nil.
@@ -40,15 +43,24 @@ type Redactor struct {
 	secrets []string
 }
 
-// netrcPassword matches netrc-style "password VALUE" and NIX_CONFIG's
+// The patterns Text redacts, each compiled on first use: netrcPassword
+// matches netrc-style "password VALUE", accessTokens NIX_CONFIG's
 // "access-tokens = host=TOKEN ..." values.
 var (
-	netrcPassword = regexp.MustCompile(`(?i)\b(password|passwd)\s+(\S+)`)
-	accessTokens  = regexp.MustCompile(`(?i)access-tokens\s*=\s*([^\n]*)`)
+	netrcPassword = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b(password|passwd)\s+(\S+)`)
+	})
+	accessTokens = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)access-tokens\s*=\s*([^\n]*)`)
+	})
 	// urlUserInfo is the user[:password]@ of any URL in text.
-	urlUserInfo = regexp.MustCompile(`(://)[^/@\s'"]+@`)
+	urlUserInfo = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(://)[^/@\s'"]+@`)
+	})
 	// secretQuery is a secret-looking query parameter's value in text.
-	secretQuery = regexp.MustCompile(`(?i)([?&][^=&\s'"]*(token|secret|passw|key|auth|cred|sig)[^=&\s'"]*=)[^&\s'"]*`)
+	secretQuery = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)([?&][^=&\s'"]*(token|secret|passw|key|auth|cred|sig)[^=&\s'"]*=)[^&\s'"]*`)
+	})
 )
 
 // NewRedactor collects the secrets of substituter URLs (user info, secret
@@ -104,10 +116,10 @@ func (r *Redactor) Text(s string) string {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}
-	s = urlUserInfo.ReplaceAllString(s, "${1}"+Redacted+"@")
-	s = secretQuery.ReplaceAllString(s, "${1}"+Redacted)
-	s = netrcPassword.ReplaceAllString(s, "$1 "+Redacted)
-	return accessTokens.ReplaceAllString(s, "access-tokens = "+Redacted)
+	s = urlUserInfo().ReplaceAllString(s, "${1}"+Redacted+"@")
+	s = secretQuery().ReplaceAllString(s, "${1}"+Redacted)
+	s = netrcPassword().ReplaceAllString(s, "$1 "+Redacted)
+	return accessTokens().ReplaceAllString(s, "access-tokens = "+Redacted)
 }
 
 // Bytes is Text for a byte slice; nil stays nil.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/lockdiag"
@@ -124,14 +125,16 @@ func (c *converter) interruptAt() string {
 	return ""
 }
 
-var profileLink = regexp.MustCompile(`^system-(\d+)-link$`)
+// profileLink is a profile's generation link name, its number in group 1
+// (compiled on first use).
+var profileLink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^system-(\d+)-link$`) })
 
 // profileGeneration is the generation the profile link first named (0:
 // never read).
 func (c *converter) profileGeneration() int {
 	for _, st := range c.t.Steps {
 		if st.Kind == KindReadlink && st.Path == c.o.Profile {
-			if m := profileLink.FindStringSubmatch(path.Base(st.Result)); m != nil {
+			if m := profileLink().FindStringSubmatch(path.Base(st.Result)); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				return n
 			}
@@ -199,7 +202,11 @@ type unitLife struct {
 	firstSeenFlippedAt time.Duration
 }
 
-var showProp = regexp.MustCompile(`(?m)^(SubState|ExecMainCode|ExecMainStatus)=(\S*)$`)
+// showProp is a line of systemctl show that unitLife reads: the property
+// in group 1, its value in group 2 (compiled on first use).
+var showProp = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^(SubState|ExecMainCode|ExecMainStatus)=(\S*)$`)
+})
 
 // unitLife reads the systemctl show steps of unit after from.
 func (c *converter) unitLife(unit string, from time.Duration) unitLife {
@@ -210,7 +217,7 @@ func (c *converter) unitLife(unit string, from time.Duration) unitLife {
 			continue
 		}
 		props := map[string]string{}
-		for _, m := range showProp.FindAllStringSubmatch(string(st.Cmd.Stdout), -1) {
+		for _, m := range showProp().FindAllStringSubmatch(string(st.Cmd.Stdout), -1) {
 			props[m[1]] = m[2]
 		}
 		switch props["SubState"] {

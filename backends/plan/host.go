@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/clock"
@@ -172,7 +172,7 @@ func (h *Host) recordChange(c Change) {
 		h.steps[i].Change.Path = c.To
 		return
 	}
-	if c.Op == "write" && tempName.MatchString(path.Base(c.Path)) {
+	if c.Op == "write" && isTempName(path.Base(c.Path)) {
 		h.pending[c.Path] = len(h.steps)
 	}
 	h.steps = append(h.steps, Step{Kind: KindChange, Change: c})
@@ -188,8 +188,13 @@ func notPlanned(argv []string) error { return fmt.Errorf("%w: %q", errNotPlanned
 // changes the pipeline makes.
 func (h *Host) quietly(fn func() error) error { return h.overlay.Quietly(fn) }
 
-// tempName matches fsview's temporary names (".<base>.tmp-<16 hex digits>").
-var tempName = regexp.MustCompile(`^\..+\.tmp-[0-9a-f]{16}$`)
+// isTempName reports whether base is one of fsview's temporary names:
+// ".<base>.tmp-<16 hex digits>" (fsview.CutTempSuffix), the inner base
+// non-empty and without a newline.
+func isTempName(base string) bool {
+	before, ok := fsview.CutTempSuffix(base)
+	return ok && len(before) >= 2 && before[0] == '.' && !strings.Contains(before, "\n")
+}
 
 // Assume changes the host's filesystem before the run without recording
 // it: a state the plan takes for granted (see the caller's assumptions).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -72,7 +71,7 @@ func (b *Backend) SystemStateCmd() proc.Cmd {
 // *pipeline.CommandError, or a plain error on timeout.
 func (b *Backend) RunCheck(ctx context.Context, unit string, argv []string) error {
 	switch {
-	case !unitNameRE.MatchString(unit) || strings.HasSuffix(unit, ".service"):
+	case !onlyUnitNameChars(unit) || strings.HasSuffix(unit, ".service"):
 		return fmt.Errorf("%w: unit name %q", ErrBadFireRequest, unit)
 	case len(argv) == 0 || !strings.HasPrefix(argv[0], "/") || strings.ContainsAny(strings.Join(argv, " "), "$\t\n"):
 		// GOTCHA: systemd-run expands "$" in the command (systemd 252).
@@ -100,7 +99,7 @@ func (b *Backend) UnitOutput(ctx context.Context, unit string, lines int) (strin
 		return "", err
 	}
 	id := strings.TrimSpace(string(res.Stdout))
-	if !invocationIDRE.MatchString(id) {
+	if !isInvocationID(id) {
 		return "", fmt.Errorf("%s has no invocation ID (%q)", serviceName(unit), id)
 	}
 	// GOTCHA: journald stores a stream's lines asynchronously: right after
@@ -114,8 +113,11 @@ func (b *Backend) UnitOutput(ctx context.Context, unit string, lines int) (strin
 	return string(res.Stdout), nil
 }
 
-// invocationIDRE is a systemd invocation ID: a 128-bit ID in 32 hex digits.
-var invocationIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+// isInvocationID reports whether id is a systemd invocation ID: a 128-bit
+// ID in 32 lowercase hex digits.
+func isInvocationID(id string) bool {
+	return len(id) == 32 && strings.Trim(id, "0123456789abcdef") == ""
+}
 
 // SystemState runs `systemctl is-system-running` and returns its word. It
 // exits non-zero for every state but "running" (systemd 252), so a word

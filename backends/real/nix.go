@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -61,8 +62,9 @@ func (b *Backend) Realise(ctx context.Context, storePath, gcRoot string) (string
 var refusalTraces = []string{"don't know how to build these paths", "does not exist in binary cache",
 	"does not appear to be a binary cache"}
 
-// quotedPath matches a path Nix quotes in an error ('/x/y').
-var quotedPath = regexp.MustCompile(`'(/[^'\n]+)'`)
+// quotedPath matches a path Nix quotes in an error ('/x/y'); compiled on
+// first use.
+var quotedPath = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`'(/[^'\n]+)'`) })
 
 // namesRootPath reports whether stderr quotes gcRoot, its temporary link
 // or one of its directories, as Nix 2.8's errors about making the root do
@@ -70,7 +72,7 @@ var quotedPath = regexp.MustCompile(`'(/[^'\n]+)'`)
 // symlink from 'ROOT.tmp-PID-N' to 'P': Operation not permitted", "'DIR'
 // is not a directory". "/" alone does not count.
 func namesRootPath(stderr, gcRoot string) bool {
-	for _, m := range quotedPath.FindAllStringSubmatch(stderr, -1) {
+	for _, m := range quotedPath().FindAllStringSubmatch(stderr, -1) {
 		p := strings.TrimRight(m[1], "/")
 		if p != "" && (strings.HasPrefix(gcRoot, p+"/") || p == gcRoot || strings.HasPrefix(p, gcRoot+".tmp-")) {
 			return true

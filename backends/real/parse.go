@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
@@ -38,13 +39,15 @@ func lastNonEmptyLine(s string) string {
 // refusedRequest is Nix's --debug line for a transfer answered 401, 403 or
 // 407 (Nix 2.3 to current, filetransfer.cc; observed with Nix 2.8):
 // "finished download of 'URL'; curl status = 0, HTTP status = 401, body =
-// 0 bytes", "finished upload of" for nix-cache-info.
-var refusedRequest = regexp.MustCompile(`(?m)^finished (download|upload) of '[^'\n]*'; curl status = \d+, HTTP status = 40[137]\b.*$`)
+// 0 bytes", "finished upload of" for nix-cache-info. Compiled on first use.
+var refusedRequest = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^finished (download|upload) of '[^'\n]*'; curl status = \d+, HTTP status = 40[137]\b.*$`)
+})
 
 // RefusedRequests returns the --debug lines of stderr that report a
 // request a substituter refused (HTTP 401, 403, 407), in order.
 func RefusedRequests(stderr string) []string {
-	return refusedRequest.FindAllString(stderr, -1)
+	return refusedRequest().FindAllString(stderr, -1)
 }
 
 // Generation is one line of nix-env --list-generations.
@@ -193,11 +196,11 @@ func intProperty(props map[string]string, key string) (int, error) {
 // unitNotLoaded matches systemctl's refusal for a unit the manager does not
 // have loaded (systemd 252: "Failed to stop U.service: Unit U.service not
 // loaded."; reset-failed says the same; D-Bus NoSuchUnit may also read
-// "not found").
-var unitNotLoaded = regexp.MustCompile(`Unit \S+ not (loaded|found)`)
+// "not found"). Compiled on first use.
+var unitNotLoaded = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Unit \S+ not (loaded|found)`) })
 
 // IsUnitNotLoaded reports whether a failed systemctl stop or reset-failed
 // only complained that the unit is not loaded, which Fire treats as done.
 func IsUnitNotLoaded(stderr string) bool {
-	return unitNotLoaded.MatchString(stderr)
+	return unitNotLoaded().MatchString(stderr)
 }

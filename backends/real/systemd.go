@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 	"github.com/nixfleet/nixfleet-activate/proc"
@@ -24,9 +25,15 @@ var switchActions = map[pipeline.Action]bool{
 	pipeline.ActionSwitch: true, pipeline.ActionBoot: true, "test": true, "dry-activate": true,
 }
 
-// unitNameRE is the characters systemd allows in a unit name prefix
+// unitNameChars are the characters systemd allows in a unit name prefix
 // (letters, digits, ":", "-", "_", ".", "\", and "@" for templates).
-var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
+const unitNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@"
+
+// onlyUnitNameChars reports whether name is non-empty and made of
+// unitNameChars only.
+func onlyUnitNameChars(name string) bool {
+	return name != "" && strings.Trim(name, unitNameChars) == ""
+}
 
 // ValidateFireRequest checks req before it becomes a command line: Unit is
 // a unit name without ".service"; Closure is an absolute path without "$"
@@ -34,7 +41,7 @@ var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
 // switch-to-configuration verb. Errors wrap ErrBadFireRequest.
 func ValidateFireRequest(req pipeline.FireRequest) error {
 	switch {
-	case !unitNameRE.MatchString(req.Unit) || strings.HasSuffix(req.Unit, ".service"):
+	case !onlyUnitNameChars(req.Unit) || strings.HasSuffix(req.Unit, ".service"):
 		return fmt.Errorf("%w: unit name %q", ErrBadFireRequest, req.Unit)
 	case !strings.HasPrefix(req.Closure, "/") || strings.ContainsAny(req.Closure, "$ \t\n"):
 		return fmt.Errorf("%w: closure %q", ErrBadFireRequest, req.Closure)
@@ -68,10 +75,11 @@ func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 // the control process exited with error code." (systemd 252).
 func startJobFailed(err error) bool {
 	var ce *pipeline.CommandError
-	return errors.As(err, &ce) && jobFailed.MatchString(ce.Stderr)
+	return errors.As(err, &ce) && jobFailed().MatchString(ce.Stderr)
 }
 
-var jobFailed = regexp.MustCompile(`Job for \S+ failed`)
+// jobFailed matches systemd-run's start job failure (compiled on first use).
+var jobFailed = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Job for \S+ failed`) })
 
 // unitRanItsProgram reports whether the unit's main process ran and ended
 // on its own terms (an exit status outside systemd's exec setup failures,
