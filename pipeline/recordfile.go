@@ -244,8 +244,9 @@ func (j FileJournal) Clear() error {
 
 // recordsDoneAction reports the steps that only record an action already
 // taken, whose loss in a power cut recovery handles exactly as a crash
-// right before their write: "profile-set" falls back to "realised" (the
-// profile may or may not be set: abandoned either way), "fired" to
+// right before their write: "profile-set" (no longer written, see
+// StepProfileSet) would fall back to "realised" (the profile may or may
+// not be set: abandoned either way), "fired" to
 // "firing" (after the reboot that a power cut is, both are decided from
 // the links: Recover's afterReboot). A step written before its action
 // ("realised" before nix-env --set, "firing" before systemd-run) is never
