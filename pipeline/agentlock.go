@@ -110,7 +110,8 @@ func AcquireAgentLock(ctx context.Context, d Deps, wait time.Duration) (func(), 
 			out := interrupted(PhaseAgentLock, "", ctx)
 			return nil, &out
 		case <-d.Clock.After(min(left, AgentLockRetry)):
-			w.onEvent = false
+			// GOTCHA: a virtual clock's After ends at the release too (Wake): both cases are ready then, and select picks either.
+			w.onEvent = w.takeFree()
 		case <-free:
 			// GOTCHA: free is a hint, not a hold: another process may take the lock first; the next TryLock then fails and a new watch starts.
 			w.stop()

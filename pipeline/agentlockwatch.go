@@ -60,6 +60,18 @@ func (w *lockWatch) stop() {
 	w.free, w.stopFn = nil, nil
 }
 
+// takeFree takes a pending notification of the running watch, ending it;
+// false when there is none (or no watch).
+func (w *lockWatch) takeFree() bool {
+	select {
+	case <-w.free:
+		w.stop()
+		return true
+	default:
+		return false
+	}
+}
+
 // taken logs a lock taken after waiting (tries > 1): how long the run
 // waited and whether the release's notification or the retry found it.
 func (w *lockWatch) taken(tries int, waited time.Duration) {
