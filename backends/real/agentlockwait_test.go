@@ -171,10 +171,10 @@ func parked(t *testing.T, ino uint64) bool {
 	return false
 }
 
-// TestAcquireAgentLockWakesOnTheRealRelease: the pipeline's wait with
+// TestAcquireAgentLockWakesOnTheFlockRelease: the pipeline's wait with
 // events on takes the real lock well within its 100 ms retry of the
 // release (the figure is logged; -v).
-func TestAcquireAgentLockWakesOnTheRealRelease(t *testing.T) {
+func TestAcquireAgentLockWakesOnTheFlockRelease(t *testing.T) {
 	l := FileAgentLock{Path: filepath.Join(t.TempDir(), "agent.lock")}
 	release, err := l.TryLock()
 	require.NoError(t, err)
