@@ -19,13 +19,13 @@ import (
 // backend over the simulated host, or the nixfleet-activate binary.
 func runCommands() []command {
 	return []command{
-		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force] [require-running] [confirm-within=D] [on-unhealthy=rollback|keep] [events=on|lose:N|fail|unit-fail]",
-			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force); require-running, confirm-within= and on-unhealthy= are the health options (--require-running, --confirm-within, --on-unhealthy); events=on wakes the waits on the host's change events at their virtual instant (default: polling only, --poll-only), lose:N loses the next N events, fail makes the watch fail to start, unit-fail starts it without the unit's end (a failed D-Bus subscription)",
+		{name: "activate", prints: true, usage: "activate ALIAS [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [force] [require-running] [confirm-within=D] [on-unhealthy=rollback|keep] [events=on|lose:N|fail|unit-fail|lock-fail]",
+			summary: "runs pipeline.Activate for the closure through the real backend over the simulated host; prints the outcome JSON to stdout and keeps it for `outcome`; interrupt-at cancels the agent's context at D of virtual time (SIGTERM); on-failure=keep leaves a moved profile on the failed closure (--on-failure); force switches even when the host already runs the closure (--force); require-running, confirm-within= and on-unhealthy= are the health options (--require-running, --confirm-within, --on-unhealthy); events=on wakes the waits on the host's change events at their virtual instant, a wait-lock wait at the agent lock's release included (default: polling only, --poll-only), lose:N loses the next N events, fail makes the watch fail to start, unit-fail starts it without the unit's end (a failed D-Bus subscription), lock-fail makes the agent lock's watch fail to start (the wait retries every 100 ms)",
 			run:     runActivate(false)},
 		{name: "activate-raw", prints: true, usage: "activate-raw STRING [options of activate]",
 			summary: "like activate, with STRING passed verbatim as the closure basename (malformed input)",
 			run:     runActivate(true)},
-		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [generation=N] [events=on|lose:N|fail|unit-fail]",
+		{name: "rollback", prints: true, usage: "rollback [poll-interval=2s] [budget=300s] [unit=NAME] [interrupt-at=D] [meta=K:V] [on-failure=restore|keep] [generation=N] [events=on|lose:N|fail|unit-fail|lock-fail]",
 			summary: "runs pipeline.Rollback through the real backend over the simulated host; prints and keeps the outcome like activate; generation=N returns to that generation (--generation N) instead of the last activation's starting one",
 			run:     runRollback},
 		{name: "advance", usage: "advance DURATION",

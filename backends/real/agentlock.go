@@ -27,16 +27,13 @@ var _ pipeline.AgentLock = FileAgentLock{}
 // flock(2) LOCK_EX|LOCK_NB. Errors: pipeline.ErrAgentLockHeld (wrapped)
 // when another process holds it; otherwise what was wrong with the file.
 func (l FileAgentLock) TryLock() (func(), error) {
-	fd, err := unix.Open(l.Path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	fd, err := l.open()
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", l.Path, err)
-	}
-	if err := checkLockFile(fd, l.Path); err != nil {
-		unix.Close(fd)
 		return nil, err
 	}
 	// LOADBEARING: LOCK_NB: waiting is the pipeline's job (virtual-time
-	// testable, bounded by --wait-lock), never a blocking flock.
+	// testable, bounded by --wait-lock), never a blocking flock; the
+	// blocking one of WatchFree only wakes that wait, it takes nothing.
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -45,6 +42,21 @@ func (l FileAgentLock) TryLock() (func(), error) {
 		return nil, fmt.Errorf("flock %s: %w", l.Path, err)
 	}
 	return func() { unix.Close(fd) }, nil
+}
+
+// open opens Path as TryLock describes (a new open file description: its
+// flock(2) contends with every other one, in this process too) and checks
+// it. Errors: the open's, or what was wrong with the file.
+func (l FileAgentLock) open() (int, error) {
+	fd, err := unix.Open(l.Path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", l.Path, err)
+	}
+	if err := checkLockFile(fd, l.Path); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // checkLockFile refuses a lock file that is not a regular file owned by

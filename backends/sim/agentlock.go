@@ -6,12 +6,14 @@ import (
 	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
-// AgentLock returns the host's agent lock at path (pipeline.AgentLock),
-// standing for flock(2) LOCK_EX|LOCK_NB on a file under /run, as the real
-// backend's FileAgentLock takes it: one holder at a time; a second TryLock
-// fails with pipeline.ErrAgentLockHeld until the holder releases it (or,
-// for HoldAgentLock, ReleaseAgentLock). The lock is not a command: it does
-// not appear in the host's log.
+// AgentLock returns the host's agent lock at path (pipeline.AgentLock and
+// pipeline.AgentLockWaiter), standing for flock(2) LOCK_EX|LOCK_NB on a
+// file under /run, as the real backend's FileAgentLock takes it: one
+// holder at a time; a second TryLock fails with pipeline.ErrAgentLockHeld
+// until the holder releases it (or, for HoldAgentLock, ReleaseAgentLock).
+// Its WatchFree is notified at the virtual instant of the release (see
+// agentlockwatch.go). The lock is not a command: it does not appear in the
+// host's log.
 func (h *Host) AgentLock(path string) pipeline.AgentLock { return agentLock{h: h, path: path} }
 
 // HoldAgentLock makes another agent process hold the lock at path (a run
@@ -30,6 +32,9 @@ func (h *Host) setAgentLock(path string, held bool) {
 		h.agentLocks = map[string]bool{}
 	}
 	h.agentLocks[path] = held
+	if !held {
+		h.agentLockFreed(path)
+	}
 }
 
 type agentLock struct {

@@ -36,7 +36,7 @@ func (h *Host) Clone() (*Host, error) {
 		cacheFaults: maps.Clone(h.cacheFaults), genTimes: maps.Clone(h.genTimes), bootDefault: h.bootDefault,
 		nextPID: h.nextPID, nextRun: h.nextRun, lock: h.lock.clone(), extraCost: h.extraCost, boots: h.boots,
 		log: slices.Clone(h.log), agentLocks: maps.Clone(h.agentLocks), health: h.health.clone(),
-		failedUnits: slices.Clone(h.failedUnits),
+		failedUnits: slices.Clone(h.failedUnits), agentLockWatch: h.agentLockWatch.clone(),
 		// events: a clone has no watchers yet; its Events makes its own source.
 		events: nil,
 	}

@@ -111,6 +111,9 @@ type Host struct {
 	boots int
 	// agentLocks are the agent lock files held, by path (agentlock.go).
 	agentLocks map[string]bool
+	// agentLockWatch are the agent locks' watches and injected watch
+	// failures (agentlockwatch.go).
+	agentLockWatch agentLockWatches
 	// failedUnits are units other than transient ones that an activation
 	// failed to start (SwitchBehaviour.FailedUnits).
 	failedUnits []string

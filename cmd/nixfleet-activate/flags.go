@@ -88,7 +88,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {}
 	o := &c.opts
 	fs.DurationVar(&o.PollInterval, "poll-interval", pipeline.DefaultPollInterval, "time between reads of current-system")
-	fs.BoolVar(&c.pollOnly, "poll-only", false, "wait for the switch by reading every --poll-interval only (default: also wake on inotify changes of current-system and on the switch unit's end over systemd's D-Bus, the interval being the fallback)")
+	fs.BoolVar(&c.pollOnly, "poll-only", false, "wait for the switch by reading every --poll-interval only, and for the agent lock (--wait-lock) by retrying every 100ms only (default: also wake on inotify changes of current-system, on the switch unit's end over systemd's D-Bus and on the agent lock's release through a blocking flock(2), the interval being the fallback)")
 	fs.DurationVar(&o.PollBudget, "poll-budget", pipeline.DefaultPollBudget, "time from firing the switch to giving up (at most "+maxBudget.String()+")")
 	fs.DurationVar(&o.ProgressInterval, "progress-interval", pipeline.DefaultProgressInterval, "time between progress lines on stderr during long waits")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
