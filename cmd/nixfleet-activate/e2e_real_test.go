@@ -45,7 +45,9 @@ const (
 func buildBinary(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "bin", "nixfleet-activate")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	// Built as nix/package.nix builds it (buildGoModule: -trimpath, -s -w,
+	// no cgo), so the figures are the shipped binary's.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
