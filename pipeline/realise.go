@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 )
 
@@ -86,6 +87,31 @@ func (r *run) dropRoot(root string) {
 func (r *run) dropRecordRoot(rec Record) {
 	if rec.Op == OpActivate && rec.Closure != "" {
 		r.dropRoot(r.gcRoot(rec.Closure))
+	}
+}
+
+// dropStrayRoots removes the GC roots in dir when no in-flight record
+// exists: a root lives only from a run's realise to its profile set, under
+// the agent lock, so one found here was left by an agent killed between
+// its realise and its first record write (nothing else changed then; the
+// root only kept the closure from garbage collection). Each removal is
+// logged; a failure is logged too and left for the next run.
+func dropStrayRoots(d Deps, dir string) {
+	entries, err := d.FS.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return // GOTCHA: no directory yet is the common case, not an error
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, e := range entries {
+		root := path.Join(dir, e.Name())
+		if err := d.FS.Remove(root); err != nil && !isNotExist(err) {
+			log.Warn("stray GC root not removed", "root", root, "err", err)
+			continue
+		}
+		log.Info("removed a GC root left by a killed run (no in-flight record)", "root", root)
 	}
 }
 

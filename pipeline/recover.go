@@ -20,6 +20,9 @@ func Recover(ctx context.Context, d Deps, o Options) (*Outcome, error) {
 	}
 	rec, err := d.Journal.Load()
 	if err != nil || rec == nil {
+		if err == nil {
+			dropStrayRoots(d, o.WithDefaults().GCRootDir)
+		}
 		return nil, err
 	}
 	o.PollInterval = time.Duration(rec.PollIntervalMS) * time.Millisecond
