@@ -31,7 +31,7 @@ build {
   # NAR hash of `go mod vendor`. After go.mod/go.sum change, update it to what
   # scripts/nix/vendor-hash.sh prints (the vendorHash check in nix/nixcheck
   # compares them).
-  vendorHash = "sha256-5aVVdkPiS1l5MYNPtvtWFHZvr60uSAYmK4folG+M8IA=";
+  vendorHash = "sha256-2HIgirrueVZqCSTTlDa0VlI2RHf7z/hMbrmc/1VXV3Y=";
 
   subPackages = [ "cmd/nixfleet-activate" ];
   env.CGO_ENABLED = 0;

@@ -8,6 +8,7 @@ require (
 	github.com/benbjohnson/clock v1.3.5 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/godbus/dbus/v5 v5.2.4 // indirect
+	github.com/hbollon/go-edlib v1.7.0 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
