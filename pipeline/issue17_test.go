@@ -25,10 +25,10 @@ func journaled(h *fakeHost) (Deps, *FileJournal) {
 	return d, j
 }
 
-// Bug: systemd's exec setup failures (EXIT_CHDIR 200 .. EXIT_CREDENTIALS
-// 243, systemd 252) read with an off-by-one bound at either end.
+// Bug: systemd's exec setup failures (EXIT_CHDIR 200 .. EXIT_BPF
+// 244, systemd 252) read with an off-by-one bound at either end.
 func TestExecSetupFailedBounds(t *testing.T) {
-	for status, want := range map[int]bool{0: false, 4: false, 199: false, 200: true, 203: true, 243: true, 244: false, 255: false} {
+	for status, want := range map[int]bool{0: false, 4: false, 199: false, 200: true, 203: true, 243: true, 244: true, 245: false, 255: false} {
 		assert.Equal(t, want, ExecSetupFailed(status), "ExecMainStatus %d", status)
 	}
 }

@@ -119,9 +119,10 @@ type UnitStatus struct {
 }
 
 // ExecSetupFailed reports whether an ExecMainStatus is one of systemd's exec
-// setup failures (EXIT_CHDIR 200 .. EXIT_CREDENTIALS 243, src/basic/
-// exit-status.h in systemd 252): the unit's program never executed.
-func ExecSetupFailed(status int) bool { return status >= 200 && status <= 243 }
+// setup failures (EXIT_CHDIR 200 .. EXIT_BPF 244, src/basic/exit-status.h;
+// `systemd-analyze exit-status` of systemd 252 lists BPF as 244, the last
+// of them): the unit's program never executed.
+func ExecSetupFailed(status int) bool { return status >= 200 && status <= 244 }
 
 // RealiseFailure classifies a failed nix-store --realise.
 type RealiseFailure string
