@@ -34,3 +34,13 @@ func TestStatusTableForAPerson(t *testing.T) {
 	assert.Regexp(t, `(?m)^last activation +settled new at 2026-11-30T12:00:00Z, generation 2 \(from 1\)$`, out)
 	assert.Regexp(t, `(?m)^unfinished run +none$`, out)
 }
+
+// A run awaiting its confirmation is no crash to recover: the table says
+// until when it waits and which command ends the wait.
+func TestStatusTableAwaitingConfirmation(t *testing.T) {
+	deadline := time.Date(2026, 11, 30, 12, 5, 0, 0, time.UTC)
+	waiting := &pipeline.Record{Op: pipeline.OpActivate, Closure: "new", Step: pipeline.StepAwaitingConfirmation, ConfirmDeadline: deadline}
+	assert.Equal(t, "activate new awaits confirmation until 2026-11-30T12:05:00Z (nixfleet-activate confirm)", inFlightPhrase(waiting))
+	killed := &pipeline.Record{Op: pipeline.OpActivate, Closure: "new", Step: pipeline.StepFired}
+	assert.Equal(t, "activate new at step fired (nixfleet-activate recover resolves it)", inFlightPhrase(killed))
+}

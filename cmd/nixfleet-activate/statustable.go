@@ -47,11 +47,7 @@ func writeStatusTable(w io.Writer, st hostStatus) error {
 	for _, name := range sortedKeys(st.Units) {
 		row("unit "+name, unitPhrase(st.Units[name]))
 	}
-	if r := st.InFlight; r != nil {
-		row("unfinished run", fmt.Sprintf("%s %s at step %s (nixfleet-activate recover resolves it)", r.Op, r.Closure, r.Step))
-	} else {
-		row("unfinished run", "none")
-	}
+	row("unfinished run", inFlightPhrase(st.InFlight))
 	if la := st.LastActivation; la != nil {
 		row("last activation", fmt.Sprintf("%s %s at %s, generation %d (from %d)", la.Outcome, la.Closure,
 			la.At.Format(time.RFC3339), la.Generation, la.PreviousGeneration))
@@ -100,4 +96,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// inFlightPhrase is the table's line on the in-flight record: none, a run
+// awaiting its confirmation (issue 18: still running, it holds the agent
+// lock until `confirm` or its deadline), or a run that recover resolves.
+func inFlightPhrase(r *pipeline.Record) string {
+	switch {
+	case r == nil:
+		return "none"
+	case r.Step == pipeline.StepAwaitingConfirmation:
+		return fmt.Sprintf("%s %s awaits confirmation until %s (nixfleet-activate confirm)",
+			r.Op, r.Closure, r.ConfirmDeadline.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s %s at step %s (nixfleet-activate recover resolves it)", r.Op, r.Closure, r.Step)
 }
