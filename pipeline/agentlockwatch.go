@@ -24,10 +24,7 @@ type lockWatch struct {
 // AgentLock is an AgentLockWaiter and d.Events is set (the run watches
 // events; --poll-only watches nothing, the agent lock included).
 func newLockWatch(d Deps) *lockWatch {
-	w := &lockWatch{log: d.Log}
-	if w.log == nil {
-		w.log = slog.New(slog.DiscardHandler)
-	}
+	w := &lockWatch{log: d.logger()}
 	if waiter, ok := d.AgentLock.(AgentLockWaiter); ok && d.Events != nil {
 		w.waiter = waiter
 	}

@@ -244,11 +244,15 @@ type run struct {
 }
 
 func newRun(d Deps, o Options) *run {
-	log := d.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	return &run{d: d, o: o.WithDefaults(), log: d.logger(), start: d.Clock.Now()}
+}
+
+// logger is d.Log, or a logger that discards when it is nil.
+func (d Deps) logger() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	return &run{d: d, o: o.WithDefaults(), log: log, start: d.Clock.Now()}
+	return d.Log
 }
 
 // finish stamps the elapsed time and the target's meta, and logs the outcome.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path"
 )
 
@@ -101,10 +100,7 @@ func dropStrayRoots(d Deps, dir string) {
 	if err != nil || len(entries) == 0 {
 		return // GOTCHA: no directory yet is the common case, not an error
 	}
-	log := d.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := d.logger()
 	for _, e := range entries {
 		root := path.Join(dir, e.Name())
 		if err := d.FS.Remove(root); err != nil && !isNotExist(err) {

@@ -3,6 +3,7 @@ package testscripts
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,21 +61,20 @@ func condition(name string) (bool, error) {
 	return false, fmt.Errorf("unknown condition %q: %s", name, conditionsDoc)
 }
 
-// registerCommands lists every command of the language (its result is
-// named like the accessor so each line reads as a registration).
-func registerCommands() (commands []command) {
-	commands = append(commands, worldCommands()...)
-	commands = append(commands, hostEventCommands()...)
-	commands = append(commands, generationDeletedCommand())
-	commands = append(commands, atCommand())
-	commands = append(commands, runCommands()...)
-	commands = append(commands, killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand())
-	commands = append(commands, unblockCommand())
-	commands = append(commands, replayCommand())      // transcripts (issue 15; cmd_replay_test.go)
-	commands = append(commands, hostileCommands()...) // hardening (issue 10)
-	commands = append(commands, healthCommands()...)  // health checks (issue 18)
-	commands = append(commands, assertCommands()...)
-	return commands
+// registerCommands lists every command of the language, in order.
+func registerCommands() []command {
+	return slices.Concat(
+		worldCommands(),
+		hostEventCommands(),
+		[]command{generationDeletedCommand(), atCommand()},
+		runCommands(),
+		[]command{killAgentCommand(), recoverCommand(), inFlightCommand(), journalCommand(), lastActivationCommand()},
+		[]command{unblockCommand()},
+		[]command{replayCommand()}, // transcripts (issue 15; cmd_replay_test.go)
+		hostileCommands(),          // hardening (issue 10)
+		healthCommands(),           // health checks (issue 18)
+		assertCommands(),
+	)
 }
 
 func atCommand() command {
