@@ -321,8 +321,8 @@ func killFaults() []Fault {
 }
 
 // journalFaults: the state directory fills up or turns read-only after
-// the Nth record write (the baseline writes three: realised, firing,
-// fired).
+// the Nth record write (the baseline activation writes two: firing, before
+// its profile set, and fired; a rollback three: rolled-back, firing, fired).
 func journalFaults() []Fault {
 	j := func(mode string, after int) Fault {
 		name := "journal=" + mode

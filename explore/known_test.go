@@ -41,13 +41,13 @@ func indexOf(k KnownIssue) int {
 func TestReadOnlyRecordIsItsOwnLimit(t *testing.T) {
 	e := New(Config{})
 	c := e.Catalogue()
-	combo := []int{c.Index("unit=collected-at-0"), c.Index("end=exit-0@1s"), c.Index("journal=read-only-after-2")}
+	combo := []int{c.Index("unit=collected-at-0"), c.Index("end=exit-0@1s"), c.Index("journal=read-only-after-1")}
 	slices.Sort(combo)
 	r := e.Run(combo)
 	require.True(t, r.Broke("recovery-consistent"))
 	for _, v := range r.Violations {
 		k := KnownIssueOf(r, v)
 		require.NotNil(t, k, "%s", v)
-		assert.Equal(t, "unit=collected-at-0+flip=never+journal=read-only-after-2", k.Repro)
+		assert.Equal(t, "unit=collected-at-0+flip=never+journal=read-only-after-1", k.Repro)
 	}
 }

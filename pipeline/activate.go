@@ -20,18 +20,19 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	if out := r.alreadyCurrent(closure); out != nil {
 		return *out
 	}
-	generation, out := r.realiseAndSet(ctx, closure)
+	plan, generation, out := r.realiseAndSet(ctx, closure)
 	if out != nil {
 		return *out
 	}
-	// No "profile-set" record: recovery treats it exactly as "realised"
-	// (Recover: abandoned either way), so its write would only cost an
-	// fsync per run; these fields reach the disk with the next step.
+	// No record write between the profile set and the fire: recovery of
+	// "firing" tells a fired unit from none (wasFired), so a write here
+	// would only cost an fsync per run; these fields reach the disk with
+	// "fired".
 	r.rec.Generation, r.rec.AlreadyRunning = generation, r.alreadyRunning
 	if r.rec.AlreadyRunning {
-		return r.refreshBoot(ctx, closure)
+		return r.refreshBoot(ctx, closure, plan)
 	}
-	return r.afterSwitch(ctx, r.switchTo(ctx, closure)) // health checks, confirmation (issue 18)
+	return r.afterSwitch(ctx, r.switchTo(ctx, closure, plan)) // health checks, confirmation (issue 18)
 }
 
 // preflight runs the checks that change nothing: the basename, an
@@ -54,40 +55,29 @@ func (r *run) preflight(ctx context.Context, closure string) *Outcome {
 	return nil
 }
 
-// switchTo reads the pre-switch current-system, then switches live or
-// defers to the next boot when a critical component changes.
-func (r *run) switchTo(ctx context.Context, closure string) Outcome {
-	previous, err := r.readBasename(r.o.CurrentSystem)
-	if err != nil {
-		if ctx.Err() != nil {
-			return interrupted(PhaseReadCurrent, closure, ctx)
-		}
-		return Outcome{Kind: SwitchFailed, Phase: PhaseReadCurrent, Closure: closure, Reason: err.Error()}
-	}
-	r.log.Info("pre-switch current-system", "previous", previous)
-	r.rec.Previous = previous
+// switchTo fires the plan: switch-to-configuration switch live, or boot
+// when a critical component changes.
+func (r *run) switchTo(ctx context.Context, closure string, plan firePlan) Outcome {
 	var result Outcome
-	if changed := r.changedComponents(previous, closure); len(changed) > 0 {
-		result = r.deferToBoot(ctx, closure, changed)
+	if len(plan.components) > 0 {
+		result = r.deferToBoot(ctx, closure, plan)
 	} else {
-		result = r.switchLive(ctx, closure, previous)
+		result = r.switchLive(ctx, closure, plan)
 	}
-	result.Previous = previous
+	result.Previous = plan.previous
 	return result
 }
 
 // switchLive fires switch-to-configuration switch and follows it to an outcome.
-func (r *run) switchLive(ctx context.Context, closure, previous string) Outcome {
-	unit := r.o.SwitchUnit
-	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionSwitch}
-	r.log.Info("fire", "unit", unit, "closure", closure, "action", ActionSwitch)
-	if err := r.fire(ctx, req, nil); err != nil {
+func (r *run) switchLive(ctx context.Context, closure string, plan firePlan) Outcome {
+	r.log.Info("fire", "unit", plan.req.Unit, "closure", closure, "action", plan.req.Action)
+	if err := r.fireNow(ctx, plan.req); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseSystemdRunFire, closure, ctx)
 		}
 		return r.fireFailed(err, SwitchFailed, PhaseSystemdRunFire, closure)
 	}
-	return r.followActivation(ctx, r.firedWatch(closure, previous, unit))
+	return r.followActivation(ctx, r.firedWatch(closure, plan.previous, plan.req.Unit))
 }
 
 // followActivation polls a fired switch to its outcome, mending the profile

@@ -19,10 +19,8 @@ func TestActivateHappyPathOrderAndOutcome(t *testing.T) {
 	out := h.activate(newClosure)
 
 	require.Equal(t, Settled, out.Kind, out.Reason)
-	assert.Equal(t, []string{
-		"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
-	}, h.effects)
+	assert.Equal(t, liveSwitchEffects(newClosure), h.effects,
+		"the unit name is released before the profile set, which precedes the fire")
 	assert.Equal(t, newClosure, h.current(t))
 	assert.Equal(t, newClosure, h.profile(t))
 	assert.Equal(t, oldClosure, out.Previous)
@@ -126,7 +124,7 @@ func TestActivateProfileSetFailureStopsBeforeFire(t *testing.T) {
 	assert.Nil(t, out.ExitCode, "exit_code is the switch's status only")
 	assert.Equal(t, &CommandReport{Name: "nix-env --set", ExitCode: KnownExit(1),
 		StderrTail: "error: opening lock file: Permission denied\n"}, out.Command)
-	assert.Equal(t, []string{"lock", "realise " + newClosure, "set " + newClosure}, h.effects)
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "release nixfleet-activate-switch", "set " + newClosure}, h.effects)
 }
 
 func TestActivateAbortsWhenCurrentSystemUnreadable(t *testing.T) {
@@ -137,6 +135,34 @@ func TestActivateAbortsWhenCurrentSystemUnreadable(t *testing.T) {
 	assert.Equal(t, PhaseReadCurrent, out.Phase)
 	assert.Nil(t, out.ExitCode, "no switch ran")
 	assert.NotContains(t, h.effects, "fire nixfleet-activate-switch switch "+newClosure)
+}
+
+// linkGoneAtRealise removes /run/current-system while nix-store --realise
+// runs: after the preflight read, before the fire is planned.
+type linkGoneAtRealise struct{ *fakeHost }
+
+func (h linkGoneAtRealise) Realise(ctx context.Context, storePath, gcRoot string) (string, error) {
+	got, err := h.fakeHost.Realise(ctx, storePath, gcRoot)
+	require.NoError(h.t, h.fs.Remove("/run/current-system"))
+	return got, err
+}
+
+// The fire is planned before any change: a current-system that cannot be
+// read by then stops the run with the unit name, the record and the
+// profile untouched.
+func TestActivatePlansTheFireBeforeAnyChange(t *testing.T) {
+	h := newFakeHost(t)
+	d, j := journaled(h)
+	d.Nix = linkGoneAtRealise{h}
+	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
+	assert.Equal(t, SwitchFailed, out.Kind)
+	assert.Equal(t, PhaseReadCurrent, out.Phase)
+	assert.Contains(t, out.Reason, "nothing changed")
+	assert.Equal(t, []string{"lock", "realise " + newClosure}, h.effects, "no release, no profile set")
+	assert.Equal(t, oldClosure, h.profile(t))
+	rec, err := j.Load()
+	require.NoError(t, err)
+	assert.Nil(t, rec, "no in-flight record was written")
 }
 
 func TestActivateFireFailure(t *testing.T) {
@@ -367,21 +393,37 @@ func TestActivateEchoesMeta(t *testing.T) {
 	assert.Equal(t, "r7", out.Meta["rollout"])
 }
 
-// Skipped means nothing changed: the profile the run had set is put back,
-// nothing fired, and the run's in-flight record is gone (a record left
-// behind would block every later run until recover; issue 17).
+// Skipped means nothing changed: a unit still running under the switch's
+// name is found by the release, before the record and the profile set.
 func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
+	h := newFakeHost(t)
+	h.releaseErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
+	d, j := journaled(h)
+	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
+	assert.Equal(t, Skipped, out.Kind)
+	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "release nixfleet-activate-switch"}, h.effects,
+		"no profile set, no fire")
+	assert.Equal(t, oldClosure, h.profile(t))
+	rec, err := j.Load()
+	require.NoError(t, err)
+	assert.Nil(t, rec, "no in-flight record was written")
+}
+
+// A unit started under the switch's name between the release and the fire
+// (by something else than this agent) refuses the fire: the profile the
+// run had set is put back, nothing fired, and the run's in-flight record
+// is gone (a record left behind would block every later run until
+// recover; issue 17).
+func TestActivateSkipsWhenTheUnitStartsAfterTheRelease(t *testing.T) {
 	h := newFakeHost(t)
 	h.fireErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
 	d, j := journaled(h)
 	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
 	assert.Equal(t, Skipped, out.Kind)
 	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
-	assert.Equal(t, []string{
-		"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + newClosure,
-		"lock", "switch-generation 1",
-	}, h.effects, "the refused fire, then the profile put back")
+	assert.Equal(t, append(liveSwitchEffects(newClosure), "lock", "switch-generation 1"), h.effects,
+		"the refused fire, then the profile put back")
 	assert.Equal(t, oldClosure, h.profile(t))
 	assert.Equal(t, oldClosure, h.current(t))
 	rec, err := j.Load()

@@ -82,11 +82,10 @@ func (r *run) sameComponent(c Component, a, b string) bool {
 
 // deferToBoot runs switch-to-configuration boot and waits for it: the new
 // closure becomes the boot default and the running system is untouched.
-func (r *run) deferToBoot(ctx context.Context, closure string, changed []string) Outcome {
-	unit := r.o.SwitchUnit
-	r.log.Info("critical components change; deferring to next boot", "components", changed, "unit", unit)
-	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionBoot}
-	if err := r.fire(ctx, req, changed); err != nil {
+func (r *run) deferToBoot(ctx context.Context, closure string, plan firePlan) Outcome {
+	changed := plan.components
+	r.log.Info("critical components change; deferring to next boot", "components", changed, "unit", plan.req.Unit)
+	if err := r.fireNow(ctx, plan.req); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseDeferBootloader, closure, ctx)
 		}
@@ -94,7 +93,7 @@ func (r *run) deferToBoot(ctx context.Context, closure string, changed []string)
 		out.Components = changed
 		return out
 	}
-	return r.awaitBoot(ctx, r.firedWatch(closure, "", unit), changed)
+	return r.awaitBoot(ctx, r.firedWatch(closure, "", plan.req.Unit), changed)
 }
 
 // awaitBoot waits for a fired boot action's exit status, reading the unit

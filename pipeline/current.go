@@ -40,13 +40,11 @@ func (r *run) alreadyCurrent(closure string) *Outcome {
 // refreshBoot is the already-running case after the profile set: the
 // closure's own switch-to-configuration boot makes the new generation the
 // boot default; current-system is not touched.
-func (r *run) refreshBoot(ctx context.Context, closure string) Outcome {
-	r.rec.Previous = closure
-	unit := r.o.SwitchUnit
-	req := FireRequest{Unit: unit, Closure: r.storePath(closure), Action: ActionBoot}
+func (r *run) refreshBoot(ctx context.Context, closure string, plan firePlan) Outcome {
+	unit := plan.req.Unit
 	r.log.Info("already running; refreshing the boot entry", "unit", unit, "closure", closure)
 	var out Outcome
-	if err := r.fire(ctx, req, nil); err != nil {
+	if err := r.fireNow(ctx, plan.req); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(PhaseDeferBootloader, closure, ctx)
 		}

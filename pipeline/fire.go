@@ -40,6 +40,13 @@ func (r *run) fire(ctx context.Context, req FireRequest, components []string) er
 	if err := r.saveStep(StepFiring); err != nil {
 		return &journalError{err}
 	}
+	return r.fireNow(ctx, req)
+}
+
+// fireNow fires req, whose unit name was released and whose "firing" step
+// is recorded, and records the fire time (the poll deadline counts from
+// it) in the "fired" step.
+func (r *run) fireNow(ctx context.Context, req FireRequest) error {
 	if err := r.d.Backend.Fire(ctx, req); err != nil {
 		return err
 	}

@@ -45,8 +45,8 @@ func TestActivateDefersWhenAComponentIsUnreadableOnOneSide(t *testing.T) {
 	out := h.activate(newClosure)
 	require.Equal(t, DeferredPendingReboot, out.Kind, out.Reason)
 	assert.Equal(t, []string{"kernel"}, out.Components)
-	assert.Equal(t, []string{"lock", "realise " + newClosure, "set " + newClosure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch boot " + newClosure}, h.effects)
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "release nixfleet-activate-switch",
+		"set " + newClosure, "fire nixfleet-activate-switch boot " + newClosure}, h.effects)
 	assert.Equal(t, oldClosure, h.current(t), "nothing switched live")
 	assert.Equal(t, newClosure, h.profile(t))
 }
@@ -69,8 +69,8 @@ func TestRollbackRefusesAnInvalidRolledBackBasename(t *testing.T) {
 
 // liveSwitchEffects is a live switch's effects on the fake host, in order.
 func liveSwitchEffects(closure string) []string {
-	return []string{"lock", "realise " + closure, "set " + closure,
-		"release nixfleet-activate-switch", "fire nixfleet-activate-switch switch " + closure}
+	return []string{"lock", "realise " + closure, "release nixfleet-activate-switch",
+		"set " + closure, "fire nixfleet-activate-switch switch " + closure}
 }
 
 // assertNoFire fails when any unit was fired (any action, any closure).

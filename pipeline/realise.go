@@ -13,33 +13,43 @@ import (
 const SwitchProgramRel = "bin/switch-to-configuration"
 
 // realiseAndSet realises the closure under a GC root, checks that it is a
-// NixOS system closure, writes the in-flight record and points the profile
-// at it. The GC root holds the closure from the realise until the profile
-// does; it is removed once realiseAndSet is done, whatever the outcome (a
-// killed agent leaves it, as a real process would).
-func (r *run) realiseAndSet(ctx context.Context, closure string) (int, *Outcome) {
+// NixOS system closure, plans the fire and releases its unit name, writes
+// the in-flight record and points the profile at the closure. The GC root
+// holds the closure from the realise until the profile does; it is removed
+// once realiseAndSet is done, whatever the outcome (a killed agent leaves
+// it, as a real process would).
+func (r *run) realiseAndSet(ctx context.Context, closure string) (firePlan, int, *Outcome) {
 	root := r.gcRoot(closure)
-	gen, out := r.realiseAndSetRooted(ctx, closure, r.storePath(closure), root)
+	plan, gen, out := r.realiseAndSetRooted(ctx, closure, r.storePath(closure), root)
 	// LOADBEARING: the root goes only after the profile set: a GC in between would delete the realised closure.
 	r.dropRoot(root)
-	return gen, out
+	return plan, gen, out
 }
 
-func (r *run) realiseAndSetRooted(ctx context.Context, closure, storePath, root string) (int, *Outcome) {
+func (r *run) realiseAndSetRooted(ctx context.Context, closure, storePath, root string) (firePlan, int, *Outcome) {
 	// LOADBEARING: realise before the profile set: the profile must never point at an unrealised path.
 	if out := r.realise(ctx, closure, storePath, root); out != nil {
-		return 0, out
+		return firePlan{}, 0, out
 	}
 	// LOADBEARING: check before the record and the profile set: a refused closure changes nothing.
 	if out := r.checkSystemClosure(closure, storePath); out != nil {
-		return 0, out
+		return firePlan{}, 0, out
 	}
-	// LOADBEARING: record before the first change to the host, so a crash from here on is recoverable.
-	if out := r.beginRecord(r.newRecord(OpActivate, closure, r.o.SwitchUnit), StepRealised); out != nil {
-		return 0, out
+	plan, out := r.planFire(ctx, closure)
+	if out != nil {
+		return firePlan{}, 0, out
+	}
+	// LOADBEARING: release before the record: from "firing" on, a loaded unit can only be this run's, which recovery relies on.
+	if out := r.releaseFor(ctx, plan, closure); out != nil {
+		return firePlan{}, 0, out
+	}
+	// LOADBEARING: one record, "firing", before the first change to the host (the profile set), so a crash from here on is recoverable.
+	if out := r.beginRecord(r.firingRecord(closure, plan), StepFiring); out != nil {
+		return firePlan{}, 0, out
 	}
 	// LOADBEARING: set the profile before the switch: the bootloader entry's generation comes from it.
-	return r.setProfile(ctx, closure, storePath)
+	gen, out := r.setProfile(ctx, closure, storePath)
+	return plan, gen, out
 }
 
 // checkSystemClosure returns InvalidClosure unless storePath holds an

@@ -33,7 +33,9 @@ type Step string
 
 const (
 	// StepRealised: the closure is realised; the profile may or may not
-	// have been set (the record is written before the set).
+	// have been set (the record is written before the set). Only records
+	// written before activations began at "firing" (see CHANGELOG.md) hold
+	// it; it is still read and recovered.
 	StepRealised Step = "realised"
 	// StepProfileSet: the profile points at the closure; nothing fired.
 	// Only records written before the change that dropped this write (see
@@ -43,7 +45,9 @@ const (
 	// StepRolledBack: the rollback's nix-env --switch-generation may have
 	// run; nothing fired.
 	StepRolledBack Step = "rolled-back"
-	// StepFiring: the fire was about to be issued (it may have happened).
+	// StepFiring: the unit name is released and the fire is next (it may
+	// have happened). An activation's first record: written before its
+	// profile set, which may or may not have run.
 	StepFiring Step = "firing"
 	// StepFired: the unit was started; FiredAt is set.
 	StepFired Step = "fired"
@@ -249,7 +253,8 @@ func (j FileJournal) Clear() error {
 // not be set: abandoned either way), "fired" to
 // "firing" (after the reboot that a power cut is, both are decided from
 // the links: Recover's afterReboot). A step written before its action
-// ("realised" before nix-env --set, "firing" before systemd-run) is never
+// ("firing", an activation's first record, before nix-env --set and
+// systemd-run; "realised" before nix-env --set in older versions) is never
 // one of them: it must be on disk before the host changes.
 //
 // FileJournal.Save writes these without the state directory's fsync(2)

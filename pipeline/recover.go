@@ -55,11 +55,7 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 	switch rec.Step {
 	case StepFiring:
 		if !r.wasFired(ctx, rec) {
-			phase := PhaseSystemdRunFire
-			if rec.Op == OpRollback {
-				phase = PhaseRollbackFire
-			}
-			return r.abandoned(rec, phase, "the agent stopped while firing; the unit never started")
+			return r.notFired(rec)
 		}
 		return r.resume(ctx, rec)
 	case StepFired:
@@ -72,6 +68,20 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 		return r.resumeRestore(ctx, rec)
 	}
 	return Outcome{Kind: r.failKind(rec.Op), Phase: PhaseRecover, Reason: fmt.Sprintf("unknown step %q in the record", rec.Step)}
+}
+
+// notFired reports a run recorded at "firing" whose unit never started.
+// An activation writes "firing" before its profile set, so a profile still
+// on the generation the run found means the agent stopped before or during
+// the set (nix-env-set); a moved one, at the fire.
+func (r *run) notFired(rec Record) Outcome {
+	switch {
+	case rec.Op == OpRollback:
+		return r.abandoned(rec, PhaseRollbackFire, "the agent stopped while firing; the unit never started")
+	case rec.Op == OpActivate && !r.profileMoved():
+		return r.abandoned(rec, PhaseNixEnvSet, "the agent stopped before firing; nothing was switched")
+	}
+	return r.abandoned(rec, PhaseSystemdRunFire, "the agent stopped while firing; the unit never started")
 }
 
 // abandoned reports a run that changed at most the profile.

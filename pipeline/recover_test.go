@@ -118,7 +118,7 @@ func TestKillDuringProfileSetRecoversAsAbandoned(t *testing.T) {
 	out := Activate(w.ctx, d, Target{Closure: newClosure}, Options{})
 	assert.Equal(t, Interrupted, out.Kind)
 	require.NotNil(t, w.record(t))
-	assert.Equal(t, StepRealised, w.record(t).Step)
+	assert.Equal(t, StepFiring, w.record(t).Step, "an activation's first record")
 
 	rec := w.recover(t)
 	require.NotNil(t, rec)
@@ -277,7 +277,8 @@ func TestJournalWriteFailureChangesNothing(t *testing.T) {
 	out := w.activate()
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseJournal, out.Phase)
-	assert.Equal(t, []string{"lock", "realise " + newClosure}, w.effects)
+	assert.Equal(t, []string{"lock", "realise " + newClosure, "release nixfleet-activate-switch"}, w.effects,
+		"only the unit name was released (an earlier run's ended unit): the profile is untouched")
 	assert.Equal(t, oldClosure, w.profile(t))
 }
 
@@ -337,7 +338,7 @@ func (f *failingAfter) Save(r Record) error {
 func TestNoFireWithoutAFiringRecord(t *testing.T) {
 	w := newCrashWorld(t)
 	d := w.deps()
-	d.Journal = &failingAfter{w.j, 1} // realised gets through, firing does not
+	d.Journal = &failingAfter{w.j, 0} // "firing", the first record, does not get through
 	out := Activate(w.ctx, d, Target{Closure: newClosure}, Options{})
 	assert.Equal(t, SwitchFailed, out.Kind)
 	assert.Equal(t, PhaseJournal, out.Phase)

@@ -24,7 +24,7 @@ const (
 // inFlightCommand checks what the agent's in-flight journal holds.
 func inFlightCommand() command {
 	return command{name: "in-flight", usage: "in-flight none|unusable|STEP [op=activate|rollback] [closure=ALIAS|none] [kept=N] [temp=N]",
-		summary: "checks the in-flight record in " + pipeline.DefaultStateDir + ": none, a file that is no record of this format (unusable), or a record at STEP (realised, rolled-back, firing, fired; profile-set from older versions) with its op and closure; kept=N counts records kept aside (" + keptPrefix + "*), temp=N temporary files left by writes (" + tempNamePrefix + "*)",
+		summary: "checks the in-flight record in " + pipeline.DefaultStateDir + ": none, a file that is no record of this format (unusable), or a record at STEP (firing, rolled-back, fired; realised and profile-set from older versions) with its op and closure; kept=N counts records kept aside (" + keptPrefix + "*), temp=N temporary files left by writes (" + tempNamePrefix + "*)",
 		run:     runInFlight}
 }
 

@@ -53,8 +53,9 @@ func TestPlannedActivationOfAnOSTreeSettlesAndChangesNothing(t *testing.T) {
 	require.Len(t, argvs, 6)
 	assert.Equal(t, []string{LockProbeArgv0, pipeline.DefaultLockPath}, argvs[0])
 	assert.Equal(t, "nix-store", argvs[1][0])
-	assert.Equal(t, []string{"nix-env", "--profile", pipeline.DefaultProfile, "--set", "/nix/store/" + planned}, argvs[2])
-	assert.Equal(t, "systemd-run", argvs[4][0], "released (show), then fired")
+	assert.Equal(t, "systemctl", argvs[2][0], "the unit name released (show) before the record and the profile set")
+	assert.Equal(t, []string{"nix-env", "--profile", pipeline.DefaultProfile, "--set", "/nix/store/" + planned}, argvs[3])
+	assert.Equal(t, "systemd-run", argvs[4][0], "then fired")
 	assert.Equal(t, "systemctl", argvs[5][0], "one poll read, one interval after the fire (no event source)")
 	var waits []time.Duration
 	for _, s := range h.Steps() {

@@ -28,17 +28,17 @@ show="--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStat
 realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
 	--option substituters "$substituters" --option trusted-public-keys "$keys")
 [ "$realised" = "$gcroot" ]
-nix-env --profile "$profile" --set "$closure"
 readlink -f "$current" >/dev/null
 
-# Free the unit name as the backend's Fire does: stop, then reset-failed,
-# each tolerating "not loaded".
+# Free the unit name as the backend's ReleaseUnit does, before the profile
+# set: stop, then reset-failed, each tolerating "not loaded".
 case $(systemctl show "$show" "$unit.service") in
 *LoadState=loaded*)
 	systemctl stop "$unit.service" || true
 	systemctl reset-failed "$unit.service" || true
 	;;
 esac
+nix-env --profile "$profile" --set "$closure"
 systemd-run --unit="$unit" \
 	--description="nixfleet-activate: switch-to-configuration switch of $closure" \
 	--remain-after-exit --service-type=exec --no-ask-password -- \
