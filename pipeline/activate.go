@@ -25,10 +25,10 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 		return *out
 	}
 	// No record write between the profile set and the fire: recovery of
-	// "firing" tells a fired unit from none (wasFired), so a write here
-	// would only cost an fsync per run; these fields reach the disk with
-	// "fired".
-	r.rec.Generation, r.rec.AlreadyRunning = generation, r.alreadyRunning
+	// "firing" tells a fired unit from none (wasFired; after a reboot, by
+	// whether the profile moved), and the generation, the only field
+	// learnt since, reaches the disk with "fired".
+	r.rec.Generation = generation
 	if r.rec.AlreadyRunning {
 		return r.refreshBoot(ctx, closure, plan)
 	}

@@ -63,9 +63,14 @@ func (r *run) releaseFor(ctx context.Context, plan firePlan, closure string) *Ou
 }
 
 // firingRecord is the activation's in-flight record at its first write:
-// the unit name is released and the fire is planned.
+// the unit name is released and the fire is planned. Everything recovery
+// needs to follow the fire is in it (the unit, the action, the components,
+// the previous closure, AlreadyRunning: a boot action of a running closure
+// is a refresh, not a deferral); the profile's new generation reaches the
+// disk with "fired".
 func (r *run) firingRecord(closure string, plan firePlan) Record {
 	rec := r.newRecord(OpActivate, closure, plan.req.Unit)
 	rec.Action, rec.Components, rec.Previous = plan.req.Action, plan.components, plan.previous
+	rec.AlreadyRunning = r.alreadyRunning
 	return rec
 }

@@ -102,8 +102,9 @@ func (r *run) dropRecordRoot(rec Record) {
 // dropStrayRoots removes the GC roots in dir when no in-flight record
 // exists: a root lives only from a run's realise to its profile set, under
 // the agent lock, so one found here was left by an agent killed between
-// its realise and its first record write (nothing else changed then; the
-// root only kept the closure from garbage collection). Each removal is
+// its realise and its first record write (nothing else changed then but
+// the release of the unit name, an earlier run's ended unit; the root only
+// kept the closure from garbage collection). Each removal is
 // logged; a failure is logged too and left for the next run.
 func dropStrayRoots(d Deps, dir string) {
 	entries, err := d.FS.ReadDir(dir)

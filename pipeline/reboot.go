@@ -24,7 +24,9 @@ func (r *run) rebootedSince(rec Record) bool {
 	return rec.BootID != "" && now != "" && now != rec.BootID
 }
 
-// afterReboot decides a fired (or firing) run whose host rebooted since: its
+// afterReboot decides a fired (or firing) run whose host rebooted since (a
+// firing activation whose profile never moved never fired: Recover reports
+// it abandoned instead, stoppedBeforeProfileSet): its
 // unit, and any switch it ran, are gone with the old boot, so nothing is
 // waited for; the links say what the host came up with. current-system the
 // closure: degraded (it runs, the switch's status is unknown), except for a

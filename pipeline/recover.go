@@ -50,6 +50,9 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 		return *out
 	}
 	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
+		if r.stoppedBeforeProfileSet(rec) {
+			return r.notFired(rec)
+		}
 		return r.afterReboot(rec)
 	}
 	switch rec.Step {
@@ -70,6 +73,13 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 	return Outcome{Kind: r.failKind(rec.Op), Phase: PhaseRecover, Reason: fmt.Sprintf("unknown step %q in the record", rec.Step)}
 }
 
+// stoppedBeforeProfileSet reports an activation recorded at "firing" whose
+// profile is still where the run found it: its fire, which follows the
+// profile set, never happened, whatever a reboot since took away.
+func (r *run) stoppedBeforeProfileSet(rec Record) bool {
+	return rec.Op == OpActivate && rec.Step == StepFiring && !r.profileMoved()
+}
+
 // notFired reports a run recorded at "firing" whose unit never started.
 // An activation writes "firing" before its profile set, so a profile still
 // on the generation the run found means the agent stopped before or during
@@ -78,7 +88,7 @@ func (r *run) notFired(rec Record) Outcome {
 	switch {
 	case rec.Op == OpRollback:
 		return r.abandoned(rec, PhaseRollbackFire, "the agent stopped while firing; the unit never started")
-	case rec.Op == OpActivate && !r.profileMoved():
+	case r.stoppedBeforeProfileSet(rec):
 		return r.abandoned(rec, PhaseNixEnvSet, "the agent stopped before firing; nothing was switched")
 	}
 	return r.abandoned(rec, PhaseSystemdRunFire, "the agent stopped while firing; the unit never started")

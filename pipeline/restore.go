@@ -82,8 +82,9 @@ type Restore struct {
 
 // restorableKinds are the failures after which a moved profile is pointed
 // back: the host did not come to run the closure. Skipped is among them
-// (a busy unit after the profile set), so that skipped keeps meaning
-// "nothing changed".
+// (a unit found busy by a fire after the profile set: a rollback's, or
+// one started under an activation's released name before its fire), so
+// that skipped keeps meaning "nothing changed".
 var restorableKinds = map[Kind]bool{
 	SwitchFailed: true, RollbackFailed: true, VerifyMismatch: true, Skipped: true, Abandoned: true,
 }
@@ -149,8 +150,9 @@ func (r *run) restoreSafety(ctx context.Context) (boot bool, reason string) {
 	switch {
 	case err != nil:
 		return false, "current-system unreadable, the host's state is unknown: " + err.Error()
-	case r.rec.Previous != "" && cur != r.rec.Previous:
-		return false, fmt.Sprintf("current-system is %s, neither the closure nor the one the run started from", cur)
+	case r.rec.Previous != "" && cur != r.rec.Previous && cur != r.rec.PreviousProfile:
+		// GOTCHA: the profile's own starting closure counts too: a run that found the host already on its closure (Previous) and the host rebooted into the profile's generation.
+		return false, fmt.Sprintf("current-system is %s, neither the closure, nor the one the run started from, nor the profile's", cur)
 	}
 	if r.rec.Unit == "" {
 		return false, ""

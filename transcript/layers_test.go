@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nixfleet/nixfleet-activate/fsview"
+	"github.com/nixfleet/nixfleet-activate/pipeline"
 )
 
 // TestRecordedViewHasTheBareViewsOptionals: a view over the recorder offers
@@ -180,4 +181,20 @@ func TestInterruptedRecoverConverts(t *testing.T) {
 	assert.Contains(t, sc.Script, "\nrecover interrupt-at=10ms\n")
 	assert.Empty(t, sc.Blocking())
 	assert.NotEmpty(t, tr.Header.Layers[""], "recorded with the host layer's optional interfaces")
+}
+
+// An activation's "firing" record precedes its profile set: converted with
+// the profile the recover found on the starting generation, the kill goes
+// before nix-env --set; once the profile moved, before systemd-run.
+func TestFiringRecordConvertsByTheProfile(t *testing.T) {
+	o := pipeline.Options{Profile: "/nix/var/nix/profiles/system"}
+	rec := &pipeline.Record{Op: pipeline.OpActivate, Step: pipeline.StepFiring, PreviousGeneration: 1}
+	at := func(gen string) string {
+		c := &converter{o: o, t: &Transcript{Steps: []Step{{Kind: KindReadlink, Path: o.Profile, Result: "system-" + gen + "-link"}}}}
+		kill, ok := c.killFor(rec)
+		require.True(t, ok)
+		return kill
+	}
+	assert.Equal(t, "kill-agent before nix-env --set", at("1"))
+	assert.Equal(t, "kill-agent before systemd-run", at("2"))
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // killAt maps the in-flight record's step to the kill-agent line that
-// leaves the simulated host's record at the same step.
+// leaves the simulated host's record at the same step ("firing" with the
+// profile moved; see killFor for one that had not).
 var killAt = map[pipeline.Step]string{
 	pipeline.StepRealised: "kill-agent before nix-env --set",
 	pipeline.StepFiring:   "kill-agent before systemd-run",
@@ -108,7 +109,7 @@ func (c *converter) recoverCall() {
 		c.add("recover%s", c.interruptAt())
 		return
 	}
-	kill, ok := killAt[c.rec.Step]
+	kill, ok := c.killFor(c.rec)
 	if !ok || c.rec.Op != pipeline.OpActivate {
 		c.gap("an in-flight record of a %s at step %s is not converted (only an activate's at realised, firing or fired)", c.rec.Op, c.rec.Step)
 		c.add("recover%s", c.interruptAt())
@@ -124,4 +125,16 @@ func (c *converter) recoverCall() {
 		c.add("advance %s", roundDur(d))
 	}
 	c.add("recover%s", c.interruptAt())
+}
+
+// killFor is the kill-agent line for rec (killAt): an activation's
+// "firing" record is written before its profile set, so one whose profile
+// the recover found on the run's starting generation was killed before
+// nix-env --set.
+func (c *converter) killFor(rec *pipeline.Record) (string, bool) {
+	if rec.Step == pipeline.StepFiring && rec.PreviousGeneration != 0 && c.profileGeneration() == rec.PreviousGeneration {
+		return "kill-agent before nix-env --set", true
+	}
+	kill, ok := killAt[rec.Step]
+	return kill, ok
 }
