@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -25,17 +24,13 @@ func (e Exec) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	if len(cmd.Argv) == 0 {
 		return Result{}, errors.New("proc: empty argv")
 	}
-	c := exec.CommandContext(ctx, resolved(cmd.Argv[0]), cmd.Argv[1:]...)
-	// GOTCHA: the child's argv[0] stays the name given: Nix's nix-store and nix-env are one binary that dispatches on it.
-	c.Args[0] = cmd.Argv[0]
+	c := exec.CommandContext(ctx, cmd.Argv[0], cmd.Argv[1:]...)
 	c.Env = append(os.Environ(), cmd.Env...)
 	stdout := &headBuffer{max: MaxStdout}
 	stderr := &tailBuffer{max: MaxStderr}
 	var lines io.Closer
-	c.Stdout = pooledCopy{stdout}
-	var tee io.Writer
-	tee, lines = teeStderr(ctx, stderr)
-	c.Stderr = pooledCopy{tee}
+	c.Stdout, lines = stdout, nil
+	c.Stderr, lines = teeStderr(ctx, stderr)
 	// GOTCHA: children such as nix-store spawn helpers; kill the group, not
 	// just the leader, or a hung substituter keeps the pipes open.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -62,35 +57,6 @@ func (e Exec) Run(ctx context.Context, cmd Cmd) (Result, error) {
 	default:
 		return res, fmt.Errorf("proc: %s: %w", cmd.Argv[0], err)
 	}
-}
-
-// resolved is name's path on PATH (LookPath), or name itself when it is not
-// found, so that exec reports the missing program as it always did.
-func resolved(name string) string {
-	if p, err := LookPath(name); err == nil {
-		return p
-	}
-	return name
-}
-
-// copyBuffers holds the buffers os/exec's copying goroutines read the
-// children's output through (pooledCopy).
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// pooledCopy makes os/exec copy a child's output through a buffer reused
-// across commands: without an io.ReaderFrom on the writer, each stream of
-// each command gets a fresh 32 KiB buffer (io.Copy), new memory to fault
-// in for a process that runs a handful of commands and never collects.
-type pooledCopy struct{ w io.Writer }
-
-func (p pooledCopy) Write(b []byte) (int, error) { return p.w.Write(b) }
-
-// ReadFrom copies r to the writer until EOF (io.CopyBuffer's errors).
-func (p pooledCopy) ReadFrom(r io.Reader) (int64, error) {
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	// GOTCHA: both sides wrapped, or io.CopyBuffer hands the copy to r's WriterTo or w's ReaderFrom and the buffer goes unused.
-	return io.CopyBuffer(struct{ io.Writer }{p.w}, struct{ io.Reader }{r}, *buf)
 }
 
 func exitCode(e *exec.ExitError) int {

@@ -5,17 +5,17 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 
 	"github.com/nixfleet/nixfleet-activate/backends/real"
 	"github.com/nixfleet/nixfleet-activate/pipeline"
-	"github.com/nixfleet/nixfleet-activate/proc"
 )
 
 // Seams for tests of the environment checks.
 var (
 	geteuid  = os.Geteuid
-	lookPath = proc.LookPath
+	lookPath = exec.LookPath
 )
 
 // requiredTools are the programs a real run needs on PATH.
