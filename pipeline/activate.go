@@ -26,8 +26,8 @@ func (r *run) activate(ctx context.Context, closure string) Outcome {
 	}
 	// No record write between the profile set and the fire: recovery of
 	// "firing" tells a fired unit from none (wasFired; after a reboot, by
-	// whether the profile moved), and the generation, the only field
-	// learnt since, reaches the disk with "fired".
+	// whether a profile the set would move has moved), and the generation,
+	// the only field learnt since, reaches the disk with "fired".
 	r.rec.Generation = generation
 	if r.rec.AlreadyRunning {
 		return r.refreshBoot(ctx, closure, plan)

@@ -25,8 +25,9 @@ func (r *run) rebootedSince(rec Record) bool {
 }
 
 // afterReboot decides a fired (or firing) run whose host rebooted since (a
-// firing activation whose profile never moved never fired: Recover reports
-// it abandoned instead, stoppedBeforeProfileSet): its
+// firing activation whose profile never moved, though the set would have
+// moved it, never fired: Recover reports it abandoned instead,
+// stoppedBeforeProfileSet): its
 // unit, and any switch it ran, are gone with the old boot, so nothing is
 // waited for; the links say what the host came up with. current-system the
 // closure: degraded (it runs, the switch's status is unknown), except for a

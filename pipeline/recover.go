@@ -74,16 +74,20 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 }
 
 // stoppedBeforeProfileSet reports an activation recorded at "firing" whose
-// profile is still where the run found it: its fire, which follows the
-// profile set, never happened, whatever a reboot since took away.
+// profile is still where the run found it although the set would have
+// moved it: its fire, which follows the profile set, never happened,
+// whatever a reboot since took away. A profile that already held the
+// closure proves nothing: nix-env --set of the path its newest generation
+// holds makes no generation (Nix 2.8, createGeneration), so it never moves.
 func (r *run) stoppedBeforeProfileSet(rec Record) bool {
-	return rec.Op == OpActivate && rec.Step == StepFiring && !r.profileMoved()
+	return rec.Op == OpActivate && rec.Step == StepFiring && rec.PreviousProfile != rec.Closure && !r.profileMoved()
 }
 
 // notFired reports a run recorded at "firing" whose unit never started.
 // An activation writes "firing" before its profile set, so a profile still
-// on the generation the run found means the agent stopped before or during
-// the set (nix-env-set); a moved one, at the fire.
+// on the generation the run found, which the set would have moved, means
+// the agent stopped before or during the set (nix-env-set); otherwise it is
+// reported at the fire.
 func (r *run) notFired(rec Record) Outcome {
 	switch {
 	case rec.Op == OpRollback:

@@ -150,9 +150,8 @@ func (r *run) restoreSafety(ctx context.Context) (boot bool, reason string) {
 	switch {
 	case err != nil:
 		return false, "current-system unreadable, the host's state is unknown: " + err.Error()
-	case r.rec.Previous != "" && cur != r.rec.Previous && cur != r.rec.PreviousProfile:
-		// GOTCHA: the profile's own starting closure counts too: a run that found the host already on its closure (Previous) and the host rebooted into the profile's generation.
-		return false, fmt.Sprintf("current-system is %s, neither the closure, nor the one the run started from, nor the profile's", cur)
+	case r.rec.Previous != "" && cur != r.rec.Previous:
+		return false, fmt.Sprintf("current-system is %s, neither the closure nor the one the run started from", cur)
 	}
 	if r.rec.Unit == "" {
 		return false, ""

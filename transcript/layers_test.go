@@ -188,7 +188,7 @@ func TestInterruptedRecoverConverts(t *testing.T) {
 // before nix-env --set; once the profile moved, before systemd-run.
 func TestFiringRecordConvertsByTheProfile(t *testing.T) {
 	o := pipeline.Options{Profile: "/nix/var/nix/profiles/system"}
-	rec := &pipeline.Record{Op: pipeline.OpActivate, Step: pipeline.StepFiring, PreviousGeneration: 1}
+	rec := &pipeline.Record{Op: pipeline.OpActivate, Step: pipeline.StepFiring, Closure: "new", PreviousProfile: "old", PreviousGeneration: 1}
 	at := func(gen string) string {
 		c := &converter{o: o, t: &Transcript{Steps: []Step{{Kind: KindReadlink, Path: o.Profile, Result: "system-" + gen + "-link"}}}}
 		kill, ok := c.killFor(rec)
@@ -197,4 +197,6 @@ func TestFiringRecordConvertsByTheProfile(t *testing.T) {
 	}
 	assert.Equal(t, "kill-agent before nix-env --set", at("1"))
 	assert.Equal(t, "kill-agent before systemd-run", at("2"))
+	rec.PreviousProfile = "new"
+	assert.Equal(t, "kill-agent before systemd-run", at("1"), "a profile already on the closure never moves: no evidence")
 }

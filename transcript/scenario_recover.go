@@ -129,10 +129,12 @@ func (c *converter) recoverCall() {
 
 // killFor is the kill-agent line for rec (killAt): an activation's
 // "firing" record is written before its profile set, so one whose profile
-// the recover found on the run's starting generation was killed before
-// nix-env --set.
+// the recover found on the run's starting generation, and which the set
+// would have moved (it did not already hold the closure), was killed
+// before nix-env --set.
 func (c *converter) killFor(rec *pipeline.Record) (string, bool) {
-	if rec.Step == pipeline.StepFiring && rec.PreviousGeneration != 0 && c.profileGeneration() == rec.PreviousGeneration {
+	if rec.Step == pipeline.StepFiring && rec.PreviousProfile != rec.Closure && rec.PreviousGeneration != 0 &&
+		c.profileGeneration() == rec.PreviousGeneration {
 		return "kill-agent before nix-env --set", true
 	}
 	kill, ok := killAt[rec.Step]

@@ -64,9 +64,9 @@ func TestRealBackendOverSimulatedHostSettles(t *testing.T) {
 	want := [][]string{
 		{sim.LockProbeArgv0, sim.DefaultLockPath},
 		{"nix-store", "--realise", p, "--add-root", pipeline.DefaultGCRootDir + "/" + newSys, "--indirect"},
-		{"nix-env", "--profile", sim.DefaultProfile, "--set", p},
-		// ReleaseUnit's status read, once: Fire does not release again.
+		// ReleaseUnit's status read, once and before the profile set: Fire does not release again.
 		{"systemctl", "show", "--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID", "--", "nixfleet-activate-switch.service"},
+		{"nix-env", "--profile", sim.DefaultProfile, "--set", p},
 	}
 	got := argvs(h)
 	require.GreaterOrEqual(t, len(got), len(want)+1)
