@@ -393,15 +393,23 @@ func TestActivateEchoesMeta(t *testing.T) {
 	assert.Equal(t, "r7", out.Meta["rollout"])
 }
 
+// activateSkipped activates newClosure on h with a journal and requires
+// the outcome skipped at the fire's phase; it returns the journal.
+func activateSkipped(t *testing.T, h *fakeHost) Journal {
+	t.Helper()
+	d, j := journaled(h)
+	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
+	require.Equal(t, Skipped, out.Kind, out.Reason)
+	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	return j
+}
+
 // Skipped means nothing changed: a unit still running under the switch's
 // name is found by the release, before the record and the profile set.
 func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
 	h := newFakeHost(t)
 	h.releaseErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
-	d, j := journaled(h)
-	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
-	assert.Equal(t, Skipped, out.Kind)
-	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	j := activateSkipped(t, h)
 	assert.Equal(t, []string{"lock", "realise " + newClosure, "release nixfleet-activate-switch"}, h.effects,
 		"no profile set, no fire")
 	assert.Equal(t, oldClosure, h.profile(t))
@@ -418,10 +426,9 @@ func TestActivateSkipsWhenTheUnitIsStillRunning(t *testing.T) {
 func TestActivateSkipsWhenTheUnitStartsAfterTheRelease(t *testing.T) {
 	h := newFakeHost(t)
 	h.fireErr = fmt.Errorf("%w: nixfleet-activate-switch.service", ErrUnitBusy)
-	d, j := journaled(h)
-	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
-	assert.Equal(t, Skipped, out.Kind)
-	assert.Equal(t, PhaseSystemdRunFire, out.Phase)
+	j := activateSkipped(t, h)
+	d := h.deps()
+	d.Journal = j
 	assert.Equal(t, append(liveSwitchEffects(newClosure), "lock", "switch-generation 1"), h.effects,
 		"the refused fire, then the profile put back")
 	assert.Equal(t, oldClosure, h.profile(t))
@@ -429,7 +436,7 @@ func TestActivateSkipsWhenTheUnitStartsAfterTheRelease(t *testing.T) {
 	rec, err := j.Load()
 	require.NoError(t, err)
 	assert.Nil(t, rec, "no in-flight record left behind")
-	out = Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
+	out := Activate(context.Background(), d, Target{Closure: newClosure}, Options{})
 	assert.NotEqual(t, PhaseJournal, out.Phase, "the next run is not blocked: %s", out.Reason)
 }
 
