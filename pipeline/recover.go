@@ -77,8 +77,9 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 // profile is still where the run found it although the set would have
 // moved it: its fire, which follows the profile set, never happened,
 // whatever a reboot since took away. A profile that already held the
-// closure proves nothing: nix-env --set of the path its newest generation
-// holds makes no generation (Nix 2.8, createGeneration), so it never moves.
+// closure proves nothing: it may not move at all (nix-env --set of the
+// path its newest generation holds makes no generation; Nix 2.8,
+// createGeneration).
 func (r *run) stoppedBeforeProfileSet(rec Record) bool {
 	return rec.Op == OpActivate && rec.Step == StepFiring && rec.PreviousProfile != rec.Closure && !r.profileMoved()
 }
