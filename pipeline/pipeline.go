@@ -224,6 +224,9 @@ type run struct {
 	meta map[string]string
 	// restoreDone: the restore post-step has run (or been decided).
 	restoreDone bool
+	// rebooted: Recover found the host booted again since the record's
+	// fire was begun (its unit and any switch it ran went with that boot).
+	rebooted bool
 	// alreadyRunning: current-system was the target closure when the run
 	// started (only the profile and the boot entry change).
 	alreadyRunning bool

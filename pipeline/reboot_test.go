@@ -33,13 +33,17 @@ func TestRecordKeepsTheBootID(t *testing.T) {
 }
 
 func TestRecoverAfterRebootDecidesAtOnce(t *testing.T) {
+	// Booted into old, the failure is restored: the profile, and the boot
+	// default by old's own boot action (the unit that could have told
+	// whether the switch reached the bootloader went with the boot).
 	cases := map[string]struct {
-		into  string
-		kind  Kind
-		phase Phase
+		into    string
+		kind    Kind
+		phase   Phase
+		restore bool
 	}{
-		"booted the new closure": {newClosure, SettledDegraded, ""},
-		"booted the old closure": {oldClosure, SwitchFailed, PhaseReboot},
+		"booted the new closure": {newClosure, SettledDegraded, "", false},
+		"booted the old closure": {oldClosure, SwitchFailed, PhaseReboot, true},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -58,8 +62,14 @@ func TestRecoverAfterRebootDecidesAtOnce(t *testing.T) {
 			require.NotNil(t, rec.Switch)
 			assert.Equal(t, UnitUnknown, rec.Switch.State)
 			assert.Equal(t, UnknownExit(), rec.Switch.ExitCode)
-			assert.Equal(t, before, w.clk.Now(), "nothing waited for")
-			assert.Equal(t, 1, fires(w.effects))
+			if !c.restore {
+				assert.Equal(t, before, w.clk.Now(), "nothing waited for")
+				assert.Equal(t, 1, fires(w.effects))
+			} else {
+				require.NotNil(t, rec.Restored)
+				assert.Equal(t, BootRestored, rec.Restored.Boot, "%+v", rec.Restored)
+				assert.Equal(t, 2, fires(w.effects), "the run's switch, then old's boot action")
+			}
 			assert.Nil(t, w.record(t), "record cleared: no later run stays blocked")
 		})
 	}

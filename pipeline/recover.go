@@ -50,6 +50,7 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 		return *out
 	}
 	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
+		r.rebooted = true
 		if r.stoppedBeforeProfileSet(rec) {
 			return r.notFired(rec)
 		}

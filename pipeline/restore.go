@@ -156,6 +156,10 @@ func (r *run) restoreSafety(ctx context.Context) (boot bool, reason string) {
 	if r.rec.Unit == "" {
 		return false, ""
 	}
+	if r.rebooted {
+		// GOTCHA: no unit to read after a reboot: nothing of the run still runs, and whether its switch made the closure the boot default is unknown, so that is restored too.
+		return true, ""
+	}
 	st, err := r.d.Backend.UnitStatus(ctx, r.rec.Unit)
 	fired := !r.rec.FiredAt.IsZero()
 	switch {
