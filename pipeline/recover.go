@@ -52,7 +52,7 @@ func (r *run) recover(ctx context.Context, rec Record) Outcome {
 	if (rec.Step == StepFiring || rec.Step == StepFired) && r.rebootedSince(rec) {
 		r.rebooted = true
 		if r.stoppedBeforeProfileSet(rec) {
-			return r.notFired(rec)
+			return r.abandonedBeforeSet(rec)
 		}
 		return r.afterReboot(rec)
 	}
@@ -95,9 +95,15 @@ func (r *run) notFired(rec Record) Outcome {
 	case rec.Op == OpRollback:
 		return r.abandoned(rec, PhaseRollbackFire, "the agent stopped while firing; the unit never started")
 	case r.stoppedBeforeProfileSet(rec):
-		return r.abandoned(rec, PhaseNixEnvSet, "the agent stopped before firing; nothing was switched")
+		return r.abandonedBeforeSet(rec)
 	}
 	return r.abandoned(rec, PhaseSystemdRunFire, "the agent stopped while firing; the unit never started")
+}
+
+// abandonedBeforeSet reports an activation that stopped before its profile
+// set (stoppedBeforeProfileSet): nothing was switched.
+func (r *run) abandonedBeforeSet(rec Record) Outcome {
+	return r.abandoned(rec, PhaseNixEnvSet, "the agent stopped before firing; nothing was switched")
 }
 
 // abandoned reports a run that changed at most the profile.
