@@ -47,6 +47,10 @@ func fire(t *testing.T, b *real.Backend, closure string) error {
 	if err := b.ReleaseUnit(context.Background(), unit); err != nil {
 		return err
 	}
+	// The one command ReleaseUnit chose (stop or reset-failed) unloaded it.
+	st, err := b.UnitStatus(context.Background(), unit)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.UnitUnknown, st.State, "the released name is not loaded")
 	return b.Fire(context.Background(), pipeline.FireRequest{Unit: unit, Closure: closure, Action: pipeline.ActionSwitch})
 }
 

@@ -96,15 +96,15 @@ func (b *Backend) unitRanItsProgram(ctx context.Context, unit string) bool {
 }
 
 // ReleaseUnit frees a transient unit's name for the next systemd-run: a
-// unit still loaded after an earlier run is stopped and reset (systemd 252
-// refuses a loaded name: "Unit U.service was already loaded or has a
-// fragment file"); a unit that is not loaded needs nothing. Errors: a
-// running unit wraps ErrUnitBusy (nothing is stopped), *pipeline.CommandError,
-// or a plain error on timeout.
+// unit still loaded after an earlier run is cleared (clearUnit); a unit
+// that is not loaded needs nothing (systemd 252 refuses a loaded name:
+// "Unit U.service was already loaded or has a fragment file"). Errors: a
+// running unit wraps ErrUnitBusy (nothing is stopped),
+// *pipeline.CommandError, or a plain error on timeout.
 func (b *Backend) ReleaseUnit(ctx context.Context, unit string) error {
 	// LOADBEARING: status before stop: stopping a running unit would kill a
 	// switch-to-configuration half way through activation.
-	status, err := b.UnitStatus(ctx, unit)
+	status, active, err := b.unitShow(ctx, unit)
 	if err != nil {
 		return err
 	}
@@ -114,18 +114,35 @@ func (b *Backend) ReleaseUnit(ctx context.Context, unit string) error {
 	case pipeline.UnitExited:
 		// LOADBEARING: clear the old unit before systemd-run, which refuses
 		// a name that is still loaded.
-		return b.clearUnit(ctx, unit)
+		return b.clearUnit(ctx, unit, active)
 	}
 	return nil
 }
 
-// clearUnit unloads a unit that has exited: stop, then reset-failed.
-// "not loaded" refusals mean the unit is already gone and are ignored.
-func (b *Backend) clearUnit(ctx context.Context, unit string) error {
+// clearCmds are the commands that unload an exited transient unit whose
+// ActiveState is active, as systemd 252 unloads transient units (observed
+// in the container, docs/REAL-TOOLS.md): "active" (RemainAfterExit after a
+// clean exit) needs only stop, which leaves it inactive and unloaded;
+// "failed" needs only reset-failed (stop leaves a failed unit failed);
+// anything else gets both, stop first.
+func (b *Backend) clearCmds(active string) []func(string) proc.Cmd {
+	switch active {
+	case "active":
+		return []func(string) proc.Cmd{b.StopCmd}
+	case "failed":
+		return []func(string) proc.Cmd{b.ResetFailedCmd}
+	}
 	// LOADBEARING: stop first: a RemainAfterExit unit is active (exited)
 	// and reset-failed leaves it loaded; once stopped it is inactive or
 	// failed, and reset-failed then lets systemd unload it.
-	for _, cmd := range []func(string) proc.Cmd{b.StopCmd, b.ResetFailedCmd} {
+	return []func(string) proc.Cmd{b.StopCmd, b.ResetFailedCmd}
+}
+
+// clearUnit unloads a unit that has exited, with one command where its
+// ActiveState says which (clearCmds). "not loaded" refusals mean the unit
+// is already gone and are ignored.
+func (b *Backend) clearUnit(ctx context.Context, unit, active string) error {
+	for _, cmd := range b.clearCmds(active) {
 		if err := b.runIgnoringNotLoaded(ctx, cmd(unit)); err != nil {
 			return err
 		}
@@ -148,9 +165,20 @@ func (b *Backend) runIgnoringNotLoaded(ctx context.Context, cmd proc.Cmd) error 
 // instance when systemd is not running), ErrBadOutput (wrapped) on output
 // it cannot read, or a plain error on timeout.
 func (b *Backend) UnitStatus(ctx context.Context, unit string) (pipeline.UnitStatus, error) {
+	status, _, err := b.unitShow(ctx, unit)
+	return status, err
+}
+
+// unitShow is UnitStatus plus the unit's ActiveState as systemctl printed
+// it ("" when not loaded), which ReleaseUnit needs to choose its commands.
+func (b *Backend) unitShow(ctx context.Context, unit string) (pipeline.UnitStatus, string, error) {
 	res, err := b.runChecked(ctx, b.UnitStatusCmd(unit))
 	if err != nil {
-		return pipeline.UnitStatus{}, err
+		return pipeline.UnitStatus{}, "", err
 	}
-	return ParseUnitShow(string(res.Stdout))
+	status, err := ParseUnitShow(string(res.Stdout))
+	if err != nil || status.State == pipeline.UnitUnknown {
+		return status, "", err
+	}
+	return status, parseProperties(string(res.Stdout))["ActiveState"], nil
 }

@@ -22,6 +22,9 @@ var (
 	showRunning      = showOutput("success", "4242", "0", "0", "loaded", "active", "running")
 	showActiveExited = showOutput("success", "4242", "1", "0", "loaded", "active", "exited")
 	showFailed       = showOutput("exit-code", "4242", "1", "4", "loaded", "failed", "failed")
+	// showInactiveExited: loaded, exited, but neither active nor failed
+	// (a unit something still references after it ended).
+	showInactiveExited = showOutput("success", "0", "1", "0", "loaded", "inactive", "dead")
 
 	notLoaded = "Failed to reset failed state of unit nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n"
 )
@@ -34,27 +37,46 @@ func TestFireOnAFreshNameRunsOnlyStatusThenSystemdRun(t *testing.T) {
 	assert.Len(t, r.calls, 2)
 }
 
+// TestFireClearsAnExitedUnitBeforeReusingItsName: one command unloads an
+// exited unit whose ActiveState names it (stop for active, reset-failed for
+// failed, as systemd 252 does: TestRealSystemdFireReusesTheUnitAndKeepsEveryStatus);
+// any other loaded state gets both, stop first.
 func TestFireClearsAnExitedUnitBeforeReusingItsName(t *testing.T) {
-	for name, show := range map[string]string{"active-exited": showActiveExited, "failed": showFailed} {
+	cases := map[string]struct {
+		show  string
+		clear [][]string
+	}{
+		"active-exited": {showActiveExited, [][]string{stopArgv}},
+		"failed":        {showFailed, [][]string{resetFailedArgv}},
+		"inactive":      {showInactiveExited, [][]string{stopArgv, resetFailedArgv}},
+	}
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			b, r := newScripted(t, Config{},
-				step{argv: showArgv, res: ok(show)},
-				step{argv: stopArgv, res: ok("")},
-				step{argv: resetFailedArgv, res: ok("")},
-				step{argv: wantRunArgv, res: ok("")})
+			steps := []step{{argv: showArgv, res: ok(c.show)}}
+			for _, argv := range c.clear {
+				steps = append(steps, step{argv: argv, res: ok("")})
+			}
+			b, r := newScripted(t, Config{}, append(steps, step{argv: wantRunArgv, res: ok("")})...)
 			require.NoError(t, releaseAndFire(b, fireReq))
-			assert.Equal(t, [][]string{showArgv, stopArgv, resetFailedArgv, wantRunArgv}, r.argvs())
+			want := append(append([][]string{showArgv}, c.clear...), wantRunArgv)
+			assert.Equal(t, want, r.argvs())
 		})
 	}
 }
 
 func TestFireIgnoresNotLoadedFromStopAndResetFailed(t *testing.T) {
-	b, _ := newScripted(t, Config{},
-		step{argv: showArgv, res: ok(showActiveExited)},
-		step{argv: stopArgv, res: fail(5, "Failed to stop nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n")},
-		step{argv: resetFailedArgv, res: fail(1, notLoaded)},
-		step{argv: wantRunArgv, res: ok("")})
-	require.NoError(t, releaseAndFire(b, fireReq))
+	stopNotLoaded := fail(5, "Failed to stop nixfleet-switch.service: Unit nixfleet-switch.service not loaded.\n")
+	for name, steps := range map[string][]step{
+		"stop":         {{argv: showArgv, res: ok(showActiveExited)}, {argv: stopArgv, res: stopNotLoaded}},
+		"reset-failed": {{argv: showArgv, res: ok(showFailed)}, {argv: resetFailedArgv, res: fail(1, notLoaded)}},
+		"both": {{argv: showArgv, res: ok(showInactiveExited)}, {argv: stopArgv, res: stopNotLoaded},
+			{argv: resetFailedArgv, res: fail(1, notLoaded)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, _ := newScripted(t, Config{}, append(steps, step{argv: wantRunArgv, res: ok("")})...)
+			require.NoError(t, releaseAndFire(b, fireReq))
+		})
+	}
 }
 
 func TestFireRefusesARunningUnitAndStartsNothing(t *testing.T) {
@@ -67,7 +89,7 @@ func TestFireRefusesARunningUnitAndStartsNothing(t *testing.T) {
 
 func TestFireSurfacesOtherStopFailuresAndDoesNotFire(t *testing.T) {
 	b, r := newScripted(t, Config{},
-		step{argv: showArgv, res: ok(showFailed)},
+		step{argv: showArgv, res: ok(showActiveExited)},
 		step{argv: stopArgv, res: fail(1, "Failed to stop nixfleet-switch.service: Access denied\n")})
 	var ce *pipeline.CommandError
 	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)
@@ -78,7 +100,6 @@ func TestFireSurfacesOtherStopFailuresAndDoesNotFire(t *testing.T) {
 func TestFireSurfacesOtherResetFailedFailures(t *testing.T) {
 	b, _ := newScripted(t, Config{},
 		step{argv: showArgv, res: ok(showFailed)},
-		step{argv: stopArgv, res: ok("")},
 		step{argv: resetFailedArgv, res: fail(1, "Failed to reset failed state of unit nixfleet-switch.service: Access denied\n")})
 	var ce *pipeline.CommandError
 	require.ErrorAs(t, releaseAndFire(b, fireReq), &ce)

@@ -23,6 +23,8 @@
 set -eu
 
 closure=$1 profile=$2 current=$3 unit=$4 interval=$5 budget=$6 substituters=$7 keys=$8 gcroot=$9
+nl='
+'
 show="--property=LoadState,ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,ExecMainPID"
 
 realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
@@ -31,11 +33,21 @@ realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
 readlink -f "$current" >/dev/null
 
 # Free the unit name as the backend's ReleaseUnit does, before the profile
-# set: stop, then reset-failed, each tolerating "not loaded".
-case $(systemctl show "$show" "$unit.service") in
+# set: one command chosen from ActiveState (stop for active, reset-failed
+# for failed, both otherwise), each tolerating "not loaded".
+status=$(systemctl show "$show" "$unit.service")
+case $status in
 *LoadState=loaded*)
-	systemctl stop "$unit.service" || true
-	systemctl reset-failed "$unit.service" || true
+	active=${status#*ActiveState=}
+	active=${active%%"$nl"*}
+	case $active in
+	active) systemctl stop "$unit.service" || true ;;
+	failed) systemctl reset-failed "$unit.service" || true ;;
+	*)
+		systemctl stop "$unit.service" || true
+		systemctl reset-failed "$unit.service" || true
+		;;
+	esac
 	;;
 esac
 nix-env --profile "$profile" --set "$closure"
