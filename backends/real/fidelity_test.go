@@ -391,7 +391,10 @@ func TestFidelityUnits(t *testing.T) {
 		u.same(t, u.cmds.ResetFailedCmd("fid-fail"))
 		assert.Equal(t, unknown, u.show(t, "fid-fail"))
 	})
-	t.Run("stop frees an exited unit; reset-failed then finds nothing", func(t *testing.T) {
+	t.Run("reset-failed leaves an exited unit, stop frees it; reset-failed then finds nothing", func(t *testing.T) {
+		// ReleaseUnit sends stop alone for it: reset-failed would not do.
+		u.same(t, u.cmds.ResetFailedCmd("fid-ok"))
+		assert.Equal(t, exited(0), u.show(t, "fid-ok"))
 		u.same(t, u.cmds.StopCmd("fid-ok"))
 		assert.Equal(t, unknown, u.show(t, "fid-ok"))
 		u.same(t, u.cmds.ResetFailedCmd("fid-ok"))

@@ -126,7 +126,11 @@ const (
 // LoadState is missing, or a loaded unit has a missing or non-numeric
 // ExecMainCode/ExecMainStatus or an unknown ActiveState.
 func ParseUnitShow(stdout string) (pipeline.UnitStatus, error) {
-	props := parseProperties(stdout)
+	return parseUnitProps(parseProperties(stdout))
+}
+
+// parseUnitProps is ParseUnitShow on the properties already split.
+func parseUnitProps(props map[string]string) (pipeline.UnitStatus, error) {
 	load, ok := props["LoadState"]
 	if !ok {
 		return pipeline.UnitStatus{}, fmt.Errorf("systemctl show: no LoadState: %w", ErrBadOutput)

@@ -33,19 +33,22 @@ realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
 readlink -f "$current" >/dev/null
 
 # Free the unit name as the backend's ReleaseUnit does, before the profile
-# set: one command chosen from ActiveState (stop for active, reset-failed
-# for failed, both otherwise), each tolerating "not loaded".
-status=$(systemctl show "$show" "$unit.service")
+# set: one command chosen from ActiveState and Result (stop for active with
+# success, reset-failed for failed, both otherwise), each tolerating "not
+# loaded".
+status=$(systemctl show "$show" -- "$unit.service")
 case $status in
 *LoadState=loaded*)
 	active=${status#*ActiveState=}
 	active=${active%%"$nl"*}
-	case $active in
-	active) systemctl stop "$unit.service" || true ;;
-	failed) systemctl reset-failed "$unit.service" || true ;;
+	result=${status#*Result=}
+	result=${result%%"$nl"*}
+	case $active/$result in
+	active/success) systemctl stop -- "$unit.service" || true ;;
+	failed/*) systemctl reset-failed -- "$unit.service" || true ;;
 	*)
-		systemctl stop "$unit.service" || true
-		systemctl reset-failed "$unit.service" || true
+		systemctl stop -- "$unit.service" || true
+		systemctl reset-failed -- "$unit.service" || true
 		;;
 	esac
 	;;
@@ -64,7 +67,7 @@ while :; do
 	[ "$polls" -lt "$budget" ] || exit 1
 done
 while :; do
-	status=$(systemctl show "$show" "$unit.service")
+	status=$(systemctl show "$show" -- "$unit.service")
 	case $status in
 	*ExecMainCode=0*) sleep "$interval" ;;
 	*) break ;;
