@@ -42,6 +42,14 @@ type SwitchBehaviour struct {
 	// --state=failed` lists them (pair with Exit 4, switch-to-configuration's
 	// "some units failed").
 	FailedUnits []string
+	// Lingers, when > 0, is a process the activation leaves in the unit's
+	// cgroup that ignores SIGTERM: once the main process has ended cleanly
+	// (active/exited), a `systemctl stop` of the unit takes Lingers (the
+	// unit's TimeoutStopSec), kills it, and leaves the unit loaded and
+	// failed with Result=timeout, as systemd 252 does (observed,
+	// backends/real/realtest/OBSERVED.md). A Lingers beyond the agent's
+	// command timeout is not modelled (the real agent kills its systemctl).
+	Lingers time.Duration
 	// TakesNoLock: the program is a test script standing in for
 	// switch-to-configuration that neither takes nor waits for the switch
 	// lock (the fidelity tests' closures); the real one always does.
@@ -170,6 +178,7 @@ func (h *Host) after(u *unit, d time.Duration, fn func()) {
 // process ends last (clock.Virtual runs same-instant events in insertion
 // order).
 func (h *Host) scheduleSwitch(u *unit, c *closure, b SwitchBehaviour) {
+	u.lingers = b.Lingers
 	within := func(d time.Duration) bool { return b.Never || d <= b.Duration }
 	if !b.Flip.Never {
 		h.scheduleFlip(u, c, b.Flip, within)

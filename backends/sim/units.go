@@ -78,6 +78,9 @@ type unit struct {
 	run *UnitRun
 	// proc is the running main process, nil once it has ended.
 	proc *process
+	// lingers is the stop time of a SIGTERM-ignoring process the run left
+	// in the unit (SwitchBehaviour.Lingers); 0: none.
+	lingers time.Duration
 }
 
 // process is a running main process; its scheduled events act only while
@@ -199,12 +202,17 @@ func (h *Host) unload(u *unit) {
 }
 
 // stopUnit is `systemctl stop` on a loaded unit: a running main process
-// gets SIGTERM and ends; an active unit becomes inactive and is unloaded;
-// a failed unit stays failed.
+// gets SIGTERM and ends; an active unit becomes inactive and is unloaded,
+// unless a process it left ignores SIGTERM (lingers): then the stop takes
+// that long and the unit stays loaded, failed with Result=timeout; a
+// failed unit stays failed.
 func (h *Host) stopUnit(u *unit) {
 	switch {
 	case u.proc != nil:
 		h.mainExited(u, CodeKilled, sigTERM, true)
+	case u.ActiveState == "active" && u.lingers > 0:
+		h.extraCost += u.lingers
+		u.ActiveState, u.SubState, u.Result = "failed", "failed", "timeout"
 	case u.ActiveState == "active":
 		u.ActiveState, u.SubState = "inactive", "dead"
 		h.unload(u)
