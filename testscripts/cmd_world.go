@@ -24,7 +24,7 @@ func worldCommands() []command {
 			summary: "puts a copy of the closure in the substituter URL, signed by the key named KEY (default " + defaultKeyName + ") or unsigned, optionally defective; an http(s) URL may answer the path's narinfo or NAR with an HTTP status (401, 403, 404, 500, ...), printed as Nix 2.8 does: 5xx retried four times then fatal, 401/403/404 read as \"not there\" (their status only in --debug lines)",
 			run:     runOffer},
 		{name: "switch", usage: "switch ALIAS [duration=5s] [exit=N] [signal=N] [core-dump] [never-ends] [flip=3s|never] [flip-to=ALIAS] [absent=D] [back-at=D] [profile-move=ALIAS@D] [profile-generation=N@D] [bootloader-fails] [failed=UNIT,...] [lingers=D]",
-			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never); bootloader-fails: its bootloader step fails, leaving the boot default unchanged (pair with flip=never exit=1: the real one dies before activating); failed=UNIT,...: units the activation fails to start, listed by `systemctl list-units --state=failed` (systemd 252) from the process's end (pair with exit=4); lingers=D: the run leaves a process that ignores SIGTERM, so a later `systemctl stop` of the ended unit takes D (its TimeoutStopSec) and leaves it failed with Result=timeout (systemd 252)",
+			summary: "sets how the closure's `switch-to-configuration switch` behaves, offsets from its start: when it flips /run/current-system (to itself or flip-to), whether the link is absent for a while or flips back, whether it re-points the profile, and how it ends (exit status, signal, or never); bootloader-fails: its bootloader step fails, leaving the boot default unchanged (pair with flip=never exit=1: the real one dies before activating); failed=UNIT,...: units the activation fails to start, listed by `systemctl list-units --state=failed` (systemd 252) from the process's end (pair with exit=4); lingers=D: the run, ending cleanly, leaves a process that ignores SIGTERM, so a later `systemctl stop` of the ended unit takes D (its TimeoutStopSec, below the agent's command timeout) and leaves it loaded and failed with Result=timeout (systemd 252)",
 			run:     runSwitch},
 		{name: "boot", usage: "boot ALIAS [duration=1s] [exit=N] [signal=N] [core-dump] [never-ends]",
 			summary: "sets how the closure's `switch-to-configuration boot` (the deferred path) ends",
@@ -222,6 +222,9 @@ func (s *script) switchBehaviour(p parsed) (sim.SwitchBehaviour, error) {
 	b.BootloaderFails = p.flags["bootloader-fails"]
 	if b.Lingers, err = p.duration("lingers", 0); err != nil {
 		return b, err
+	}
+	if b.Lingers > 0 && (b.Never || b.Exit != 0 || b.Signal != 0) {
+		return b, fmt.Errorf("lingers= needs a clean end (exit 0, no signal, not never-ends): the simulator models only the stop of an ended active unit")
 	}
 	if raw, ok := p.opts["failed"]; ok {
 		b.FailedUnits = strings.Split(raw, ",")

@@ -55,20 +55,13 @@ func ValidateFireRequest(req pipeline.FireRequest) error {
 // unit req.Unit (RunCmd) and returns once systemd has executed it, not when
 // the switch ends. The caller frees the name first (ReleaseUnit, once:
 // the pipeline owns that step, so a fire costs one systemctl show, not
-// two); only when systemd-run refuses the name as still loaded does Fire
-// release it again and retry, once. Errors: ErrBadFireRequest, *pipeline.CommandError, or a plain
+// two). Errors: ErrBadFireRequest, *pipeline.CommandError, or a plain
 // error on timeout.
 func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 	if err := ValidateFireRequest(req); err != nil {
 		return err
 	}
 	_, err := b.runChecked(ctx, b.RunCmd(req))
-	if err != nil && nameStillLoaded(err) && b.ReleaseUnit(ctx, req.Unit) == nil {
-		// GOTCHA: the caller's release can leave the name loaded (a stop
-		// that outlasted TimeoutStopSec leaves the unit failed): free it once
-		// more and fire again, once; a refusal then is the fire's failure.
-		_, err = b.runChecked(ctx, b.RunCmd(req))
-	}
 	if err != nil && startJobFailed(err) && b.unitRanItsProgram(ctx, req.Unit) {
 		// GOTCHA: with --service-type=exec, a program that exits non-zero
 		// within milliseconds can fail systemd-run's start job (systemd 252,
@@ -76,14 +69,6 @@ func (b *Backend) Fire(ctx context.Context, req pipeline.FireRequest) error {
 		return nil
 	}
 	return err
-}
-
-// nameStillLoaded reports systemd-run's refusal of a name that is still
-// loaded: "Failed to start transient service unit: Unit U.service was
-// already loaded or has a fragment file." (systemd 252).
-func nameStillLoaded(err error) bool {
-	var ce *pipeline.CommandError
-	return errors.As(err, &ce) && strings.Contains(ce.Stderr, "was already loaded or has a fragment file")
 }
 
 // startJobFailed reports systemd-run's "Job for U.service failed because
@@ -129,38 +114,29 @@ func (b *Backend) ReleaseUnit(ctx context.Context, unit string) error {
 	case pipeline.UnitExited:
 		// LOADBEARING: clear the old unit before systemd-run, which refuses
 		// a name that is still loaded.
-		return b.clearUnit(ctx, unit, status, active)
+		return b.clearUnit(ctx, unit, active)
 	}
 	return nil
 }
 
-// clearCmds are the commands that unload an exited transient unit, chosen
-// from its ActiveState and Result as systemd 252 unloads transient units
-// (observed in the container, docs/REAL-TOOLS.md): "active" with Result
-// "success" (RemainAfterExit after a clean exit) needs only stop, which
-// leaves it inactive and unloaded; "failed" needs only reset-failed (stop
-// leaves a failed unit failed); anything else gets both, stop first.
-func (b *Backend) clearCmds(active, result string) []func(string) proc.Cmd {
-	switch {
-	case active == "active" && result == "success":
-		// GOTCHA: a stop that outlasts TimeoutStopSec (a process left in the
-		// unit ignoring SIGTERM) exits 0 but leaves the unit failed and
-		// loaded (Result=timeout, systemd 252): Fire then releases once more.
-		return []func(string) proc.Cmd{b.StopCmd}
-	case active == "failed":
+// clearCmds are the commands that unload an exited transient unit, as
+// systemd 252 unloads transient units (observed in the container,
+// docs/REAL-TOOLS.md): a "failed" one needs only reset-failed (stop leaves
+// it failed); any other needs stop, then reset-failed. ReleaseUnit's nil
+// means the name is free: the in-flight record written after it relies on
+// that (recovery reads a loaded unit of that name as this run's fire).
+func (b *Backend) clearCmds(active string) []func(string) proc.Cmd {
+	if active == "failed" {
 		return []func(string) proc.Cmd{b.ResetFailedCmd}
 	}
-	// LOADBEARING: stop first: stop ends an active, activating or
-	// deactivating unit as inactive or failed, and reset-failed then lets
-	// systemd unload a failed one.
+	// LOADBEARING: stop, then reset-failed: a stop past TimeoutStopSec leaves the unit loaded and failed (systemd 252).
 	return []func(string) proc.Cmd{b.StopCmd, b.ResetFailedCmd}
 }
 
-// clearUnit unloads a unit that has exited, with one command where its
-// ActiveState and Result say which (clearCmds). "not loaded" refusals mean
-// the unit is already gone and are ignored.
-func (b *Backend) clearUnit(ctx context.Context, unit string, status pipeline.UnitStatus, active string) error {
-	for _, cmd := range b.clearCmds(active, status.Result) {
+// clearUnit unloads a unit that has exited (clearCmds). "not loaded"
+// refusals mean the unit is already gone and are ignored.
+func (b *Backend) clearUnit(ctx context.Context, unit, active string) error {
+	for _, cmd := range b.clearCmds(active) {
 		if err := b.runIgnoringNotLoaded(ctx, cmd(unit)); err != nil {
 			return err
 		}

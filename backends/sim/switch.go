@@ -47,8 +47,11 @@ type SwitchBehaviour struct {
 	// (active/exited), a `systemctl stop` of the unit takes Lingers (the
 	// unit's TimeoutStopSec), kills it, and leaves the unit loaded and
 	// failed with Result=timeout, as systemd 252 does (observed,
-	// backends/real/realtest/OBSERVED.md). A Lingers beyond the agent's
-	// command timeout is not modelled (the real agent kills its systemctl).
+	// backends/real/realtest/OBSERVED.md). Not modelled: a Lingers beyond
+	// the agent's command timeout (the real agent kills its systemctl), a
+	// stop while the main process runs, and a failing end (the real unit
+	// then stays deactivating for Lingers); the scenario language refuses
+	// lingers= with those ends.
 	Lingers time.Duration
 	// TakesNoLock: the program is a test script standing in for
 	// switch-to-configuration that neither takes nor waits for the switch

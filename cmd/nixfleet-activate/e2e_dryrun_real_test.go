@@ -82,7 +82,7 @@ func TestDryRunRealIsTheRunsCommandLog(t *testing.T) {
 	}{
 		{"cache-only closure: live switch", b, "nixfleet-e2e-dry-switch", pipeline.Settled, pipeline.Settled},
 		// A unit name of its own: the plan assumes the name is free (an
-		// exited unit left loaded would add its systemctl stop or reset-failed).
+		// exited unit left loaded would add systemctl stop and reset-failed).
 		{"valid closure with another kernel: deferred", k, "nixfleet-e2e-dry-boot", pipeline.DeferredPendingReboot, pipeline.DeferredPendingReboot},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -57,7 +57,7 @@ type planStep struct {
 
 // Assumptions every plan states.
 const (
-	assumeSuccess = "every step succeeds: the switch lock is free, the agent lock is taken at once, no earlier unit of the same name is loaded (else its release also runs systemctl stop, or reset-failed for a failed one)"
+	assumeSuccess = "every step succeeds: the switch lock is free, the agent lock is taken at once, no earlier unit of the same name is loaded (else its release also runs systemctl stop and reset-failed, reset-failed alone for a failed one)"
 	assumeSwitch  = "the switch flips current-system and exits 0 by the first status read after the fire; a longer one adds status reads and waits, every poll interval up to the poll budget"
 	assumeUnknown = "the closure is not in the local store: assumed to be a NixOS system with current-system's kernel, initrd, kernel-modules, systemd and dbus (when one differs the run defers instead: see deferred)"
 	assumeChange  = "the closure brings another kernel (a different initrd, kernel-modules, systemd or dbus defers the same way)"
@@ -254,7 +254,7 @@ func commandStep(argv []string, opts pipeline.Options, command string, fired map
 			}
 			return s
 		}
-		s.Phase, s.Note = nextFirePhase(unit, rest, opts), "release the unit name: a unit an earlier run left loaded is stopped (reset-failed when it failed)"
+		s.Phase, s.Note = nextFirePhase(unit, rest, opts), "release the unit name: a unit an earlier run left loaded is stopped and reset-failed (reset-failed alone when it failed)"
 	}
 	return s
 }

@@ -33,24 +33,15 @@ realised=$(nix-store --realise "$closure" --add-root "$gcroot" --indirect \
 readlink -f "$current" >/dev/null
 
 # Free the unit name as the backend's ReleaseUnit does, before the profile
-# set: one command chosen from ActiveState and Result (stop for active with
-# success, reset-failed for failed, both otherwise), each tolerating "not
-# loaded".
+# set: reset-failed alone for a failed unit, else stop then reset-failed,
+# each tolerating "not loaded".
 status=$(systemctl show "$show" -- "$unit.service")
 case $status in
 *LoadState=loaded*)
 	active=${status#*ActiveState=}
 	active=${active%%"$nl"*}
-	result=${status#*Result=}
-	result=${result%%"$nl"*}
-	case $active/$result in
-	active/success) systemctl stop -- "$unit.service" || true ;;
-	failed/*) systemctl reset-failed -- "$unit.service" || true ;;
-	*)
-		systemctl stop -- "$unit.service" || true
-		systemctl reset-failed -- "$unit.service" || true
-		;;
-	esac
+	[ "$active" = failed ] || systemctl stop -- "$unit.service" || true
+	systemctl reset-failed -- "$unit.service" || true
 	;;
 esac
 nix-env --profile "$profile" --set "$closure"
