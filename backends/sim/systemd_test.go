@@ -89,7 +89,7 @@ func TestRemainAfterExitKeepsSuccessAndStopUnloads(t *testing.T) {
 	assert.Equal(t, []string{"loaded", "active", "exited", "success"}, []string{st.LoadState, st.ActiveState, st.SubState, st.Result})
 	assert.Equal(t, CodeExited, st.ExecMainCode)
 	// reset-failed leaves it active and loaded (systemd 252): the real
-	// backend's release sends stop alone for it.
+	// backend's release sends stop, then reset-failed, for it.
 	requireResult(t, run(t, h, "systemctl", "reset-failed", "sw"), 0, "", "")
 	assert.Equal(t, []string{"loaded", "active"}, []string{h.Unit("sw").LoadState, h.Unit("sw").ActiveState})
 	requireResult(t, run(t, h, "systemctl", "stop", "sw"), 0, "", "")
