@@ -124,7 +124,12 @@ func TestFidelityRealiseHTTPStatuses(t *testing.T) {
 				h.SetCacheStatus(srv.URL, c.cacheSt)
 			}
 			tw := twin{real: proc.Exec{}, sim: h}
-			be := real.New(real.Config{Substituters: []string{srv.URL}, TrustedPublicKeys: []string{cache.PublicKey()}, Env: n.Env})
+			// GOTCHA: Nix 2.8 keeps each binary cache's nix-cache-info in
+			// ~/.cache/nix/binary-cache-v6.sqlite by URL and then skips the
+			// request; a loopback port an earlier server used (this test, an
+			// earlier run) would answer from there, so each case gets its own.
+			env := append(slices.Clone(n.Env), "XDG_CACHE_HOME="+t.TempDir())
+			be := real.New(real.Config{Substituters: []string{srv.URL}, TrustedPublicKeys: []string{cache.PublicKey()}, Env: env})
 
 			r, s := tw.run(t, be.RealiseCmd(p, ""))
 			r.Stderr, s.Stderr = retryWaits.ReplaceAll(r.Stderr, []byte("retrying in <ms> ms")), retryWaits.ReplaceAll(s.Stderr, []byte("retrying in <ms> ms"))
